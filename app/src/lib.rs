@@ -1,0 +1,26 @@
+//! Courier's app crate.
+//!
+//! Without features it is the part both sides share: the wire types ([`model`], [`protocol`])
+//! and the pure client store ([`store`]), which the server links and host tests exercise.
+//! With the `csr` feature it is also the Leptos browser client that Trunk builds.
+
+pub mod model;
+pub mod protocol;
+pub mod store;
+
+#[cfg(feature = "csr")]
+pub mod api;
+#[cfg(feature = "csr")]
+pub mod components;
+#[cfg(feature = "csr")]
+pub mod i18n;
+#[cfg(feature = "csr")]
+pub mod pages;
+#[cfg(feature = "csr")]
+pub mod socket;
+#[cfg(feature = "csr")]
+pub mod state;
+#[cfg(feature = "csr")]
+mod root;
+#[cfg(feature = "csr")]
+pub use root::App;

@@ -1,0 +1,332 @@
+//! Wire types of the HTTP API, shared by the server and the browser client.
+//!
+//! Times are milliseconds since the Unix epoch (UTC). Ids are server-assigned integers.
+//! Every type here is documented in docs/API.md; change both together.
+
+use serde::{Deserialize, Serialize};
+
+pub type UserId = i64;
+pub type ConversationId = i64;
+pub type MessageId = i64;
+/// Per-conversation, gap-free position of a message (1, 2, 3, …). The only ordering key.
+pub type Seq = i64;
+
+/// Longest accepted message text, in characters.
+pub const MAX_CONTENT_CHARS: usize = 4000;
+pub const MAX_CLIENT_MSG_ID_LEN: usize = 64;
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 32;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+pub const DISPLAY_NAME_MAX: usize = 64;
+pub const GROUP_TITLE_MAX: usize = 100;
+pub const GROUP_MEMBERS_MAX: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub username: String,
+    pub password: String,
+    /// Optional; defaults to the username.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// The JSON body of every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `username_taken`, `invalid_credentials`.
+    pub code: String,
+    /// Human-readable explanation (English).
+    pub message: String,
+    /// The request field at fault, for validation errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    Direct,
+    Group,
+}
+
+/// A message's status as its sender sees it. Only ever moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Client-side only: not yet acknowledged by the server.
+    Sending,
+    /// Committed to the database.
+    Sent,
+    /// Every other member has a device that acknowledged it.
+    Delivered,
+    /// Every other member's read position has passed it.
+    Read,
+}
+
+impl MessageStatus {
+    pub fn as_i64(self) -> i64 {
+        match self {
+            MessageStatus::Sending => -1,
+            MessageStatus::Sent => 0,
+            MessageStatus::Delivered => 1,
+            MessageStatus::Read => 2,
+        }
+    }
+    pub fn from_i64(v: i64) -> MessageStatus {
+        match v {
+            i64::MIN..=-1 => MessageStatus::Sending,
+            0 => MessageStatus::Sent,
+            1 => MessageStatus::Delivered,
+            _ => MessageStatus::Read,
+        }
+    }
+}
+
+/// `message_push_records.push_status`, as in the original design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    /// 0: waiting for a device of the recipient to acknowledge.
+    Pending,
+    /// 1: a device acknowledged it (the message is delivered to this user).
+    Pushed,
+    /// 2: a push attempt failed or was not acknowledged in time; retried with backoff,
+    /// terminal once `retry_count` reaches the configured maximum.
+    Failed,
+}
+
+impl PushStatus {
+    pub fn as_i64(self) -> i64 {
+        match self {
+            PushStatus::Pending => 0,
+            PushStatus::Pushed => 1,
+            PushStatus::Failed => 2,
+        }
+    }
+    pub fn from_i64(v: i64) -> PushStatus {
+        match v {
+            1 => PushStatus::Pushed,
+            2 => PushStatus::Failed,
+            _ => PushStatus::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: Seq,
+    pub sender_id: UserId,
+    pub sender_name: String,
+    pub client_msg_id: String,
+    /// `None` once the message is recalled: recalled content is never served.
+    pub content: Option<String>,
+    pub recalled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalled_at: Option<i64>,
+    /// Status as the sender sees it (aggregated over all other members).
+    pub status: MessageStatus,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: UserId,
+    pub username: String,
+    pub display_name: String,
+    /// Highest seq this member has read.
+    pub read_seq: Seq,
+    /// Highest seq such that every message up to it has reached a device of this member.
+    pub delivered_seq: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    /// Group title; for a direct conversation, the other member's display name.
+    pub title: String,
+    pub members: Vec<Member>,
+    /// Seq of the newest message (0 when empty).
+    pub last_seq: Seq,
+    pub last_message: Option<Message>,
+    /// My read position.
+    pub read_seq: Seq,
+    /// Derived: messages after my read position that are not mine and not recalled.
+    pub unread: i64,
+    pub created_at: i64,
+    /// Time of the newest message, or of creation.
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartDirectRequest {
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateGroupRequest {
+    pub title: String,
+    /// Other members; the creator is always a member.
+    pub member_ids: Vec<UserId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessageRequest {
+    pub client_msg_id: String,
+    pub content: String,
+}
+
+/// The acknowledgement of a send: the message as committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendAck {
+    pub client_msg_id: String,
+    pub message: Message,
+    /// True when this `client_msg_id` had already been committed: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// One page of a conversation's history, ordered by seq ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub conversation_id: ConversationId,
+    pub messages: Vec<Message>,
+    /// True when messages older than the first one in this page exist.
+    pub has_more: bool,
+}
+
+/// One page of messages waiting for the caller (push records not yet pushed), oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflinePage {
+    pub messages: Vec<Message>,
+    /// Total records still waiting (including this page) when the page was read.
+    pub pending_total: i64,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckRequest {
+    pub message_ids: Vec<MessageId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckResponse {
+    /// How many push records moved to pushed.
+    pub acknowledged: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkReadRequest {
+    pub seq: Seq,
+}
+
+/// `POST /api/offline-messages/read`: mark offline messages read. Without a conversation,
+/// every conversation with waiting messages is read up to its newest waiting message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MarkOfflineReadRequest {
+    #[serde(default)]
+    pub conversation_id: Option<ConversationId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadPosition {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub read_seq: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkOfflineReadResponse {
+    pub positions: Vec<ReadPosition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberReceipt {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub delivered: bool,
+    pub read: bool,
+    pub push_status: Option<PushStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReceipts {
+    pub message_id: MessageId,
+    pub status: MessageStatus,
+    pub members: Vec<MemberReceipt>,
+}
+
+/// One `message_push_records` row, as diagnostics show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRecord {
+    pub id: i64,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub push_status: PushStatus,
+    pub retry_count: i64,
+    pub push_time: Option<i64>,
+    pub error_message: Option<String>,
+    pub create_time: i64,
+    pub update_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushStats {
+    pub pending: i64,
+    pub pushed: i64,
+    pub failed: i64,
+}
+
+/// `GET /api/diagnostics`: the caller's view of the delivery machinery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostics {
+    pub user: User,
+    pub connections: Vec<ConnectionInfo>,
+    /// Push records addressed to the caller, by status.
+    pub my_records: PushStats,
+    /// Push records for messages the caller sent, by status.
+    pub sent_records: PushStats,
+    /// The newest push records for messages the caller sent (most recent first).
+    pub recent_sent_records: Vec<PushRecord>,
+    /// Server-wide counters.
+    pub server: PushStats,
+    pub online_users: i64,
+    pub open_connections: i64,
+    pub server_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    pub connection_id: u64,
+    pub connected_at: i64,
+    pub last_seen_at: i64,
+    pub in_flight: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub version: String,
+}

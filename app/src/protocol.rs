@@ -1,0 +1,186 @@
+//! The WebSocket protocol (`GET /ws`), version [`PROTOCOL_VERSION`].
+//!
+//! Every frame is one JSON text message with a `type` field. The server answers a frame it
+//! cannot parse with [`ServerFrame::Error`] and keeps the connection open; clients must ignore
+//! frame types they do not know (newer servers may add some). Documented in docs/API.md.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Conversation, ConversationId, Message, MessageId, MessageStatus, Seq, User, UserId};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A point the client already has in one conversation, so the server replays only what follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumePoint {
+    pub conversation_id: ConversationId,
+    /// The highest seq the client holds contiguously in that conversation.
+    pub after_seq: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Application-level heartbeat; answered by `pong` with the same nonce.
+    Ping { nonce: u64 },
+    /// Send a message. Idempotent per `client_msg_id` (unique per sender).
+    Send {
+        client_msg_id: String,
+        conversation_id: ConversationId,
+        content: String,
+    },
+    /// "These messages reached this device": marks them delivered to me. Also acknowledges
+    /// recall events for those message ids.
+    Ack { message_ids: Vec<MessageId> },
+    /// "I have read conversation X up to seq N".
+    Read {
+        conversation_id: ConversationId,
+        seq: Seq,
+    },
+    /// Recall one of my messages (within the server's recall window).
+    Recall { message_id: MessageId },
+    /// Replay, from the database, every message after each given point (as `batch` frames with
+    /// reason `sync`), then `caught_up` with reason `sync`. Sent by a client after it reconnects,
+    /// for the conversations it holds. With `recalled_since` (a `server_time` the client saw
+    /// earlier), messages of those conversations recalled since then come as `recalled` frames.
+    Sync {
+        #[serde(default)]
+        conversations: Vec<ResumePoint>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recalled_since: Option<i64>,
+    },
+    /// Ephemeral; relayed to the conversation's online members, never stored.
+    Typing { conversation_id: ConversationId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayReason {
+    /// Messages that were waiting for this user (offline delivery).
+    Pending,
+    /// Conversation tails after the client's resume points.
+    Sync,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection.
+    Welcome {
+        protocol_version: u32,
+        connection_id: u64,
+        user: User,
+        server_time: i64,
+        /// The client should send something (e.g. `ping`) at least this often.
+        heartbeat_interval_ms: u64,
+        /// A connection silent for longer than this is closed by the server.
+        heartbeat_timeout_ms: u64,
+    },
+    Pong { nonce: u64, server_time: i64 },
+    /// The acknowledgement of `send`: the message is committed. `duplicate` is true when the
+    /// `client_msg_id` had been committed before (nothing new was stored).
+    Sent {
+        client_msg_id: String,
+        message: Message,
+        duplicate: bool,
+    },
+    /// A new message, pushed live (to recipients and to the sender's other connections).
+    /// Recipients acknowledge it with `ack`.
+    Message { message: Message },
+    /// A bounded page of replayed messages, oldest first. Acknowledge with `ack`; the next
+    /// page follows once this one is acknowledged.
+    Batch {
+        reason: ReplayReason,
+        messages: Vec<Message>,
+        /// Messages still waiting after this page (for `pending`).
+        remaining: i64,
+    },
+    /// The replay is complete: everything stored for this client has been sent.
+    CaughtUp { reason: ReplayReason, replayed: i64 },
+    /// A message of mine changed status (sent → delivered → read).
+    Status {
+        message_id: MessageId,
+        conversation_id: ConversationId,
+        seq: Seq,
+        status: MessageStatus,
+    },
+    /// A member's read position moved (sent to all members, including the reader's other tabs).
+    ReadPosition {
+        conversation_id: ConversationId,
+        user_id: UserId,
+        seq: Seq,
+    },
+    /// A message was recalled; its content must no longer be shown. Acknowledge with `ack`.
+    Recalled {
+        message_id: MessageId,
+        conversation_id: ConversationId,
+        seq: Seq,
+        recalled_at: i64,
+    },
+    Typing {
+        conversation_id: ConversationId,
+        user_id: UserId,
+    },
+    /// A conversation I am a member of was created or changed.
+    Conversation { conversation: Conversation },
+    /// Something the client sent was refused. `client_msg_id` / `message_id` tie it to a request.
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_msg_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<MessageId>,
+        /// For `rate_limited`: when to try again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+}
+
+/// Parses a frame from the server, tolerating unknown frame types (returns `Ok(None)`).
+pub fn parse_server_frame(text: &str) -> Result<Option<ServerFrame>, serde_json::Error> {
+    match serde_json::from_str::<ServerFrame>(text) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) => {
+            // Unknown `type` → ignore; anything else (not JSON, missing fields) is an error.
+            let v: serde_json::Value = serde_json::from_str(text)?;
+            match v.get("type").and_then(|t| t.as_str()) {
+                Some(t) if !KNOWN_SERVER_TYPES.contains(&t) => Ok(None),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+const KNOWN_SERVER_TYPES: &[&str] = &[
+    "welcome", "pong", "sent", "message", "batch", "caught_up", "status", "read_position",
+    "recalled", "typing", "conversation", "error",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_round_trip_with_snake_case_tags() {
+        let f = ClientFrame::Send {
+            client_msg_id: "c1".into(),
+            conversation_id: 7,
+            content: "hi".into(),
+        };
+        let s = serde_json::to_string(&f).unwrap();
+        assert_eq!(s, r#"{"type":"send","client_msg_id":"c1","conversation_id":7,"content":"hi"}"#);
+        assert_eq!(serde_json::from_str::<ClientFrame>(&s).unwrap(), f);
+        let sync: ClientFrame = serde_json::from_str(r#"{"type":"sync"}"#).unwrap();
+        assert_eq!(sync, ClientFrame::Sync { conversations: vec![], recalled_since: None });
+    }
+
+    #[test]
+    fn unknown_server_frames_are_ignored_but_broken_ones_are_errors() {
+        assert_eq!(parse_server_frame(r#"{"type":"future_thing","x":1}"#).unwrap(), None);
+        assert!(parse_server_frame(r#"{"type":"pong"}"#).is_err());
+        assert!(parse_server_frame("not json").is_err());
+        let pong = parse_server_frame(r#"{"type":"pong","nonce":3,"server_time":9}"#).unwrap();
+        assert_eq!(pong, Some(ServerFrame::Pong { nonce: 3, server_time: 9 }));
+    }
+}

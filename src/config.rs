@@ -1,0 +1,282 @@
+//! Configuration: defaults → `courier.toml` (optional) → environment → command-line flags.
+//! One typed [`Config`]; every key is listed in the README's configuration table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// `sqlite://path/to/file.db` (created with its folder) or `postgres://…` (not yet supported).
+    pub database_url: String,
+    /// Folder with the built client (Trunk's `dist/`).
+    pub dist_dir: PathBuf,
+    /// Set the `Secure` attribute on the session cookie (behind HTTPS).
+    pub secure_cookies: bool,
+    /// Extra origins allowed to open the WebSocket (the server's own origin always is).
+    pub allowed_origins: Vec<String>,
+    pub session_ttl_days: i64,
+    /// SQLite `synchronous` pragma: `full` (default: a commit survives power loss) or `normal`.
+    pub sqlite_synchronous: String,
+    pub delivery: DeliveryConfig,
+    pub scheduler: SchedulerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// How long after sending a message its sender may recall it.
+    pub recall_window_secs: u64,
+    /// Clients are told to send something this often.
+    pub heartbeat_interval_secs: u64,
+    /// A connection silent for this long is closed (half-open detection).
+    pub heartbeat_timeout_secs: u64,
+    /// A pushed message not acknowledged within this time marks its push record failed.
+    pub ack_timeout_secs: u64,
+    /// Frames queued per connection before it is treated as a slow consumer and disconnected.
+    pub outbox_capacity: usize,
+    /// Messages per replay page (offline drain and sync).
+    pub replay_page_size: i64,
+    /// Sustained sends per second allowed per user, and the burst above it.
+    pub send_rate_per_sec: f64,
+    pub send_burst: f64,
+    /// Most sends committed in one transaction by the writer.
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub enabled: bool,
+    /// The failed-push retry sweep runs this often.
+    pub retry_interval_secs: u64,
+    /// Push attempts before a record is terminally failed (it is still replayed on connect).
+    pub max_retries: i64,
+    /// Exponential backoff between retries: base · 2^(retry_count−1), capped.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// Local time of the daily cleanup of pushed records, `HH:MM`.
+    pub cleanup_at: String,
+    /// Pushed records older than this are deleted by the daily cleanup.
+    pub retention_days: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: "127.0.0.1:3000".parse().expect("valid default address"),
+            database_url: "sqlite://data/courier.db".to_string(),
+            dist_dir: PathBuf::from("dist"),
+            secure_cookies: false,
+            allowed_origins: Vec::new(),
+            session_ttl_days: 30,
+            sqlite_synchronous: "full".to_string(),
+            delivery: DeliveryConfig::default(),
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            recall_window_secs: 120,
+            heartbeat_interval_secs: 20,
+            heartbeat_timeout_secs: 60,
+            ack_timeout_secs: 30,
+            outbox_capacity: 4096,
+            replay_page_size: 500,
+            send_rate_per_sec: 20.0,
+            send_burst: 100.0,
+            max_batch: 512,
+        }
+    }
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            enabled: true,
+            retry_interval_secs: 300,
+            max_retries: 5,
+            backoff_base_secs: 60,
+            backoff_max_secs: 3600,
+            cleanup_at: "02:00".to_string(),
+            retention_days: 7,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_interval_secs.max(1))
+    }
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_timeout_secs.max(1))
+    }
+    pub fn ack_timeout(&self) -> Duration {
+        Duration::from_secs(self.ack_timeout_secs.max(1))
+    }
+}
+
+impl SchedulerConfig {
+    /// Parses `cleanup_at` into (hour, minute).
+    pub fn cleanup_time(&self) -> Result<(u32, u32), String> {
+        let (h, m) = self
+            .cleanup_at
+            .split_once(':')
+            .ok_or_else(|| format!("scheduler.cleanup_at must be HH:MM, got {:?}", self.cleanup_at))?;
+        let h: u32 = h.trim().parse().map_err(|_| format!("bad hour in cleanup_at {:?}", self.cleanup_at))?;
+        let m: u32 = m.trim().parse().map_err(|_| format!("bad minute in cleanup_at {:?}", self.cleanup_at))?;
+        if h > 23 || m > 59 {
+            return Err(format!("cleanup_at out of range: {:?}", self.cleanup_at));
+        }
+        Ok((h, m))
+    }
+}
+
+/// Command-line flags: the last layer. Every flag is optional and overrides the layers below.
+#[derive(Debug, Default, Parser)]
+#[command(name = "courier", version, about = "Courier: self-hosted chat that never loses a message")]
+pub struct Flags {
+    /// Configuration file (default: ./courier.toml if present; env COURIER_CONFIG).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:3000.
+    #[arg(long)]
+    pub addr: Option<SocketAddr>,
+    /// Database URL, e.g. sqlite://data/courier.db.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Folder holding the built client.
+    #[arg(long)]
+    pub dist_dir: Option<PathBuf>,
+    /// Disable the retry sweep and daily cleanup.
+    #[arg(long)]
+    pub no_scheduler: bool,
+}
+
+impl Config {
+    /// Builds the configuration from all layers. `env` is injected so tests need not touch the
+    /// process environment.
+    pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let file = flags
+            .config
+            .clone()
+            .or_else(|| env("COURIER_CONFIG").map(PathBuf::from));
+        let mut config = match file {
+            Some(path) => Config::from_file(&path)?,
+            None if Path::new("courier.toml").exists() => Config::from_file(Path::new("courier.toml"))?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        if let Some(addr) = flags.addr {
+            config.addr = addr;
+        }
+        if let Some(url) = &flags.database_url {
+            config.database_url = url.clone();
+        }
+        if let Some(dir) = &flags.dist_dir {
+            config.dist_dir = dir.clone();
+        }
+        if flags.no_scheduler {
+            config.scheduler.enabled = false;
+        }
+        config.scheduler.cleanup_time()?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn parse<T: std::str::FromStr>(key: &str, v: String) -> Result<T, String> {
+            v.trim().parse().map_err(|_| format!("environment variable {key} has an invalid value: {v:?}"))
+        }
+        macro_rules! set {
+            ($key:literal, $field:expr) => {
+                if let Some(v) = env($key) {
+                    $field = parse($key, v)?;
+                }
+            };
+        }
+        set!("COURIER_ADDR", self.addr);
+        if let Some(v) = env("DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = env("COURIER_DIST_DIR") {
+            self.dist_dir = PathBuf::from(v);
+        }
+        set!("COURIER_SECURE_COOKIES", self.secure_cookies);
+        if let Some(v) = env("COURIER_ALLOWED_ORIGINS") {
+            self.allowed_origins = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
+        set!("COURIER_SESSION_TTL_DAYS", self.session_ttl_days);
+        if let Some(v) = env("COURIER_SQLITE_SYNCHRONOUS") {
+            self.sqlite_synchronous = v;
+        }
+        let d = &mut self.delivery;
+        set!("COURIER_RECALL_WINDOW_SECS", d.recall_window_secs);
+        set!("COURIER_HEARTBEAT_INTERVAL_SECS", d.heartbeat_interval_secs);
+        set!("COURIER_HEARTBEAT_TIMEOUT_SECS", d.heartbeat_timeout_secs);
+        set!("COURIER_ACK_TIMEOUT_SECS", d.ack_timeout_secs);
+        set!("COURIER_OUTBOX_CAPACITY", d.outbox_capacity);
+        set!("COURIER_REPLAY_PAGE_SIZE", d.replay_page_size);
+        set!("COURIER_SEND_RATE_PER_SEC", d.send_rate_per_sec);
+        set!("COURIER_SEND_BURST", d.send_burst);
+        set!("COURIER_MAX_BATCH", d.max_batch);
+        let s = &mut self.scheduler;
+        set!("COURIER_SCHEDULER_ENABLED", s.enabled);
+        set!("COURIER_RETRY_INTERVAL_SECS", s.retry_interval_secs);
+        set!("COURIER_MAX_RETRIES", s.max_retries);
+        set!("COURIER_BACKOFF_BASE_SECS", s.backoff_base_secs);
+        set!("COURIER_BACKOFF_MAX_SECS", s.backoff_max_secs);
+        if let Some(v) = env("COURIER_CLEANUP_AT") {
+            s.cleanup_at = v;
+        }
+        set!("COURIER_RETENTION_DAYS", s.retention_days);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "addr = \"127.0.0.1:4000\"\n[delivery]\nrecall_window_secs = 30\n").unwrap();
+        let flags = Flags { config: Some(file), dist_dir: Some("web".into()), ..Default::default() };
+        let env = |k: &str| match k {
+            "COURIER_ADDR" => Some("127.0.0.1:5000".to_string()),
+            "COURIER_MAX_RETRIES" => Some("9".to_string()),
+            _ => None,
+        };
+        let c = Config::load(&flags, &env).unwrap();
+        assert_eq!(c.addr.port(), 5000, "env beats file");
+        assert_eq!(c.delivery.recall_window_secs, 30, "file beats default");
+        assert_eq!(c.scheduler.max_retries, 9);
+        assert_eq!(c.dist_dir, PathBuf::from("web"), "flag beats all");
+        assert_eq!(c.database_url, "sqlite://data/courier.db");
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let env = |k: &str| (k == "COURIER_ADDR").then(|| "nope".to_string());
+        let err = Config::load(&Flags::default(), &env).unwrap_err();
+        assert!(err.contains("COURIER_ADDR"), "{err}");
+        let env = |k: &str| (k == "COURIER_CLEANUP_AT").then(|| "25:00".to_string());
+        assert!(Config::load(&Flags::default(), &env).is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! The delivery engine: everything between "a client sent a message" and "every recipient's
+//! device has it". It knows nothing of HTTP or WebSocket framing; handlers and the socket
+//! task call it with typed requests and get typed results.
+//!
+//! - [`send`]: validation, rate limit, idempotent send, acknowledgement
+//! - [`batcher`]: the single writer that commits sends in batches (where a message is persisted)
+//! - [`push`]: online push to connected devices (offline recipients keep a pending record)
+//! - [`resume`]: replay of what is waiting (the original `handleUserOnline`) and conversation tails
+//! - [`receipts`]: delivered and read, and the status updates they cause
+//! - [`recall`]: recall with window and permission check
+//! - [`retry`]: the failed-push state machine used by the scheduler
+
+pub mod batcher;
+pub mod push;
+pub mod rate_limit;
+pub mod recall;
+pub mod receipts;
+pub mod resume;
+pub mod retry;
+pub mod send;
+
+use std::sync::Arc;
+
+use app::protocol::ServerFrame;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+use crate::ws::hub::{Frame, Hub};
+
+pub struct Delivery {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub config: Arc<Config>,
+    batcher: batcher::Batcher,
+    limiter: rate_limit::RateLimiter,
+}
+
+impl Delivery {
+    /// Must be called inside a tokio runtime: it starts the batching writer task.
+    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, metrics: Arc<Metrics>, config: Arc<Config>) -> Arc<Delivery> {
+        let batcher = batcher::Batcher::start(store.clone(), config.delivery.max_batch);
+        let limiter = rate_limit::RateLimiter::new(config.delivery.send_rate_per_sec, config.delivery.send_burst);
+        Arc::new(Delivery { store, hub, metrics, config, batcher, limiter })
+    }
+}
+
+/// Serializes a frame once, to be shared by every connection it goes to.
+pub fn frame(f: &ServerFrame) -> Frame {
+    // ServerFrame contains only strings and numbers: serialization cannot fail.
+    Arc::from(serde_json::to_string(f).unwrap_or_else(|_| String::from("{\"type\":\"error\",\"code\":\"internal\",\"message\":\"encoding failed\"}")))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

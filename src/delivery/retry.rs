@@ -1,0 +1,97 @@
+//! The failed-push state machine: pending → (not acknowledged in time) failed → retried with
+//! exponential backoff → pushed, or terminally failed after `max_retries` attempts. A terminal
+//! record is still replayed whenever the user connects: "failed" never means "dropped".
+
+use app::model::{MessageId, UserId};
+use app::protocol::ServerFrame;
+
+use super::{frame, now_ms, Delivery};
+use crate::error::AppResult;
+
+/// What one retry sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Records re-pushed to a connected device.
+    pub repushed: u64,
+    /// Records whose recipient was offline: attempt counted, next retry scheduled (or terminal).
+    pub postponed: u64,
+}
+
+impl Delivery {
+    /// Backoff before retry number `attempts` (1-based), in milliseconds: base · 2^(attempts−1), capped.
+    pub fn backoff_ms(&self, attempts: i64) -> i64 {
+        let s = &self.config.scheduler;
+        let exp = (attempts.max(1) - 1).min(30) as u32;
+        let secs = s.backoff_base_secs.saturating_mul(1u64 << exp).min(s.backoff_max_secs);
+        (secs as i64).saturating_mul(1000)
+    }
+
+    /// Pushes that were not acknowledged in time.
+    pub async fn push_failed(&self, user: UserId, ids: &[MessageId], error: &str) -> AppResult<u64> {
+        let max = self.config.scheduler.max_retries;
+        let backoff = |attempts: i64| self.backoff_ms(attempts);
+        let n = self.store.mark_failed(user, ids, error, now_ms(), max, &backoff).await?;
+        if n > 0 {
+            self.metrics.push("failed", n);
+            tracing::warn!(user, records = n, error, "push failed");
+        }
+        Ok(n)
+    }
+
+    /// The 5-minute sweep: re-push due failed records to connected recipients; for offline
+    /// ones count the attempt and back off. Never touches a pushed (delivered) record.
+    pub async fn retry_sweep(&self, now: i64) -> AppResult<SweepReport> {
+        let max = self.config.scheduler.max_retries;
+        let mut report = SweepReport::default();
+        loop {
+            let due = self.store.due_retries(now, max, 500).await?;
+            if due.is_empty() {
+                break;
+            }
+            for r in &due {
+                let message = self.store.message(r.message_id).await?;
+                let conns = self.hub.connections(r.user_id);
+                match message {
+                    Some(message) if !conns.is_empty() => {
+                        self.store.mark_retrying(r.record_id, now_ms()).await?;
+                        let f = if message.recalled {
+                            frame(&ServerFrame::Recalled {
+                                message_id: message.id,
+                                conversation_id: message.conversation_id,
+                                seq: message.seq,
+                                recalled_at: message.recalled_at.unwrap_or(now),
+                            })
+                        } else {
+                            frame(&ServerFrame::Message { message })
+                        };
+                        self.hub.deliver_to_user(r.user_id, &f, &[r.message_id]);
+                        report.repushed += 1;
+                    }
+                    _ => {
+                        let next = now + self.backoff_ms(r.retry_count + 1);
+                        self.store.postpone_retry(r.record_id, "recipient offline", now, max, next).await?;
+                        report.postponed += 1;
+                    }
+                }
+            }
+            if due.len() < 500 {
+                break;
+            }
+        }
+        self.metrics.retry_sweeps.inc();
+        if report.repushed + report.postponed > 0 {
+            self.metrics.push("retried", report.repushed);
+            tracing::info!(repushed = report.repushed, postponed = report.postponed, "retry sweep");
+        }
+        Ok(report)
+    }
+
+    /// The daily cleanup: deletes pushed records older than the retention. Idempotent.
+    pub async fn cleanup(&self, now: i64) -> AppResult<u64> {
+        let retention_ms = self.config.scheduler.retention_days.max(0).saturating_mul(86_400_000);
+        let removed = self.store.cleanup_pushed(now - retention_ms).await?;
+        self.metrics.cleanup_removed.inc_by(removed);
+        tracing::info!(removed, retention_days = self.config.scheduler.retention_days, "daily cleanup of pushed records");
+        Ok(removed)
+    }
+}

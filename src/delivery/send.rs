@@ -1,0 +1,92 @@
+//! Sending: validate, rate-limit, commit through the batcher, acknowledge, then push.
+
+use std::time::Instant;
+
+use app::model::{ConversationId, SendAck, User, MAX_CLIENT_MSG_ID_LEN, MAX_CONTENT_CHARS};
+
+use super::Delivery;
+use crate::error::{AppError, AppResult};
+use crate::store::{InsertOutcome, NewMessage};
+
+/// Checks a send's fields; the content is returned as stored (unchanged, never trimmed).
+pub fn validate(client_msg_id: &str, content: &str) -> AppResult<()> {
+    if client_msg_id.is_empty() || client_msg_id.len() > MAX_CLIENT_MSG_ID_LEN {
+        return Err(AppError::invalid(
+            "client_msg_id",
+            format!("client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes"),
+        ));
+    }
+    if client_msg_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(AppError::invalid("client_msg_id", "client_msg_id must not contain spaces or control characters"));
+    }
+    if content.trim().is_empty() {
+        return Err(AppError::invalid("content", "message content must not be empty"));
+    }
+    let chars = content.chars().count();
+    if chars > MAX_CONTENT_CHARS {
+        return Err(AppError::invalid(
+            "content",
+            format!("message content is {chars} characters; the limit is {MAX_CONTENT_CHARS}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Delivery {
+    /// Commits a message and acknowledges it. A repeated `client_msg_id` returns the original
+    /// acknowledgement with `duplicate = true` and stores nothing. `origin` is the sending
+    /// connection, which gets the acknowledgement instead of an echo.
+    pub async fn send(
+        &self,
+        sender: &User,
+        conversation_id: ConversationId,
+        client_msg_id: String,
+        content: String,
+        origin: Option<u64>,
+    ) -> AppResult<SendAck> {
+        validate(&client_msg_id, &content)?;
+        if let Err(retry_after_ms) = self.limiter.check(sender.id) {
+            self.metrics.rate_limited.inc();
+            return Err(AppError::RateLimited { retry_after_ms });
+        }
+        let started = Instant::now();
+        let outcome = self
+            .batcher
+            .commit(NewMessage { conversation_id, sender_id: sender.id, client_msg_id: client_msg_id.clone(), content })
+            .await?;
+        match outcome {
+            InsertOutcome::Inserted(committed) => {
+                self.metrics.messages_sent.inc();
+                self.metrics.send_to_sent.observe(started.elapsed().as_secs_f64());
+                self.push_new(&committed, origin);
+                Ok(SendAck { client_msg_id, message: committed.message, duplicate: false })
+            }
+            InsertOutcome::Duplicate(committed) => {
+                self.metrics.duplicates_absorbed.inc();
+                tracing::debug!(user = sender.id, client_msg_id, "duplicate send absorbed");
+                Ok(SendAck { client_msg_id, message: committed.message, duplicate: true })
+            }
+            InsertOutcome::NotMember => Err(AppError::NotFound),
+            InsertOutcome::IdReused => Err(AppError::Conflict {
+                code: "client_msg_id_reused",
+                message: "this client_msg_id was already used for a different conversation".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        assert!(validate("a", "hi").is_ok());
+        assert!(validate("", "hi").is_err());
+        assert!(validate("a b", "hi").is_err());
+        assert!(validate(&"x".repeat(65), "hi").is_err());
+        assert!(validate("a", "  \n ").is_err());
+        assert!(validate("a", &"字".repeat(MAX_CONTENT_CHARS)).is_ok());
+        assert!(validate("a", &"字".repeat(MAX_CONTENT_CHARS + 1)).is_err());
+    }
+}

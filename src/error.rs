@@ -1,0 +1,137 @@
+//! The one error type of the server. `IntoResponse` turns it into an HTTP status with a JSON
+//! [`ErrorBody`]; internal causes are logged and never shown to the client.
+
+use app::model::{ErrorBody, ErrorDetail};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed or out-of-range input. `status` is 400 (malformed) or 422 (invalid value).
+    #[error("{message}")]
+    Invalid {
+        status: StatusCode,
+        code: &'static str,
+        field: Option<String>,
+        message: String,
+    },
+    #[error("not logged in")]
+    Unauthorized,
+    /// Same answer for unknown user and wrong password, so usernames are not revealed.
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// Also used for things that exist but the caller may not see (existence is not leaked).
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("too many messages; retry in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("the server is shutting down or overloaded")]
+    Unavailable,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_input",
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Invalid { status, .. } => *status,
+            AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Invalid { code, .. } => code,
+            AppError::Unauthorized => "unauthorized",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Conflict { code, .. } => code,
+            AppError::NotFound => "not_found",
+            AppError::Forbidden { code, .. } => code,
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Unavailable => "unavailable",
+            AppError::Database(_) | AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// What the client is told. Internal details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Database(_) | AppError::Internal(_) => "internal server error".to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn field(&self) -> Option<String> {
+        match self {
+            AppError::Invalid { field, .. } => field.clone(),
+            _ => None,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message: self.public_message(),
+                field: self.field(),
+            },
+        }
+    }
+
+    /// Logs internal causes (once, where they are turned into an answer).
+    pub fn log(&self) {
+        match self {
+            AppError::Database(e) => tracing::error!(error = %e, "database error"),
+            AppError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            _ => {}
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut res = (self.status(), Json(self.body())).into_response();
+        if let AppError::RateLimited { retry_after_ms } = self {
+            let secs = retry_after_ms.div_ceil(1000).max(1);
+            if let Ok(v) = secs.to_string().parse() {
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        res
+    }
+}

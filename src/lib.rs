@@ -1,0 +1,115 @@
+//! Courier's server. [`Application::build`] assembles everything (so integration tests can
+//! start the real server on port 0); `main.rs` only parses flags and runs it.
+
+pub mod accounts;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod http;
+pub mod scheduler;
+pub mod store;
+pub mod telemetry;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::delivery::Delivery;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+use crate::ws::hub::Hub;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub delivery: Arc<Delivery>,
+    pub metrics: Arc<Metrics>,
+    /// Flips to true when the server is shutting down; socket tasks close on it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pub state: AppState,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Application {
+    /// Checks the client build, opens and migrates the database, binds the address.
+    /// Every failure is one line that says what to do.
+    pub async fn build(config: Config) -> Result<Application, String> {
+        let index = config.dist_dir.join("index.html");
+        if !index.is_file() {
+            return Err(format!(
+                "the web client is not built: {} is missing (run `make run`, or build it with `trunk build` and set COURIER_DIST_DIR)",
+                index.display()
+            ));
+        }
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> = if config.database_url.starts_with("sqlite:") {
+            Arc::new(SqliteStore::connect(&config.database_url, &config.sqlite_synchronous, metrics.clone()).await?)
+        } else if config.database_url.starts_with("postgres") {
+            return Err("PostgreSQL support is not available in this version; use a sqlite:// DATABASE_URL".into());
+        } else {
+            return Err(format!("unsupported DATABASE_URL {:?}: expected sqlite://path/to/file.db", config.database_url));
+        };
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e} (set COURIER_ADDR to a free address)", config.addr))?;
+        let config = Arc::new(config);
+        let hub = Arc::new(Hub::new(metrics.clone()));
+        let delivery = Delivery::new(store.clone(), hub, metrics.clone(), config.clone());
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        scheduler::start(delivery.clone(), shutdown.clone());
+        let state = AppState { config, store, delivery, metrics, shutdown };
+        let router = http::router(state.clone());
+        Ok(Application { listener, router, state, shutdown_tx })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `stop` resolves, then closes sockets and finishes in-flight requests.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Application { listener, router, shutdown_tx, .. } = self;
+        let shutdown_signal = async move {
+            stop.await;
+            tracing::info!("shutting down");
+            let _ = shutdown_tx.send(true);
+        };
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal)
+            .await
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

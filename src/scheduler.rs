@@ -1,0 +1,87 @@
+//! Background jobs: the failed-push retry sweep (every `retry_interval_secs`, default 5 min)
+//! and the daily cleanup of pushed records (at `cleanup_at` local time, default 02:00).
+//! Both jobs live in the delivery engine (`delivery::retry`) so tests call them directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Local, NaiveTime, TimeZone};
+
+use crate::delivery::{now_ms, Delivery};
+
+/// Starts both jobs unless the scheduler is disabled. They stop when `shutdown` fires.
+pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let cfg = delivery.config.scheduler.clone();
+    if !cfg.enabled {
+        tracing::info!("scheduler disabled by configuration");
+        return;
+    }
+    let (hour, minute) = cfg.cleanup_time().unwrap_or((2, 0));
+    {
+        let delivery = delivery.clone();
+        let mut shutdown = shutdown.clone();
+        let period = Duration::from_secs(cfg.retry_interval_secs.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = delivery.retry_sweep(now_ms()).await {
+                            e.log();
+                        }
+                    }
+                    _ = shutdown.changed() => break,
+                }
+            }
+        });
+    }
+    let mut shutdown = shutdown;
+    tokio::spawn(async move {
+        loop {
+            let wait = until_next(Local::now(), hour, minute);
+            tracing::info!(in_secs = wait.as_secs(), "next daily cleanup scheduled");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {
+                    if let Err(e) = delivery.cleanup(now_ms()).await {
+                        e.log();
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
+/// Time from `now` until the next `hour:minute` local time (tomorrow if it has passed today).
+pub fn until_next<Tz: TimeZone>(now: DateTime<Tz>, hour: u32, minute: u32) -> Duration {
+    let at = NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or(NaiveTime::MIN);
+    let tz = now.timezone();
+    let mut day = now.date_naive();
+    for _ in 0..3 {
+        // `earliest` handles a DST gap by taking the first valid instant.
+        if let Some(next) = tz.from_local_datetime(&day.and_time(at)).earliest() {
+            if next > now {
+                return (next - now.clone()).to_std().unwrap_or(Duration::from_secs(60));
+            }
+        }
+        day = day.succ_opt().unwrap_or(day);
+    }
+    Duration::from_secs(86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn next_cleanup_is_today_or_tomorrow() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 1, 30, 0).unwrap();
+        assert_eq!(until_next(now, 2, 0), Duration::from_secs(30 * 60));
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 2, 0, 0).unwrap();
+        assert_eq!(until_next(now, 2, 0), Duration::from_secs(86_400));
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 23, 0, 0).unwrap();
+        assert_eq!(until_next(now, 2, 0), Duration::from_secs(3 * 3600));
+    }
+}

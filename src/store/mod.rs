@@ -1,0 +1,160 @@
+//! Storage behind one trait, so handlers and the delivery engine never see SQL and a
+//! PostgreSQL backend can be added beside [`sqlite`] without touching them.
+
+pub mod sqlite;
+
+use app::model::{
+    Conversation, ConversationId, Message, MessageId, MessageReceipts, MessageStatus, PushRecord, PushStats,
+    ReadPosition, Seq, User, UserId,
+};
+use async_trait::async_trait;
+
+use crate::error::AppResult;
+
+/// A send, validated, waiting to be committed.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    pub client_msg_id: String,
+    pub content: String,
+}
+
+/// A committed message and who must receive it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub message: Message,
+    /// Every member of the conversation except the sender.
+    pub recipients: Vec<UserId>,
+}
+
+#[derive(Debug, Clone)]
+pub enum InsertOutcome {
+    Inserted(Committed),
+    /// The sender already committed this `client_msg_id`: the original, nothing new stored.
+    Duplicate(Committed),
+    /// The `client_msg_id` was used before for a different conversation.
+    IdReused,
+    /// The conversation does not exist or the sender is not a member.
+    NotMember,
+}
+
+/// A message whose sender-visible status moved forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: Seq,
+    pub sender_id: UserId,
+    pub status: MessageStatus,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AckOutcome {
+    /// Push records that moved to pushed.
+    pub acknowledged: u64,
+    /// Messages that became delivered (every recipient has acknowledged).
+    pub delivered: Vec<StatusChange>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadOutcome {
+    pub position: ReadPosition,
+    /// False when the position did not move (already read further).
+    pub moved: bool,
+    pub members: Vec<UserId>,
+    /// Messages that became delivered or read as a result.
+    pub changes: Vec<StatusChange>,
+    pub acknowledged: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum RecallOutcome {
+    Recalled { message: Message, members: Vec<UserId> },
+    AlreadyRecalled { message: Message },
+    NotFound,
+    NotSender,
+    WindowPassed,
+}
+
+/// A failed push record whose backoff has passed.
+#[derive(Debug, Clone)]
+pub struct DueRetry {
+    pub record_id: i64,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub kind: i64,
+    pub retry_count: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip, for `/healthz`.
+    async fn ping(&self) -> AppResult<()>;
+
+    // --- accounts and sessions ---
+    /// `Ok(None)` when the username is taken.
+    async fn create_user(&self, username: &str, display_name: &str, password_hash: &str, now: i64)
+        -> AppResult<Option<User>>;
+    /// The user and their password hash.
+    async fn user_credentials(&self, username: &str) -> AppResult<Option<(User, String)>>;
+    async fn user(&self, id: UserId) -> AppResult<Option<User>>;
+    async fn search_users(&self, query: &str, exclude: UserId, limit: i64) -> AppResult<Vec<User>>;
+    async fn create_session(&self, token_hash: &str, user_id: UserId, now: i64, expires_at: i64) -> AppResult<()>;
+    async fn session_user(&self, token_hash: &str, now: i64) -> AppResult<Option<User>>;
+    async fn delete_session(&self, token_hash: &str) -> AppResult<()>;
+
+    // --- conversations ---
+    /// Creates the 1:1 conversation of `a` and `b`, or returns the existing one. `None` if `b` is unknown.
+    async fn direct_conversation(&self, a: UserId, b: UserId, now: i64) -> AppResult<Option<ConversationId>>;
+    /// `None` if a member id is unknown.
+    async fn create_group(&self, creator: UserId, title: &str, members: &[UserId], now: i64)
+        -> AppResult<Option<ConversationId>>;
+    /// The conversation as `viewer` sees it; `None` if it does not exist or `viewer` is not a member.
+    async fn conversation(&self, id: ConversationId, viewer: UserId) -> AppResult<Option<Conversation>>;
+    async fn conversations(&self, viewer: UserId) -> AppResult<Vec<Conversation>>;
+    async fn is_member(&self, id: ConversationId, user: UserId) -> AppResult<bool>;
+    async fn member_ids(&self, id: ConversationId) -> AppResult<Vec<UserId>>;
+
+    // --- messages ---
+    /// Commits a batch of sends in ONE transaction: per-conversation gap-free seq, push records
+    /// for every recipient, idempotency on (sender, client_msg_id).
+    async fn insert_messages(&self, batch: &[NewMessage], now: i64) -> AppResult<Vec<InsertOutcome>>;
+    /// Up to `limit` messages with seq < `before` (or the newest), ascending; and whether older exist.
+    async fn history(&self, id: ConversationId, before: Option<Seq>, limit: i64) -> AppResult<(Vec<Message>, bool)>;
+    /// Up to `limit` messages with seq > `after`, ascending.
+    async fn messages_after(&self, id: ConversationId, after: Seq, limit: i64) -> AppResult<Vec<Message>>;
+    /// Messages of the conversation recalled at or after `since`.
+    async fn recalled_since(&self, id: ConversationId, since: i64) -> AppResult<Vec<Message>>;
+    async fn message(&self, id: MessageId) -> AppResult<Option<Message>>;
+    async fn receipts(&self, id: MessageId) -> AppResult<Option<MessageReceipts>>;
+
+    // --- delivery ledger (message_push_records) ---
+    /// Messages waiting for `user` (records not pushed) with message id > `after`, oldest first,
+    /// recalled ones as recalled; and how many records wait in total.
+    async fn waiting_for(&self, user: UserId, after: MessageId, limit: i64) -> AppResult<(Vec<Message>, i64)>;
+    /// A device of `user` acknowledged these messages (and their recall events).
+    async fn acknowledge(&self, user: UserId, message_ids: &[MessageId], now: i64) -> AppResult<AckOutcome>;
+    /// Push attempts that were not acknowledged: mark failed, count the attempt, schedule a retry.
+    async fn mark_failed(&self, user: UserId, message_ids: &[MessageId], error: &str, now: i64,
+        max_retries: i64, backoff: &(dyn Fn(i64) -> i64 + Sync)) -> AppResult<u64>;
+    /// Moves `user`'s read position in the conversation forward to `seq` (clamped to last_seq).
+    async fn mark_read(&self, id: ConversationId, user: UserId, seq: Seq, now: i64) -> AppResult<Option<ReadOutcome>>;
+    /// Conversations with messages waiting for `user`, with the newest waiting seq of each.
+    async fn waiting_conversations(&self, user: UserId) -> AppResult<Vec<(ConversationId, Seq)>>;
+    async fn recall(&self, id: MessageId, by: UserId, window_ms: i64, now: i64) -> AppResult<RecallOutcome>;
+    /// Failed records whose next retry time has passed and that are not terminal.
+    async fn due_retries(&self, now: i64, max_retries: i64, limit: i64) -> AppResult<Vec<DueRetry>>;
+    /// The retry sweep found the recipient offline: count the attempt and push the next retry out.
+    async fn postpone_retry(&self, record_id: i64, error: &str, now: i64, max_retries: i64, next_retry_at: i64)
+        -> AppResult<()>;
+    /// The retry sweep re-pushed the record: it is pending (in flight) again.
+    async fn mark_retrying(&self, record_id: i64, now: i64) -> AppResult<()>;
+    /// Deletes pushed records last updated before `before`; returns how many.
+    async fn cleanup_pushed(&self, before: i64) -> AppResult<u64>;
+    async fn push_stats(&self) -> AppResult<PushStats>;
+    async fn push_stats_for_recipient(&self, user: UserId) -> AppResult<PushStats>;
+    async fn push_stats_for_sender(&self, user: UserId) -> AppResult<PushStats>;
+    async fn recent_records_for_sender(&self, user: UserId, limit: i64) -> AppResult<Vec<PushRecord>>;
+}

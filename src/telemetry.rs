@@ -1,0 +1,110 @@
+//! Logs (tracing) and metrics (Prometheus text format, served at `GET /metrics`).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global tracing subscriber (RUST_LOG, default `info`). Safe to call twice.
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).try_init();
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabel {
+    pub op: &'static str,
+}
+
+/// Every metric Courier exports. Cheap to update from any task.
+pub struct Metrics {
+    registry: Registry,
+    pub messages_sent: Counter,
+    pub duplicates_absorbed: Counter,
+    /// live = written to a connection's queue; acknowledged = a device confirmed;
+    /// failed = not acknowledged in time; replayed = sent during a resume; slow_consumer = dropped connection.
+    pub pushes: Family<OutcomeLabel, Counter>,
+    pub send_to_sent: Histogram,
+    pub send_to_delivered: Histogram,
+    pub drain_seconds: Histogram,
+    pub db_query: Family<OpLabel, Histogram>,
+    pub connections: Gauge,
+    pub online_users: Gauge,
+    pub backlog_pending: Gauge,
+    pub backlog_failed: Gauge,
+    pub cleanup_removed: Counter,
+    pub retry_sweeps: Counter,
+    pub rate_limited: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("courier");
+        let m = Metrics {
+            messages_sent: Counter::default(),
+            duplicates_absorbed: Counter::default(),
+            pushes: Family::default(),
+            send_to_sent: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
+            send_to_delivered: Histogram::new(exponential_buckets(0.0005, 2.0, 24)),
+            drain_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
+            db_query: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.00002, 2.0, 20))),
+            connections: Gauge::default(),
+            online_users: Gauge::default(),
+            backlog_pending: Gauge::default(),
+            backlog_failed: Gauge::default(),
+            cleanup_removed: Counter::default(),
+            retry_sweeps: Counter::default(),
+            rate_limited: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register("messages_sent", "Messages committed (new, not duplicates)", m.messages_sent.clone());
+        registry.register("duplicates_absorbed", "Sends with an already committed client_msg_id", m.duplicates_absorbed.clone());
+        registry.register("pushes", "Push attempts and acknowledgements by outcome", m.pushes.clone());
+        registry.register("send_to_sent_seconds", "Time from receiving a send to its commit", m.send_to_sent.clone());
+        registry.register("send_to_delivered_seconds", "Time from commit to delivery to every recipient", m.send_to_delivered.clone());
+        registry.register("drain_seconds", "Time from connect to caught_up for offline replays", m.drain_seconds.clone());
+        registry.register("db_query_seconds", "Database operation time", m.db_query.clone());
+        registry.register("connections", "Open WebSocket connections", m.connections.clone());
+        registry.register("online_users", "Users with at least one open connection", m.online_users.clone());
+        registry.register("offline_backlog", "Push records pending (offline backlog)", m.backlog_pending.clone());
+        registry.register("failed_push_records", "Push records in the failed state", m.backlog_failed.clone());
+        registry.register("cleanup_removed_records", "Pushed records removed by the daily cleanup", m.cleanup_removed.clone());
+        registry.register("retry_sweeps", "Retry sweeps run", m.retry_sweeps.clone());
+        registry.register("rate_limited", "Sends refused by the per-user rate limit", m.rate_limited.clone());
+        Metrics { registry, ..m }
+    }
+
+    pub fn push(&self, outcome: &'static str, n: u64) {
+        self.pushes.get_or_create(&OutcomeLabel { outcome }).inc_by(n);
+    }
+
+    pub fn observe_db(&self, op: &'static str, d: Duration) {
+        self.db_query.get_or_create(&OpLabel { op }).observe(d.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics encoding failed");
+        }
+        out
+    }
+}

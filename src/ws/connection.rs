@@ -1,0 +1,342 @@
+//! One task per WebSocket: frames in and out, heartbeat, acknowledgement timeouts, and the
+//! paged replay of everything waiting for the user (the original `handleUserOnline`).
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::model::{MessageId, User};
+use app::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame, PROTOCOL_VERSION};
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::delivery::{frame, now_ms, Delivery};
+use crate::error::AppError;
+use crate::ws::hub::{ConnHandle, Frame};
+use crate::AppState;
+
+/// Most conversations one `sync` may name.
+const MAX_RESUME_POINTS: usize = 1000;
+
+/// Paging state of the offline replay.
+struct Replay {
+    after: MessageId,
+    awaiting: HashSet<MessageId>,
+    started: Instant,
+    replayed: i64,
+}
+
+struct Session {
+    delivery: Arc<Delivery>,
+    handle: Arc<ConnHandle>,
+    user: User,
+    replay: Option<Replay>,
+    /// Conversations this connection may send typing notices to (checked once each).
+    typing_ok: HashSet<i64>,
+}
+
+pub async fn serve(socket: WebSocket, user: User, state: AppState) {
+    let delivery = state.delivery.clone();
+    let cfg = delivery.config.delivery.clone();
+    let (tx, rx) = mpsc::channel::<Frame>(cfg.outbox_capacity.max(16));
+    let (handle, came_online) = delivery.hub.register(user.id, tx, now_ms());
+    if came_online {
+        tracing::info!(user = user.id, username = %user.username, "user online");
+    }
+    tracing::info!(user = user.id, conn = handle.id, "connection open");
+
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(write_loop(sink, rx, cfg.heartbeat_interval()));
+
+    let mut session = Session { delivery: delivery.clone(), handle: handle.clone(), user, replay: None, typing_ok: HashSet::new() };
+    session.send(&ServerFrame::Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        connection_id: handle.id,
+        user: session.user.clone(),
+        server_time: now_ms(),
+        heartbeat_interval_ms: cfg.heartbeat_interval().as_millis() as u64,
+        heartbeat_timeout_ms: cfg.heartbeat_timeout().as_millis() as u64,
+    });
+    session.replay = Some(Replay { after: 0, awaiting: HashSet::new(), started: Instant::now(), replayed: 0 });
+    session.next_replay_page().await;
+
+    let mut shutdown = state.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last_seen = Instant::now();
+    let reason = loop {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(msg)) => {
+                    last_seen = Instant::now();
+                    handle.last_seen_at.store(now_ms(), Ordering::Relaxed);
+                    match msg {
+                        WsMessage::Text(text) => session.on_text(text.as_str()).await,
+                        WsMessage::Binary(_) => session.error("bad_frame", "binary frames are not supported; send JSON text", None, None),
+                        WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+                        WsMessage::Close(_) => break "closed by client",
+                    }
+                }
+                Some(Err(_)) => break "socket error",
+                None => break "socket closed",
+            },
+            _ = handle.kill.notified() => break "slow consumer",
+            _ = tick.tick() => {
+                if last_seen.elapsed() > cfg.heartbeat_timeout() {
+                    break "heartbeat timeout";
+                }
+                session.expire_in_flight(cfg.ack_timeout()).await;
+            }
+            _ = shutdown.changed() => break "server shutting down",
+        }
+    };
+
+    let went_offline = delivery.hub.unregister(&handle);
+    writer.abort();
+    let unacknowledged = handle.in_flight_count();
+    tracing::info!(user = session.user.id, conn = handle.id, reason, unacknowledged, "connection closed; unacknowledged messages stay pending");
+    if went_offline {
+        tracing::info!(user = session.user.id, username = %session.user.username, "user offline");
+    }
+}
+
+/// Forwards queued frames to the socket and sends protocol pings (browsers answer them).
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    mut rx: mpsc::Receiver<Frame>,
+    ping_every: Duration,
+) {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    loop {
+        tokio::select! {
+            f = rx.recv() => match f {
+                Some(f) => {
+                    if sink.send(WsMessage::Text(f.as_ref().into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            _ = ping.tick() => {
+                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
+
+impl Session {
+    fn send(&self, f: &ServerFrame) -> bool {
+        self.handle.send(&frame(f))
+    }
+
+    fn error(&self, code: &str, message: &str, client_msg_id: Option<String>, message_id: Option<MessageId>) {
+        self.send(&ServerFrame::Error {
+            code: code.to_string(),
+            message: message.to_string(),
+            client_msg_id,
+            message_id,
+            retry_after_ms: None,
+        });
+    }
+
+    fn app_error(&self, e: AppError, client_msg_id: Option<String>, message_id: Option<MessageId>) {
+        e.log();
+        let retry_after_ms = match e {
+            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms),
+            _ => None,
+        };
+        self.send(&ServerFrame::Error {
+            code: e.code().to_string(),
+            message: e.public_message(),
+            client_msg_id,
+            message_id,
+            retry_after_ms,
+        });
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let parsed: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                // The connection stays open: one bad frame is the client's bug, not a reason to drop it.
+                self.error("bad_frame", &format!("unreadable frame: {e}"), None, None);
+                return;
+            }
+        };
+        let d = self.delivery.clone();
+        let user = self.user.clone();
+        match parsed {
+            ClientFrame::Ping { nonce } => {
+                self.send(&ServerFrame::Pong { nonce, server_time: now_ms() });
+            }
+            ClientFrame::Send { client_msg_id, conversation_id, content } => {
+                match d.send(&user, conversation_id, client_msg_id.clone(), content, Some(self.handle.id)).await {
+                    Ok(ack) => {
+                        self.send(&ServerFrame::Sent { client_msg_id, message: ack.message, duplicate: ack.duplicate });
+                    }
+                    Err(e) => self.app_error(e, Some(client_msg_id), None),
+                }
+            }
+            ClientFrame::Ack { message_ids } => {
+                if let Some(r) = self.replay.as_mut() {
+                    for id in &message_ids {
+                        r.awaiting.remove(id);
+                    }
+                }
+                match d.acknowledge(user.id, &message_ids).await {
+                    Ok(_) => {}
+                    Err(e) => self.app_error(e, None, None),
+                }
+                if self.replay.as_ref().is_some_and(|r| r.awaiting.is_empty()) {
+                    self.next_replay_page().await;
+                }
+            }
+            ClientFrame::Read { conversation_id, seq } => {
+                if let Err(e) = d.mark_read(user.id, conversation_id, seq).await {
+                    self.app_error(e, None, None);
+                }
+            }
+            ClientFrame::Recall { message_id } => {
+                if let Err(e) = d.recall(&user, message_id).await {
+                    self.app_error(e, None, Some(message_id));
+                }
+            }
+            ClientFrame::Sync { conversations, recalled_since } => self.sync(conversations, recalled_since).await,
+            ClientFrame::Typing { conversation_id } => {
+                if !self.typing_ok.contains(&conversation_id) {
+                    match d.store.is_member(conversation_id, user.id).await {
+                        Ok(true) => {
+                            self.typing_ok.insert(conversation_id);
+                        }
+                        Ok(false) => return self.app_error(AppError::NotFound, None, None),
+                        Err(e) => return self.app_error(e, None, None),
+                    }
+                }
+                if let Ok(members) = d.store.member_ids(conversation_id).await {
+                    let f = frame(&ServerFrame::Typing { conversation_id, user_id: user.id });
+                    for m in members.into_iter().filter(|m| *m != user.id) {
+                        d.hub.send_to_user(m, &f, None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the next page of waiting messages, or `caught_up` when there is none.
+    async fn next_replay_page(&mut self) {
+        let Some(after) = self.replay.as_ref().map(|r| r.after) else { return };
+        let page_size = self.delivery.config.delivery.replay_page_size;
+        match self.delivery.waiting_page(self.user.id, after, page_size).await {
+            Ok(page) if page.messages.is_empty() => {
+                let Some(r) = self.replay.take() else { return };
+                self.send(&ServerFrame::CaughtUp { reason: ReplayReason::Pending, replayed: r.replayed });
+                if r.replayed > 0 {
+                    self.delivery.metrics.drain_seconds.observe(r.started.elapsed().as_secs_f64());
+                    tracing::info!(user = self.user.id, replayed = r.replayed, ms = r.started.elapsed().as_millis() as u64, "offline messages replayed");
+                }
+            }
+            Ok(page) => {
+                let ids: Vec<MessageId> = page.messages.iter().map(|m| m.id).collect();
+                let n = ids.len() as i64;
+                let f = frame(&ServerFrame::Batch {
+                    reason: ReplayReason::Pending,
+                    messages: page.messages,
+                    remaining: (page.pending_total - n).max(0),
+                });
+                if let Some(r) = self.replay.as_mut() {
+                    r.after = *ids.last().unwrap_or(&after);
+                    r.awaiting = ids.iter().copied().collect();
+                    r.replayed += n;
+                }
+                self.delivery.metrics.push("replayed", n as u64);
+                self.handle.deliver(&f, &ids);
+            }
+            Err(e) => {
+                self.replay = None;
+                self.app_error(e, None, None);
+            }
+        }
+    }
+
+    /// Conversation tails after the client's resume points, then recalls since a time.
+    async fn sync(&mut self, points: Vec<ResumePoint>, recalled_since: Option<i64>) {
+        if points.len() > MAX_RESUME_POINTS {
+            return self.app_error(AppError::invalid("conversations", format!("at most {} resume points", MAX_RESUME_POINTS)), None, None);
+        }
+        let d = self.delivery.clone();
+        let page = d.config.delivery.replay_page_size;
+        let mut replayed = 0;
+        for p in points {
+            let mut after = p.after_seq;
+            loop {
+                match d.tail_page(self.user.id, p.conversation_id, after, page).await {
+                    Ok(messages) if messages.is_empty() => break,
+                    Ok(messages) => {
+                        let n = messages.len() as i64;
+                        after = messages.last().map(|m| m.seq).unwrap_or(after);
+                        replayed += n;
+                        if !self.send(&ServerFrame::Batch { reason: ReplayReason::Sync, messages, remaining: 0 }) {
+                            return;
+                        }
+                        if n < page {
+                            break;
+                        }
+                    }
+                    Err(AppError::NotFound) => {
+                        self.error("not_found", "no such conversation", None, None);
+                        break;
+                    }
+                    Err(e) => return self.app_error(e, None, None),
+                }
+            }
+            if let Some(since) = recalled_since {
+                match d.recalled_since(self.user.id, p.conversation_id, since).await {
+                    Ok(recalled) => {
+                        for m in recalled {
+                            self.send(&ServerFrame::Recalled {
+                                message_id: m.id,
+                                conversation_id: m.conversation_id,
+                                seq: m.seq,
+                                recalled_at: m.recalled_at.unwrap_or(since),
+                            });
+                        }
+                    }
+                    Err(AppError::NotFound) => {}
+                    Err(e) => return self.app_error(e, None, None),
+                }
+            }
+        }
+        self.send(&ServerFrame::CaughtUp { reason: ReplayReason::Sync, replayed });
+    }
+
+    /// Pushes not acknowledged in time: their records become failed (and are retried later).
+    async fn expire_in_flight(&mut self, timeout: Duration) {
+        let expired: Vec<MessageId> = {
+            let mut f = self.handle.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            let ids: Vec<MessageId> = f.iter().filter(|(_, at)| at.elapsed() > timeout).map(|(id, _)| *id).collect();
+            for id in &ids {
+                f.remove(id);
+            }
+            ids
+        };
+        if expired.is_empty() {
+            return;
+        }
+        let msg = format!("not acknowledged within {} s", timeout.as_secs());
+        if let Err(e) = self.delivery.push_failed(self.user.id, &expired, &msg).await {
+            e.log();
+        }
+        if let Some(r) = self.replay.as_mut() {
+            for id in &expired {
+                r.awaiting.remove(id);
+            }
+        }
+        if self.replay.as_ref().is_some_and(|r| r.awaiting.is_empty()) {
+            self.next_replay_page().await;
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Starts the real server (port 0, fresh SQLite file, temporary client dir) and drives it with
+//! real HTTP and WebSocket clients.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use app::model::{Conversation, SendAck, User};
+use app::protocol::{ClientFrame, ServerFrame};
+use courier::config::Config;
+use courier::{AppState, Application};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let dist = dir.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>Courier test client</title>").unwrap();
+    let mut c = Config::default();
+    c.addr = "127.0.0.1:0".parse().unwrap();
+    c.database_url = format!("sqlite://{}", dir.join("data/courier.db").display());
+    c.dist_dir = dist;
+    c.sqlite_synchronous = "normal".into();
+    // Tests run the scheduler's jobs by calling them, at the times they choose.
+    c.scheduler.enabled = false;
+    c.delivery.send_rate_per_sec = 1_000_000.0;
+    c.delivery.send_burst = 1_000_000.0;
+    c
+}
+
+pub async fn spawn_app_with(f: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("RUST_LOG").is_some() {
+        courier::telemetry::init_tracing();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    f(&mut config);
+    start(config, dir).await
+}
+
+pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
+    let app = Application::build(config).await.expect("app builds");
+    let addr = app.local_addr();
+    let state = app.state.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until(async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp { base: format!("http://{addr}"), state, dir, stop: Some(stop), server: Some(server) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server (graceful shutdown) and returns its directory, to restart on the same data.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+        // Let the pools close.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.dir
+    }
+
+    pub async fn register(&self, name: &str) -> TestUser {
+        let username = unique(name);
+        let res = reqwest::Client::new()
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"username": username, "password": "correct horse", "display_name": format!("{name} display")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "register {username}");
+        let token = session_cookie(&res).expect("session cookie");
+        let user: User = res.json().await.unwrap();
+        TestUser { user, token, base: self.base.clone(), http: reqwest::Client::new() }
+    }
+}
+
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("courier_session=").map(|r| r.split(';').next().unwrap_or("").to_string()))
+}
+
+pub struct TestUser {
+    pub user: User,
+    pub token: String,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl TestUser {
+    pub fn id(&self) -> i64 {
+        self.user.id
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .header("cookie", format!("courier_session={}", self.token))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("cookie", format!("courier_session={}", self.token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn direct_with(&self, other: &TestUser) -> Conversation {
+        let (s, v) = self.post("/api/conversations/direct", json!({"user_id": other.id()})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        serde_json::from_value(v).unwrap()
+    }
+
+    pub async fn send_http(&self, conversation: i64, client_msg_id: &str, content: &str) -> SendAck {
+        let (s, v) = self
+            .post(
+                &format!("/api/conversations/{conversation}/messages"),
+                json!({"client_msg_id": client_msg_id, "content": content}),
+            )
+            .await;
+        assert!(s.is_success(), "{s} {v}");
+        serde_json::from_value(v).unwrap()
+    }
+
+    pub async fn ws(&self) -> Ws {
+        let ws = self.ws_raw().await.expect("ws connects");
+        let mut ws = Ws { inner: ws, seen: Vec::new() };
+        let welcome = ws.next(Duration::from_secs(5)).await.expect("welcome");
+        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "first frame is welcome: {welcome:?}");
+        ws
+    }
+
+    pub async fn ws_raw(
+        &self,
+    ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, tokio_tungstenite::tungstenite::Error> {
+        let url = format!("{}/ws", self.base.replace("http://", "ws://"));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut().insert("cookie", format!("courier_session={}", self.token).parse().unwrap());
+        Ok(tokio_tungstenite::connect_async(req).await?.0)
+    }
+}
+
+pub struct Ws {
+    pub inner: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Every frame received so far.
+    pub seen: Vec<ServerFrame>,
+}
+
+impl Ws {
+    pub async fn send(&mut self, f: &ClientFrame) {
+        self.inner.send(WsMessage::Text(serde_json::to_string(f).unwrap().into())).await.unwrap();
+    }
+
+    pub async fn send_text(&mut self, t: &str) {
+        self.inner.send(WsMessage::Text(t.to_string().into())).await.unwrap();
+    }
+
+    /// The next server frame, or None on timeout or close.
+    pub async fn next(&mut self, timeout: Duration) -> Option<ServerFrame> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.inner.next()).await.ok()??;
+            match msg {
+                Ok(WsMessage::Text(t)) => {
+                    let f: ServerFrame = serde_json::from_str(t.as_str()).unwrap_or_else(|e| panic!("bad frame {t}: {e}"));
+                    self.seen.push(f.clone());
+                    return Some(f);
+                }
+                Ok(WsMessage::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Waits for a frame matching `pred`, keeping the others in `seen`.
+    pub async fn wait_for(&mut self, what: &str, timeout: Duration, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(f) if pred(&f) => return f,
+                Some(_) => continue,
+                None => panic!("timed out or closed waiting for {what}; seen: {:#?}", self.seen.iter().rev().take(5).collect::<Vec<_>>()),
+            }
+        }
+    }
+
+    /// Acknowledges every replayed page until `caught_up`; returns the replayed messages.
+    pub async fn drain(&mut self) -> Vec<app::model::Message> {
+        let mut out = Vec::new();
+        loop {
+            match self.next(Duration::from_secs(10)).await.expect("replay frames") {
+                ServerFrame::Batch { messages, .. } => {
+                    let ids = messages.iter().map(|m| m.id).collect();
+                    out.extend(messages);
+                    self.send(&ClientFrame::Ack { message_ids: ids }).await;
+                }
+                ServerFrame::CaughtUp { .. } => return out,
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn caught_up(&mut self) -> ServerFrame {
+        self.wait_for("caught_up", Duration::from_secs(10), |f| matches!(f, ServerFrame::CaughtUp { .. })).await
+    }
+
+    /// True if no frame matching `pred` arrives within `d`.
+    pub async fn quiet_for(&mut self, d: Duration, pred: impl Fn(&ServerFrame) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            match self.next(left).await {
+                Some(f) if pred(&f) => return false,
+                Some(_) => continue,
+                None => return true,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.inner.close(None).await;
+    }
+}
+
+pub const T: Duration = Duration::from_secs(5);

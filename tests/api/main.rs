@@ -1,0 +1,15 @@
+//! Integration tests: one binary, the real server per test (port 0, fresh database).
+
+mod helpers;
+
+mod auth;
+mod conversations;
+mod delivery;
+mod history;
+mod liveness;
+mod observability;
+mod recall;
+mod resume_random;
+mod scheduler;
+mod server;
+mod status;

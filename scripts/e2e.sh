@@ -44,6 +44,20 @@ if [[ ! -x "$CHROMIUM" ]]; then
 fi
 say "browser: $("$CHROMIUM" --version 2>/dev/null | head -n1 || echo "$CHROMIUM")"
 
+# 2b. A Chinese font, so that the zh-CN screenshots in the report are readable (the tests
+#     themselves do not depend on it). Skip with E2E_SKIP_FONTS=1.
+if [[ -z "${E2E_SKIP_FONTS:-}" ]] && command -v fc-list >/dev/null 2>&1 && [[ -z "$(fc-list :lang=zh 2>/dev/null)" ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "no Chinese font installed: apt-get install -y fonts-wqy-zenhei (for readable screenshots; E2E_SKIP_FONTS=1 skips)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-wqy-zenhei; then
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-wqy-zenhei \
+        || say "warning: could not install fonts-wqy-zenhei; screenshots will show boxes for Chinese text"
+    fi
+  else
+    say "note: no Chinese font installed; screenshots will show boxes for Chinese text (apt-get install fonts-wqy-zenhei)"
+  fi
+fi
+
 # 3. Node dependencies, installed only when needed.
 command -v node >/dev/null 2>&1 || die "node is not installed (Node.js >= 20 is needed)"
 command -v npm >/dev/null 2>&1 || die "npm is not installed"

@@ -2,9 +2,12 @@
 //! Only the SHA-256 of a session token is stored, so a database leak yields no usable cookie.
 
 use app::model::{
-    LoginRequest, RegisterRequest, User, DISPLAY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN,
+    LoginRequest, RegisterRequest, User, DISPLAY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN,
+    USERNAME_MAX, USERNAME_MIN,
 };
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -28,8 +31,14 @@ pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String
             format!("username must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
         ));
     }
-    if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
-        return Err(AppError::invalid("username", "username may contain only letters, digits, '_', '-' and '.'"));
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    {
+        return Err(AppError::invalid(
+            "username",
+            "username may contain only letters, digits, '_', '-' and '.'",
+        ));
     }
     let p = req.password.chars().count();
     if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&p) {
@@ -38,7 +47,12 @@ pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String
             format!("password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
         ));
     }
-    let display = req.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(username);
+    let display = req
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(username);
     if display.chars().count() > DISPLAY_NAME_MAX || display.chars().any(char::is_control) {
         return Err(AppError::invalid(
             "display_name",
@@ -73,8 +87,11 @@ async fn hash_password(password: String) -> AppResult<String> {
 
 async fn verify_password(password: String, hash: String) -> AppResult<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(format!("stored hash unreadable: {e}")))?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| AppError::Internal(format!("stored hash unreadable: {e}")))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await
     .map_err(|e| AppError::Internal(format!("verify task failed: {e}")))?
@@ -92,13 +109,20 @@ async fn dummy_hash() -> String {
     DUMMY_HASH.get_or_init(|| h).clone()
 }
 
-pub async fn register(store: &dyn Store, req: RegisterRequest, ttl_days: i64) -> AppResult<NewSession> {
+pub async fn register(
+    store: &dyn Store,
+    req: RegisterRequest,
+    ttl_days: i64,
+) -> AppResult<NewSession> {
     let (username, display) = validate_registration(&req)?;
     let hash = hash_password(req.password).await?;
-    let user = store.create_user(&username, &display, &hash, now_ms()).await?.ok_or(AppError::Conflict {
-        code: "username_taken",
-        message: format!("the username {username:?} is already taken"),
-    })?;
+    let user = store
+        .create_user(&username, &display, &hash, now_ms())
+        .await?
+        .ok_or(AppError::Conflict {
+            code: "username_taken",
+            message: format!("the username {username:?} is already taken"),
+        })?;
     tracing::info!(user = user.id, username = %user.username, "user registered");
     start_session(store, user, ttl_days).await
 }
@@ -131,7 +155,14 @@ pub async fn login(store: &dyn Store, req: LoginRequest, ttl_days: i64) -> AppRe
 async fn start_session(store: &dyn Store, user: User, ttl_days: i64) -> AppResult<NewSession> {
     let token = new_token();
     let now = now_ms();
-    store.create_session(&hash_token(&token), user.id, now, now + ttl_days.max(1) * 86_400_000).await?;
+    store
+        .create_session(
+            &hash_token(&token),
+            user.id,
+            now,
+            now + ttl_days.max(1) * 86_400_000,
+        )
+        .await?;
     Ok(NewSession { token, user })
 }
 
@@ -140,7 +171,11 @@ mod tests {
     use super::*;
 
     fn req(u: &str, p: &str) -> RegisterRequest {
-        RegisterRequest { username: u.into(), password: p.into(), display_name: None }
+        RegisterRequest {
+            username: u.into(),
+            password: p.into(),
+            display_name: None,
+        }
     }
 
     #[test]

@@ -128,12 +128,20 @@ impl DeliveryConfig {
 impl SchedulerConfig {
     /// Parses `cleanup_at` into (hour, minute).
     pub fn cleanup_time(&self) -> Result<(u32, u32), String> {
-        let (h, m) = self
-            .cleanup_at
-            .split_once(':')
-            .ok_or_else(|| format!("scheduler.cleanup_at must be HH:MM, got {:?}", self.cleanup_at))?;
-        let h: u32 = h.trim().parse().map_err(|_| format!("bad hour in cleanup_at {:?}", self.cleanup_at))?;
-        let m: u32 = m.trim().parse().map_err(|_| format!("bad minute in cleanup_at {:?}", self.cleanup_at))?;
+        let (h, m) = self.cleanup_at.split_once(':').ok_or_else(|| {
+            format!(
+                "scheduler.cleanup_at must be HH:MM, got {:?}",
+                self.cleanup_at
+            )
+        })?;
+        let h: u32 = h
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad hour in cleanup_at {:?}", self.cleanup_at))?;
+        let m: u32 = m
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad minute in cleanup_at {:?}", self.cleanup_at))?;
         if h > 23 || m > 59 {
             return Err(format!("cleanup_at out of range: {:?}", self.cleanup_at));
         }
@@ -143,7 +151,11 @@ impl SchedulerConfig {
 
 /// Command-line flags: the last layer. Every flag is optional and overrides the layers below.
 #[derive(Debug, Default, Parser)]
-#[command(name = "courier", version, about = "Courier: self-hosted chat that never loses a message")]
+#[command(
+    name = "courier",
+    version,
+    about = "Courier: self-hosted chat that never loses a message"
+)]
 pub struct Flags {
     /// Configuration file (default: ./courier.toml if present; env COURIER_CONFIG).
     #[arg(long)]
@@ -172,7 +184,9 @@ impl Config {
             .or_else(|| env("COURIER_CONFIG").map(PathBuf::from));
         let mut config = match file {
             Some(path) => Config::from_file(&path)?,
-            None if Path::new("courier.toml").exists() => Config::from_file(Path::new("courier.toml"))?,
+            None if Path::new("courier.toml").exists() => {
+                Config::from_file(Path::new("courier.toml"))?
+            }
             None => Config::default(),
         };
         config.apply_env(env)?;
@@ -200,7 +214,9 @@ impl Config {
 
     fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
         fn parse<T: std::str::FromStr>(key: &str, v: String) -> Result<T, String> {
-            v.trim().parse().map_err(|_| format!("environment variable {key} has an invalid value: {v:?}"))
+            v.trim()
+                .parse()
+                .map_err(|_| format!("environment variable {key} has an invalid value: {v:?}"))
         }
         macro_rules! set {
             ($key:literal, $field:expr) => {
@@ -218,7 +234,11 @@ impl Config {
         }
         set!("COURIER_SECURE_COOKIES", self.secure_cookies);
         if let Some(v) = env("COURIER_ALLOWED_ORIGINS") {
-            self.allowed_origins = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            self.allowed_origins = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         set!("COURIER_SESSION_TTL_DAYS", self.session_ttl_days);
         if let Some(v) = env("COURIER_SQLITE_SYNCHRONOUS") {
@@ -256,8 +276,16 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "addr = \"127.0.0.1:4000\"\n[delivery]\nrecall_window_secs = 30\n").unwrap();
-        let flags = Flags { config: Some(file), dist_dir: Some("web".into()), ..Default::default() };
+        std::fs::write(
+            &file,
+            "addr = \"127.0.0.1:4000\"\n[delivery]\nrecall_window_secs = 30\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file),
+            dist_dir: Some("web".into()),
+            ..Default::default()
+        };
         let env = |k: &str| match k {
             "COURIER_ADDR" => Some("127.0.0.1:5000".to_string()),
             "COURIER_MAX_RETRIES" => Some("9".to_string()),

@@ -55,40 +55,80 @@ impl Application {
         }
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn Store> = if config.database_url.starts_with("sqlite:") {
-            Arc::new(SqliteStore::connect(&config.database_url, &config.sqlite_synchronous, metrics.clone()).await?)
+            Arc::new(
+                SqliteStore::connect(
+                    &config.database_url,
+                    &config.sqlite_synchronous,
+                    metrics.clone(),
+                )
+                .await?,
+            )
         } else if config.database_url.starts_with("postgres") {
-            return Err("PostgreSQL support is not available in this version; use a sqlite:// DATABASE_URL".into());
+            return Err(
+                "PostgreSQL support is not available in this version; use a sqlite:// DATABASE_URL"
+                    .into(),
+            );
         } else {
-            return Err(format!("unsupported DATABASE_URL {:?}: expected sqlite://path/to/file.db", config.database_url));
+            return Err(format!(
+                "unsupported DATABASE_URL {:?}: expected sqlite://path/to/file.db",
+                config.database_url
+            ));
         };
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e} (set COURIER_ADDR to a free address)", config.addr))?;
+        let listener = TcpListener::bind(config.addr).await.map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (set COURIER_ADDR to a free address)",
+                config.addr
+            )
+        })?;
         let config = Arc::new(config);
         let hub = Arc::new(Hub::new(metrics.clone()));
         let delivery = Delivery::new(store.clone(), hub, metrics.clone(), config.clone());
         let (shutdown_tx, shutdown) = watch::channel(false);
         scheduler::start(delivery.clone(), shutdown.clone());
-        let state = AppState { config, store, delivery, metrics, shutdown };
+        let state = AppState {
+            config,
+            store,
+            delivery,
+            metrics,
+            shutdown,
+        };
         let router = http::router(state.clone());
-        Ok(Application { listener, router, state, shutdown_tx })
+        Ok(Application {
+            listener,
+            router,
+            state,
+            shutdown_tx,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     /// Serves until `stop` resolves, then closes sockets and finishes in-flight requests.
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Application { listener, router, shutdown_tx, .. } = self;
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Application {
+            listener,
+            router,
+            shutdown_tx,
+            ..
+        } = self;
         let shutdown_signal = async move {
             stop.await;
             tracing::info!("shutting down");
             let _ = shutdown_tx.send(true);
         };
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal)
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal)
+        .await
     }
 }
 

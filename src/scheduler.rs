@@ -62,7 +62,9 @@ pub fn until_next<Tz: TimeZone>(now: DateTime<Tz>, hour: u32, minute: u32) -> Du
         // `earliest` handles a DST gap by taking the first valid instant.
         if let Some(next) = tz.from_local_datetime(&day.and_time(at)).earliest() {
             if next > now {
-                return (next - now.clone()).to_std().unwrap_or(Duration::from_secs(60));
+                return (next - now.clone())
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(60));
             }
         }
         day = day.succ_opt().unwrap_or(day);

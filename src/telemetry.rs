@@ -14,7 +14,10 @@ use tracing_subscriber::EnvFilter;
 pub fn init_tracing() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true)
+        .try_init();
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -32,8 +35,9 @@ pub struct Metrics {
     registry: Registry,
     pub messages_sent: Counter,
     pub duplicates_absorbed: Counter,
-    /// live = written to a connection's queue; acknowledged = a device confirmed;
-    /// failed = not acknowledged in time; replayed = sent during a resume; slow_consumer = dropped connection.
+    /// live = offered to a connected recipient; acknowledged = a device confirmed; failed = not
+    /// acknowledged in time; replayed = sent during a resume; retried = re-pushed by the sweep;
+    /// slow_consumer = a connection dropped because its outbox was full.
     pub pushes: Family<OutcomeLabel, Counter>,
     pub send_to_sent: Histogram,
     pub send_to_delivered: Histogram,
@@ -64,7 +68,9 @@ impl Metrics {
             send_to_sent: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             send_to_delivered: Histogram::new(exponential_buckets(0.0005, 2.0, 24)),
             drain_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
-            db_query: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.00002, 2.0, 20))),
+            db_query: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.00002, 2.0, 20))
+            }),
             connections: Gauge::default(),
             online_users: Gauge::default(),
             backlog_pending: Gauge::default(),
@@ -74,29 +80,85 @@ impl Metrics {
             rate_limited: Counter::default(),
             registry: Registry::default(),
         };
-        registry.register("messages_sent", "Messages committed (new, not duplicates)", m.messages_sent.clone());
-        registry.register("duplicates_absorbed", "Sends with an already committed client_msg_id", m.duplicates_absorbed.clone());
-        registry.register("pushes", "Push attempts and acknowledgements by outcome", m.pushes.clone());
-        registry.register("send_to_sent_seconds", "Time from receiving a send to its commit", m.send_to_sent.clone());
-        registry.register("send_to_delivered_seconds", "Time from commit to delivery to every recipient", m.send_to_delivered.clone());
-        registry.register("drain_seconds", "Time from connect to caught_up for offline replays", m.drain_seconds.clone());
-        registry.register("db_query_seconds", "Database operation time", m.db_query.clone());
-        registry.register("connections", "Open WebSocket connections", m.connections.clone());
-        registry.register("online_users", "Users with at least one open connection", m.online_users.clone());
-        registry.register("offline_backlog", "Push records pending (offline backlog)", m.backlog_pending.clone());
-        registry.register("failed_push_records", "Push records in the failed state", m.backlog_failed.clone());
-        registry.register("cleanup_removed_records", "Pushed records removed by the daily cleanup", m.cleanup_removed.clone());
+        registry.register(
+            "messages_sent",
+            "Messages committed (new, not duplicates)",
+            m.messages_sent.clone(),
+        );
+        registry.register(
+            "duplicates_absorbed",
+            "Sends with an already committed client_msg_id",
+            m.duplicates_absorbed.clone(),
+        );
+        registry.register(
+            "pushes",
+            "Push attempts and acknowledgements by outcome",
+            m.pushes.clone(),
+        );
+        registry.register(
+            "send_to_sent_seconds",
+            "Time from receiving a send to its commit",
+            m.send_to_sent.clone(),
+        );
+        registry.register(
+            "send_to_delivered_seconds",
+            "Time from commit to delivery to every recipient",
+            m.send_to_delivered.clone(),
+        );
+        registry.register(
+            "drain_seconds",
+            "Time from connect to caught_up for offline replays",
+            m.drain_seconds.clone(),
+        );
+        registry.register(
+            "db_query_seconds",
+            "Database operation time",
+            m.db_query.clone(),
+        );
+        registry.register(
+            "connections",
+            "Open WebSocket connections",
+            m.connections.clone(),
+        );
+        registry.register(
+            "online_users",
+            "Users with at least one open connection",
+            m.online_users.clone(),
+        );
+        registry.register(
+            "offline_backlog",
+            "Push records pending (offline backlog)",
+            m.backlog_pending.clone(),
+        );
+        registry.register(
+            "failed_push_records",
+            "Push records in the failed state",
+            m.backlog_failed.clone(),
+        );
+        registry.register(
+            "cleanup_removed_records",
+            "Pushed records removed by the daily cleanup",
+            m.cleanup_removed.clone(),
+        );
         registry.register("retry_sweeps", "Retry sweeps run", m.retry_sweeps.clone());
-        registry.register("rate_limited", "Sends refused by the per-user rate limit", m.rate_limited.clone());
+        registry.register(
+            "rate_limited",
+            "Sends refused by the per-user rate limit",
+            m.rate_limited.clone(),
+        );
         Metrics { registry, ..m }
     }
 
     pub fn push(&self, outcome: &'static str, n: u64) {
-        self.pushes.get_or_create(&OutcomeLabel { outcome }).inc_by(n);
+        self.pushes
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc_by(n);
     }
 
     pub fn observe_db(&self, op: &'static str, d: Duration) {
-        self.db_query.get_or_create(&OpLabel { op }).observe(d.as_secs_f64());
+        self.db_query
+            .get_or_create(&OpLabel { op })
+            .observe(d.as_secs_f64());
     }
 
     /// The Prometheus text exposition.

@@ -17,10 +17,10 @@ pub mod i18n;
 #[cfg(feature = "csr")]
 pub mod pages;
 #[cfg(feature = "csr")]
+mod root;
+#[cfg(feature = "csr")]
 pub mod socket;
 #[cfg(feature = "csr")]
 pub mod state;
-#[cfg(feature = "csr")]
-mod root;
 #[cfg(feature = "csr")]
 pub use root::App;

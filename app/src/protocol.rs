@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Conversation, ConversationId, Message, MessageId, MessageStatus, Seq, User, UserId};
+use crate::model::{
+    Conversation, ConversationId, Message, MessageId, MessageStatus, Seq, User, UserId,
+};
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -76,7 +78,10 @@ pub enum ServerFrame {
         /// A connection silent for longer than this is closed by the server.
         heartbeat_timeout_ms: u64,
     },
-    Pong { nonce: u64, server_time: i64 },
+    Pong {
+        nonce: u64,
+        server_time: i64,
+    },
     /// The acknowledgement of `send`: the message is committed. `duplicate` is true when the
     /// `client_msg_id` had been committed before (nothing new was stored).
     Sent {
@@ -86,9 +91,12 @@ pub enum ServerFrame {
     },
     /// A new message, pushed live (to recipients and to the sender's other connections).
     /// Recipients acknowledge it with `ack`.
-    Message { message: Message },
-    /// A bounded page of replayed messages, oldest first. Acknowledge with `ack`; the next
-    /// page follows once this one is acknowledged.
+    Message {
+        message: Message,
+    },
+    /// A bounded page of replayed messages, oldest first. Acknowledge with `ack`: for reason
+    /// `pending` the server keeps at most about two pages unacknowledged and sends more as acks
+    /// arrive (`sync` pages are not gated).
     Batch {
         reason: ReplayReason,
         messages: Vec<Message>,
@@ -96,7 +104,10 @@ pub enum ServerFrame {
         remaining: i64,
     },
     /// The replay is complete: everything stored for this client has been sent.
-    CaughtUp { reason: ReplayReason, replayed: i64 },
+    CaughtUp {
+        reason: ReplayReason,
+        replayed: i64,
+    },
     /// A message of mine changed status (sent → delivered → read).
     Status {
         message_id: MessageId,
@@ -122,7 +133,9 @@ pub enum ServerFrame {
         user_id: UserId,
     },
     /// A conversation I am a member of was created or changed.
-    Conversation { conversation: Conversation },
+    Conversation {
+        conversation: Conversation,
+    },
     /// Something the client sent was refused. `client_msg_id` / `message_id` tie it to a request.
     Error {
         code: String,
@@ -153,8 +166,18 @@ pub fn parse_server_frame(text: &str) -> Result<Option<ServerFrame>, serde_json:
 }
 
 const KNOWN_SERVER_TYPES: &[&str] = &[
-    "welcome", "pong", "sent", "message", "batch", "caught_up", "status", "read_position",
-    "recalled", "typing", "conversation", "error",
+    "welcome",
+    "pong",
+    "sent",
+    "message",
+    "batch",
+    "caught_up",
+    "status",
+    "read_position",
+    "recalled",
+    "typing",
+    "conversation",
+    "error",
 ];
 
 #[cfg(test)]
@@ -169,18 +192,36 @@ mod tests {
             content: "hi".into(),
         };
         let s = serde_json::to_string(&f).unwrap();
-        assert_eq!(s, r#"{"type":"send","client_msg_id":"c1","conversation_id":7,"content":"hi"}"#);
+        assert_eq!(
+            s,
+            r#"{"type":"send","client_msg_id":"c1","conversation_id":7,"content":"hi"}"#
+        );
         assert_eq!(serde_json::from_str::<ClientFrame>(&s).unwrap(), f);
         let sync: ClientFrame = serde_json::from_str(r#"{"type":"sync"}"#).unwrap();
-        assert_eq!(sync, ClientFrame::Sync { conversations: vec![], recalled_since: None });
+        assert_eq!(
+            sync,
+            ClientFrame::Sync {
+                conversations: vec![],
+                recalled_since: None
+            }
+        );
     }
 
     #[test]
     fn unknown_server_frames_are_ignored_but_broken_ones_are_errors() {
-        assert_eq!(parse_server_frame(r#"{"type":"future_thing","x":1}"#).unwrap(), None);
+        assert_eq!(
+            parse_server_frame(r#"{"type":"future_thing","x":1}"#).unwrap(),
+            None
+        );
         assert!(parse_server_frame(r#"{"type":"pong"}"#).is_err());
         assert!(parse_server_frame("not json").is_err());
         let pong = parse_server_frame(r#"{"type":"pong","nonce":3,"server_time":9}"#).unwrap();
-        assert_eq!(pong, Some(ServerFrame::Pong { nonce: 3, server_time: 9 }));
+        assert_eq!(
+            pong,
+            Some(ServerFrame::Pong {
+                nonce: 3,
+                server_time: 9
+            })
+        );
     }
 }

@@ -1,18 +1,24 @@
-//! The single writer: sends from every connection and HTTP request are queued here and
-//! committed in batches, one transaction (one fsync) for up to `max_batch` messages. This is
-//! where a message becomes durable; nobody is told `sent` before the commit returns.
+//! The single writer: sends and acknowledgements from every connection and HTTP request are
+//! queued here and committed in batches — one transaction, one fsync, for everything that
+//! queued while the previous batch was committing. This is where a message becomes durable;
+//! nobody is told `sent` before the commit returns.
 
 use std::sync::Arc;
 
+use app::model::{MessageId, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::store::{InsertOutcome, NewMessage, Store};
+use crate::store::{AckOutcome, InsertOutcome, NewMessage, Store};
 
-struct Job {
-    message: NewMessage,
-    reply: oneshot::Sender<AppResult<InsertOutcome>>,
+enum Job {
+    Send(NewMessage, oneshot::Sender<AppResult<InsertOutcome>>),
+    Ack(
+        UserId,
+        Vec<MessageId>,
+        oneshot::Sender<AppResult<AckOutcome>>,
+    ),
 }
 
 pub struct Batcher {
@@ -29,26 +35,59 @@ impl Batcher {
     /// Queues a send and waits for its commit.
     pub async fn commit(&self, message: NewMessage) -> AppResult<InsertOutcome> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Job { message, reply }).await.map_err(|_| AppError::Unavailable)?;
+        self.tx
+            .send(Job::Send(message, reply))
+            .await
+            .map_err(|_| AppError::Unavailable)?;
+        answer.await.map_err(|_| AppError::Unavailable)?
+    }
+
+    /// Queues an acknowledgement and waits for its commit.
+    pub async fn acknowledge(&self, user: UserId, ids: Vec<MessageId>) -> AppResult<AckOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job::Ack(user, ids, reply))
+            .await
+            .map_err(|_| AppError::Unavailable)?;
         answer.await.map_err(|_| AppError::Unavailable)?
     }
 }
 
 async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
-    // Whatever queued while the previous batch was committing forms the next batch.
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
-        let batch: Vec<NewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
-        match store.insert_messages(&batch, now_ms()).await {
-            Ok(outcomes) => {
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+        let mut sends = Vec::new();
+        let mut send_replies = Vec::new();
+        let mut acks = Vec::new();
+        let mut ack_replies = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Send(m, r) => {
+                    sends.push(m);
+                    send_replies.push(r);
+                }
+                Job::Ack(u, ids, r) => {
+                    acks.push((u, ids));
+                    ack_replies.push(r);
+                }
+            }
+        }
+        match store.write_batch(&sends, &acks, now_ms()).await {
+            Ok((sent, acked)) => {
+                for (reply, outcome) in send_replies.into_iter().zip(sent) {
+                    let _ = reply.send(Ok(outcome));
+                }
+                for (reply, outcome) in ack_replies.into_iter().zip(acked) {
+                    let _ = reply.send(Ok(outcome));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, batch = batch.len(), "committing a batch of messages failed; nothing was acknowledged");
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
+                tracing::error!(error = %e, sends = sends.len(), acks = acks.len(), "committing a batch failed; nothing in it was acknowledged");
+                for reply in send_replies {
+                    let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
+                }
+                for reply in ack_replies {
+                    let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
                 }
             }
         }

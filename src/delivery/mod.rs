@@ -39,17 +39,34 @@ pub struct Delivery {
 
 impl Delivery {
     /// Must be called inside a tokio runtime: it starts the batching writer task.
-    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, metrics: Arc<Metrics>, config: Arc<Config>) -> Arc<Delivery> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        config: Arc<Config>,
+    ) -> Arc<Delivery> {
         let batcher = batcher::Batcher::start(store.clone(), config.delivery.max_batch);
-        let limiter = rate_limit::RateLimiter::new(config.delivery.send_rate_per_sec, config.delivery.send_burst);
-        Arc::new(Delivery { store, hub, metrics, config, batcher, limiter })
+        let limiter = rate_limit::RateLimiter::new(
+            config.delivery.send_rate_per_sec,
+            config.delivery.send_burst,
+        );
+        Arc::new(Delivery {
+            store,
+            hub,
+            metrics,
+            config,
+            batcher,
+            limiter,
+        })
     }
 }
 
 /// Serializes a frame once, to be shared by every connection it goes to.
 pub fn frame(f: &ServerFrame) -> Frame {
     // ServerFrame contains only strings and numbers: serialization cannot fail.
-    Arc::from(serde_json::to_string(f).unwrap_or_else(|_| String::from("{\"type\":\"error\",\"code\":\"internal\",\"message\":\"encoding failed\"}")))
+    Arc::from(serde_json::to_string(f).unwrap_or_else(|_| {
+        String::from("{\"type\":\"error\",\"code\":\"internal\",\"message\":\"encoding failed\"}")
+    }))
 }
 
 /// Milliseconds since the Unix epoch.

@@ -11,7 +11,9 @@ use crate::store::Committed;
 impl Delivery {
     pub(crate) fn push_new(&self, committed: &Committed, origin: Option<u64>) {
         let message = &committed.message;
-        let f = frame(&ServerFrame::Message { message: message.clone() });
+        let f = frame(&ServerFrame::Message {
+            message: message.clone(),
+        });
         let mut pushed = 0;
         for user in &committed.recipients {
             let n = self.hub.deliver_to_user(*user, &f, &[message.id]);
@@ -19,7 +21,11 @@ impl Delivery {
                 pushed += 1;
                 tracing::debug!(message = message.id, user, connections = n, "pushed live");
             } else {
-                tracing::debug!(message = message.id, user, "recipient offline; record stays pending");
+                tracing::debug!(
+                    message = message.id,
+                    user,
+                    "recipient offline; record stays pending"
+                );
             }
         }
         self.metrics.push("live", pushed);

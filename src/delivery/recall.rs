@@ -12,7 +12,11 @@ use crate::store::RecallOutcome;
 impl Delivery {
     pub async fn recall(&self, by: &User, message_id: MessageId) -> AppResult<Message> {
         let window_ms = (self.config.delivery.recall_window_secs as i64).saturating_mul(1000);
-        match self.store.recall(message_id, by.id, window_ms, now_ms()).await? {
+        match self
+            .store
+            .recall(message_id, by.id, window_ms, now_ms())
+            .await?
+        {
             RecallOutcome::Recalled { message, members } => {
                 let f = frame(&ServerFrame::Recalled {
                     message_id: message.id,

@@ -2,36 +2,57 @@
 //! change live, and every member hears about read positions (the reader's other tabs too).
 
 use app::model::{
-    AckResponse, ConversationId, MarkOfflineReadResponse, MessageId, MessageStatus, ReadPosition, Seq, UserId,
+    AckResponse, ConversationId, MarkOfflineReadResponse, MessageId, MessageStatus, ReadPosition,
+    Seq, UserId,
 };
 use app::protocol::ServerFrame;
 
 use super::{frame, now_ms, Delivery};
+
+/// Most message ids one acknowledgement may carry.
+pub const MAX_ACK_IDS: usize = 10_000;
 use crate::error::{AppError, AppResult};
 use crate::store::StatusChange;
 
 impl Delivery {
     /// A device of `user` has these messages (and their recall events).
     pub async fn acknowledge(&self, user: UserId, ids: &[MessageId]) -> AppResult<AckResponse> {
-        if ids.len() > 10_000 {
-            return Err(AppError::invalid("message_ids", "at most 10000 ids per acknowledgement"));
+        if ids.len() > MAX_ACK_IDS {
+            return Err(AppError::invalid(
+                "message_ids",
+                "at most 10000 ids per acknowledgement",
+            ));
         }
         self.hub.settle(user, ids);
-        let out = self.store.acknowledge(user, ids, now_ms()).await?;
+        if ids.is_empty() {
+            return Ok(AckResponse { acknowledged: 0 });
+        }
+        let out = self.batcher.acknowledge(user, ids.to_vec()).await?;
         if out.acknowledged > 0 {
             self.metrics.push("acknowledged", out.acknowledged);
             tracing::debug!(user, acknowledged = out.acknowledged, "push acknowledged");
         }
         self.announce(&out.delivered);
-        Ok(AckResponse { acknowledged: out.acknowledged })
+        Ok(AckResponse {
+            acknowledged: out.acknowledged,
+        })
     }
 
     /// "I have read `conversation` up to `seq`."
-    pub async fn mark_read(&self, user: UserId, conversation: ConversationId, seq: Seq) -> AppResult<ReadPosition> {
+    pub async fn mark_read(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        seq: Seq,
+    ) -> AppResult<ReadPosition> {
         if seq < 0 {
             return Err(AppError::invalid("seq", "seq must not be negative"));
         }
-        let out = self.store.mark_read(conversation, user, seq, now_ms()).await?.ok_or(AppError::NotFound)?;
+        let out = self
+            .store
+            .mark_read(conversation, user, seq, now_ms())
+            .await?
+            .ok_or(AppError::NotFound)?;
         if out.moved {
             let f = frame(&ServerFrame::ReadPosition {
                 conversation_id: conversation,
@@ -51,7 +72,11 @@ impl Delivery {
 
     /// The original `markOfflineMessagesAsRead`: reads every conversation (or just one) up to the
     /// newest message still waiting for the user there.
-    pub async fn mark_offline_read(&self, user: UserId, only: Option<ConversationId>) -> AppResult<MarkOfflineReadResponse> {
+    pub async fn mark_offline_read(
+        &self,
+        user: UserId,
+        only: Option<ConversationId>,
+    ) -> AppResult<MarkOfflineReadResponse> {
         let waiting = self.store.waiting_conversations(user).await?;
         if let Some(c) = only {
             if !self.store.is_member(c, user).await? {
@@ -59,7 +84,10 @@ impl Delivery {
             }
         }
         let mut positions = Vec::new();
-        for (conversation, seq) in waiting.into_iter().filter(|(c, _)| only.is_none_or(|o| o == *c)) {
+        for (conversation, seq) in waiting
+            .into_iter()
+            .filter(|(c, _)| only.is_none_or(|o| o == *c))
+        {
             positions.push(self.mark_read(user, conversation, seq).await?);
         }
         Ok(MarkOfflineReadResponse { positions })
@@ -71,7 +99,9 @@ impl Delivery {
         for c in changes {
             if c.status >= MessageStatus::Delivered {
                 // Counted once per message: a message reaches Delivered (or skips to Read) once.
-                self.metrics.send_to_delivered.observe(((now - c.created_at).max(0)) as f64 / 1000.0);
+                self.metrics
+                    .send_to_delivered
+                    .observe(((now - c.created_at).max(0)) as f64 / 1000.0);
             }
             let f = frame(&ServerFrame::Status {
                 message_id: c.message_id,

@@ -9,23 +9,50 @@ use crate::error::{AppError, AppResult};
 
 impl Delivery {
     /// Messages waiting for `user` after message id `after` (the original `getOfflineMessages`).
-    pub async fn waiting_page(&self, user: UserId, after: MessageId, limit: i64) -> AppResult<OfflinePage> {
+    pub async fn waiting_page(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: i64,
+    ) -> AppResult<OfflinePage> {
         let limit = limit.clamp(1, 1000);
-        let (messages, pending_total) = self.store.waiting_for(user, after, limit).await?;
-        let has_more = pending_total > messages.len() as i64;
-        Ok(OfflinePage { messages, pending_total, has_more })
+        let messages = self.store.waiting_for(user, after, limit).await?;
+        let pending_total = self.store.waiting_count(user).await?;
+        let has_more = messages.len() as i64 == limit
+            && !self
+                .store
+                .waiting_for(user, messages.last().map(|m| m.id).unwrap_or(after), 1)
+                .await?
+                .is_empty();
+        Ok(OfflinePage {
+            messages,
+            pending_total,
+            has_more,
+        })
     }
 
     /// Messages of a conversation after `after_seq`, for a member that resumes.
-    pub async fn tail_page(&self, user: UserId, conversation: ConversationId, after_seq: Seq, limit: i64)
-        -> AppResult<Vec<Message>> {
+    pub async fn tail_page(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        after_seq: Seq,
+        limit: i64,
+    ) -> AppResult<Vec<Message>> {
         if !self.store.is_member(conversation, user).await? {
             return Err(AppError::NotFound);
         }
-        self.store.messages_after(conversation, after_seq.max(0), limit.clamp(1, 1000)).await
+        self.store
+            .messages_after(conversation, after_seq.max(0), limit.clamp(1, 1000))
+            .await
     }
 
-    pub async fn recalled_since(&self, user: UserId, conversation: ConversationId, since: i64) -> AppResult<Vec<Message>> {
+    pub async fn recalled_since(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        since: i64,
+    ) -> AppResult<Vec<Message>> {
         if !self.store.is_member(conversation, user).await? {
             return Err(AppError::NotFound);
         }

@@ -22,15 +22,26 @@ impl Delivery {
     pub fn backoff_ms(&self, attempts: i64) -> i64 {
         let s = &self.config.scheduler;
         let exp = (attempts.max(1) - 1).min(30) as u32;
-        let secs = s.backoff_base_secs.saturating_mul(1u64 << exp).min(s.backoff_max_secs);
+        let secs = s
+            .backoff_base_secs
+            .saturating_mul(1u64 << exp)
+            .min(s.backoff_max_secs);
         (secs as i64).saturating_mul(1000)
     }
 
     /// Pushes that were not acknowledged in time.
-    pub async fn push_failed(&self, user: UserId, ids: &[MessageId], error: &str) -> AppResult<u64> {
+    pub async fn push_failed(
+        &self,
+        user: UserId,
+        ids: &[MessageId],
+        error: &str,
+    ) -> AppResult<u64> {
         let max = self.config.scheduler.max_retries;
         let backoff = |attempts: i64| self.backoff_ms(attempts);
-        let n = self.store.mark_failed(user, ids, error, now_ms(), max, &backoff).await?;
+        let n = self
+            .store
+            .mark_failed(user, ids, error, now_ms(), max, &backoff)
+            .await?;
         if n > 0 {
             self.metrics.push("failed", n);
             tracing::warn!(user, records = n, error, "push failed");
@@ -69,7 +80,9 @@ impl Delivery {
                     }
                     _ => {
                         let next = now + self.backoff_ms(r.retry_count + 1);
-                        self.store.postpone_retry(r.record_id, "recipient offline", now, max, next).await?;
+                        self.store
+                            .postpone_retry(r.record_id, "recipient offline", now, max, next)
+                            .await?;
                         report.postponed += 1;
                     }
                 }
@@ -81,17 +94,30 @@ impl Delivery {
         self.metrics.retry_sweeps.inc();
         if report.repushed + report.postponed > 0 {
             self.metrics.push("retried", report.repushed);
-            tracing::info!(repushed = report.repushed, postponed = report.postponed, "retry sweep");
+            tracing::info!(
+                repushed = report.repushed,
+                postponed = report.postponed,
+                "retry sweep"
+            );
         }
         Ok(report)
     }
 
     /// The daily cleanup: deletes pushed records older than the retention. Idempotent.
     pub async fn cleanup(&self, now: i64) -> AppResult<u64> {
-        let retention_ms = self.config.scheduler.retention_days.max(0).saturating_mul(86_400_000);
+        let retention_ms = self
+            .config
+            .scheduler
+            .retention_days
+            .max(0)
+            .saturating_mul(86_400_000);
         let removed = self.store.cleanup_pushed(now - retention_ms).await?;
         self.metrics.cleanup_removed.inc_by(removed);
-        tracing::info!(removed, retention_days = self.config.scheduler.retention_days, "daily cleanup of pushed records");
+        tracing::info!(
+            removed,
+            retention_days = self.config.scheduler.retention_days,
+            "daily cleanup of pushed records"
+        );
         Ok(removed)
     }
 }

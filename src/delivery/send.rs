@@ -16,11 +16,20 @@ pub fn validate(client_msg_id: &str, content: &str) -> AppResult<()> {
             format!("client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes"),
         ));
     }
-    if client_msg_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(AppError::invalid("client_msg_id", "client_msg_id must not contain spaces or control characters"));
+    if client_msg_id
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(AppError::invalid(
+            "client_msg_id",
+            "client_msg_id must not contain spaces or control characters",
+        ));
     }
     if content.trim().is_empty() {
-        return Err(AppError::invalid("content", "message content must not be empty"));
+        return Err(AppError::invalid(
+            "content",
+            "message content must not be empty",
+        ));
     }
     let chars = content.chars().count();
     if chars > MAX_CONTENT_CHARS {
@@ -52,19 +61,34 @@ impl Delivery {
         let started = Instant::now();
         let outcome = self
             .batcher
-            .commit(NewMessage { conversation_id, sender_id: sender.id, client_msg_id: client_msg_id.clone(), content })
+            .commit(NewMessage {
+                conversation_id,
+                sender_id: sender.id,
+                client_msg_id: client_msg_id.clone(),
+                content,
+            })
             .await?;
         match outcome {
             InsertOutcome::Inserted(committed) => {
                 self.metrics.messages_sent.inc();
-                self.metrics.send_to_sent.observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .send_to_sent
+                    .observe(started.elapsed().as_secs_f64());
                 self.push_new(&committed, origin);
-                Ok(SendAck { client_msg_id, message: committed.message, duplicate: false })
+                Ok(SendAck {
+                    client_msg_id,
+                    message: committed.message,
+                    duplicate: false,
+                })
             }
             InsertOutcome::Duplicate(committed) => {
                 self.metrics.duplicates_absorbed.inc();
                 tracing::debug!(user = sender.id, client_msg_id, "duplicate send absorbed");
-                Ok(SendAck { client_msg_id, message: committed.message, duplicate: true })
+                Ok(SendAck {
+                    client_msg_id,
+                    message: committed.message,
+                    duplicate: true,
+                })
             }
             InsertOutcome::NotMember => Err(AppError::NotFound),
             InsertOutcome::IdReused => Err(AppError::Conflict {

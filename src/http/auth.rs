@@ -21,20 +21,36 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/me", get(me))
 }
 
-async fn register(State(s): State<AppState>, ApiJson(req): ApiJson<RegisterRequest>) -> AppResult<impl IntoResponse> {
-    let ttl = s.config.session_ttl_days;
+async fn register(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> AppResult<impl IntoResponse> {
+    let ttl = s.config.session_ttl_days.max(1);
     let session = accounts::register(s.store.as_ref(), req, ttl).await?;
     let mut headers = HeaderMap::new();
-    set_cookie(&mut headers, &session.token, ttl * 86_400, s.config.secure_cookies);
+    set_cookie(
+        &mut headers,
+        &session.token,
+        ttl * 86_400,
+        s.config.secure_cookies,
+    );
     Ok((StatusCode::CREATED, headers, Json(session.user)))
 }
 
-async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> AppResult<impl IntoResponse> {
-    let ttl = s.config.session_ttl_days;
+async fn login(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> AppResult<impl IntoResponse> {
+    let ttl = s.config.session_ttl_days.max(1);
     let session = accounts::login(s.store.as_ref(), req, ttl).await?;
     tracing::info!(user = session.user.id, "logged in");
     let mut headers = HeaderMap::new();
-    set_cookie(&mut headers, &session.token, ttl * 86_400, s.config.secure_cookies);
+    set_cookie(
+        &mut headers,
+        &session.token,
+        ttl * 86_400,
+        s.config.secure_cookies,
+    );
     Ok((headers, Json(session.user)))
 }
 

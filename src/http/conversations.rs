@@ -2,8 +2,8 @@
 //! Non-members get 404, never 403, so a conversation's existence is not leaked.
 
 use app::model::{
-    Conversation, ConversationId, CreateGroupRequest, MarkReadRequest, ReadPosition, StartDirectRequest,
-    GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
+    Conversation, ConversationId, CreateGroupRequest, MarkReadRequest, ReadPosition,
+    StartDirectRequest, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
 };
 use app::protocol::ServerFrame;
 use axum::extract::State;
@@ -26,36 +26,77 @@ pub fn router() -> Router<AppState> {
         .route("/api/conversations/{id}/read", post(mark_read))
 }
 
-async fn list(State(s): State<AppState>, CurrentUser(me): CurrentUser) -> AppResult<Json<Vec<Conversation>>> {
+async fn list(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> AppResult<Json<Vec<Conversation>>> {
     Ok(Json(s.store.conversations(me.id).await?))
 }
 
-async fn start_direct(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiJson(req): ApiJson<StartDirectRequest>)
-    -> AppResult<Json<Conversation>> {
+async fn start_direct(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiJson(req): ApiJson<StartDirectRequest>,
+) -> AppResult<Json<Conversation>> {
     if req.user_id == me.id {
-        return Err(AppError::invalid("user_id", "you cannot start a conversation with yourself"));
+        return Err(AppError::invalid(
+            "user_id",
+            "you cannot start a conversation with yourself",
+        ));
     }
-    let id = s.store.direct_conversation(me.id, req.user_id, now_ms()).await?.ok_or(AppError::NotFound)?;
-    let conv = s.store.conversation(id, me.id).await?.ok_or(AppError::NotFound)?;
+    let id = s
+        .store
+        .direct_conversation(me.id, req.user_id, now_ms())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let conv = s
+        .store
+        .conversation(id, me.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     announce(&s, &conv, me.id).await?;
     Ok(Json(conv))
 }
 
-async fn create_group(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiJson(req): ApiJson<CreateGroupRequest>)
-    -> AppResult<(StatusCode, Json<Conversation>)> {
+async fn create_group(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiJson(req): ApiJson<CreateGroupRequest>,
+) -> AppResult<(StatusCode, Json<Conversation>)> {
     let title = req.title.trim();
-    if title.is_empty() || title.chars().count() > GROUP_TITLE_MAX || title.chars().any(char::is_control) {
-        return Err(AppError::invalid("title", format!("group title must be 1 to {GROUP_TITLE_MAX} characters")));
+    if title.is_empty()
+        || title.chars().count() > GROUP_TITLE_MAX
+        || title.chars().any(char::is_control)
+    {
+        return Err(AppError::invalid(
+            "title",
+            format!("group title must be 1 to {GROUP_TITLE_MAX} characters"),
+        ));
     }
-    if req.member_ids.is_empty() || req.member_ids.len() > GROUP_MEMBERS_MAX {
-        return Err(AppError::invalid("member_ids", format!("a group needs 1 to {GROUP_MEMBERS_MAX} other members")));
+    let mut others: Vec<i64> = req
+        .member_ids
+        .iter()
+        .copied()
+        .filter(|id| *id != me.id)
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    if others.is_empty() || others.len() > GROUP_MEMBERS_MAX {
+        return Err(AppError::invalid(
+            "member_ids",
+            format!("a group needs 1 to {GROUP_MEMBERS_MAX} other members"),
+        ));
     }
     let id = s
         .store
-        .create_group(me.id, title, &req.member_ids, now_ms())
+        .create_group(me.id, title, &others, now_ms())
         .await?
         .ok_or_else(|| AppError::invalid("member_ids", "unknown user in member_ids"))?;
-    let conv = s.store.conversation(id, me.id).await?.ok_or(AppError::NotFound)?;
+    let conv = s
+        .store
+        .conversation(id, me.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     announce(&s, &conv, me.id).await?;
     Ok((StatusCode::CREATED, Json(conv)))
 }
@@ -65,16 +106,30 @@ async fn announce(s: &AppState, conv: &Conversation, creator: i64) -> AppResult<
     for m in conv.members.iter().filter(|m| m.user_id != creator) {
         if s.delivery.hub.is_online(m.user_id) {
             if let Some(theirs) = s.store.conversation(conv.id, m.user_id).await? {
-                s.delivery.hub.send_to_user(m.user_id, &frame(&ServerFrame::Conversation { conversation: theirs }), None);
+                s.delivery.hub.send_to_user(
+                    m.user_id,
+                    &frame(&ServerFrame::Conversation {
+                        conversation: theirs,
+                    }),
+                    None,
+                );
             }
         }
     }
     Ok(())
 }
 
-async fn show(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiPath(id): ApiPath<ConversationId>)
-    -> AppResult<Json<Conversation>> {
-    Ok(Json(s.store.conversation(id, me.id).await?.ok_or(AppError::NotFound)?))
+async fn show(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> AppResult<Json<Conversation>> {
+    Ok(Json(
+        s.store
+            .conversation(id, me.id)
+            .await?
+            .ok_or(AppError::NotFound)?,
+    ))
 }
 
 async fn mark_read(

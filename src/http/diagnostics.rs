@@ -15,7 +15,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/diagnostics", get(diagnostics))
 }
 
-async fn diagnostics(State(s): State<AppState>, CurrentUser(me): CurrentUser) -> AppResult<Json<Diagnostics>> {
+async fn diagnostics(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> AppResult<Json<Diagnostics>> {
     let (online_users, open_connections) = s.delivery.hub.counts();
     Ok(Json(Diagnostics {
         connections: s.delivery.hub.connection_infos(me.id),

@@ -23,12 +23,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 fn json_rejection(e: JsonRejection) -> AppError {
-    let (status, code) = match &e {
-        JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-        _ => (StatusCode::BAD_REQUEST, "bad_request"),
+    let status = e.status();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
+        _ => "bad_request",
     };
-    AppError::Invalid { status, code, field: None, message: e.body_text() }
+    AppError::Invalid {
+        status,
+        code,
+        field: None,
+        message: e.body_text(),
+    }
 }
 
 pub struct ApiQuery<T>(pub T);

@@ -10,16 +10,32 @@ use axum::{Json, Router};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
 }
 
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     let version = env!("CARGO_PKG_VERSION").to_string();
     match s.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(Health { status: "ok".into(), database: "ok".into(), version })),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok".into(),
+                database: "ok".into(),
+                version,
+            }),
+        ),
         Err(e) => {
             e.log();
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable".into(), database: "unreachable".into(), version }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "unavailable".into(),
+                    database: "unreachable".into(),
+                    version,
+                }),
+            )
         }
     }
 }
@@ -33,5 +49,11 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         }
         Err(e) => e.log(),
     }
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
 }

@@ -1,6 +1,8 @@
 //! Messages over HTTP: history (the original `getChatHistory`), send, recall, receipts.
 
-use app::model::{ConversationId, HistoryPage, Message, MessageId, MessageReceipts, SendAck, SendMessageRequest};
+use app::model::{
+    ConversationId, HistoryPage, Message, MessageId, MessageReceipts, SendAck, SendMessageRequest,
+};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -38,13 +40,20 @@ async fn history(
         return Err(AppError::invalid("limit", "limit must be 1 to 200"));
     }
     if q.before.is_some_and(|b| b < 1) {
-        return Err(AppError::invalid("before", "before must be a seq of at least 1"));
+        return Err(AppError::invalid(
+            "before",
+            "before must be a seq of at least 1",
+        ));
     }
     if !s.store.is_member(id, me.id).await? {
         return Err(AppError::NotFound);
     }
     let (messages, has_more) = s.store.history(id, q.before, limit).await?;
-    Ok(Json(HistoryPage { conversation_id: id, messages, has_more }))
+    Ok(Json(HistoryPage {
+        conversation_id: id,
+        messages,
+        has_more,
+    }))
 }
 
 async fn send(
@@ -53,18 +62,31 @@ async fn send(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<SendMessageRequest>,
 ) -> AppResult<(StatusCode, Json<SendAck>)> {
-    let ack = s.delivery.send(&me, id, req.client_msg_id, req.content, None).await?;
-    let status = if ack.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let ack = s
+        .delivery
+        .send(&me, id, req.client_msg_id, req.content, None)
+        .await?;
+    let status = if ack.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((status, Json(ack)))
 }
 
-async fn recall(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiPath(id): ApiPath<MessageId>)
-    -> AppResult<Json<Message>> {
+async fn recall(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiPath(id): ApiPath<MessageId>,
+) -> AppResult<Json<Message>> {
     Ok(Json(s.delivery.recall(&me, id).await?))
 }
 
-async fn receipts(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiPath(id): ApiPath<MessageId>)
-    -> AppResult<Json<MessageReceipts>> {
+async fn receipts(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiPath(id): ApiPath<MessageId>,
+) -> AppResult<Json<MessageReceipts>> {
     let message = s.store.message(id).await?.ok_or(AppError::NotFound)?;
     if !s.store.is_member(message.conversation_id, me.id).await? {
         return Err(AppError::NotFound);

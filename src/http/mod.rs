@@ -30,12 +30,10 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(messages::router())
         .merge(offline::router())
-        .merge(diagnostics::router())
-        .layer(middleware::from_fn(json_errors));
+        .merge(diagnostics::router());
     Router::new()
         .merge(health::router())
-        .merge(crate::ws::router())
-        .merge(api)
+        .merge(api.merge(crate::ws::router()).layer(middleware::from_fn(json_errors)))
         .merge(client::router(&state.config.dist_dir))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
@@ -60,12 +58,19 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("application/json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
         let (code, message) = match status {
-            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed for this endpoint"),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("method_not_allowed", "method not allowed for this endpoint")
+            }
             StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
             StatusCode::NOT_FOUND => ("not_found", "not found"),
             _ => ("error", "request failed"),
         };
-        let err = AppError::Invalid { status, code, field: None, message: message.to_string() };
+        let err = AppError::Invalid {
+            status,
+            code,
+            field: None,
+            message: message.to_string(),
+        };
         return err.into_response();
     }
     res

@@ -1,7 +1,9 @@
 //! `/api/offline-messages`: offline delivery for clients without a socket — the original
 //! `getOfflineMessages` and `markOfflineMessagesAsRead`, plus an explicit acknowledgement.
 
-use app::model::{AckRequest, AckResponse, MarkOfflineReadRequest, MarkOfflineReadResponse, OfflinePage};
+use app::model::{
+    AckRequest, AckResponse, MarkOfflineReadRequest, MarkOfflineReadResponse, OfflinePage,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -27,27 +29,45 @@ struct OfflineQuery {
     limit: Option<i64>,
 }
 
-async fn list(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiQuery(q): ApiQuery<OfflineQuery>)
-    -> AppResult<Json<OfflinePage>> {
+async fn list(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiQuery(q): ApiQuery<OfflineQuery>,
+) -> AppResult<Json<OfflinePage>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(AppError::invalid("limit", "limit must be 1 to 1000"));
     }
-    Ok(Json(s.delivery.waiting_page(me.id, q.after.unwrap_or(0).max(0), limit).await?))
+    Ok(Json(
+        s.delivery
+            .waiting_page(me.id, q.after.unwrap_or(0).max(0), limit)
+            .await?,
+    ))
 }
 
-async fn ack(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiJson(req): ApiJson<AckRequest>)
-    -> AppResult<Json<AckResponse>> {
+async fn ack(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiJson(req): ApiJson<AckRequest>,
+) -> AppResult<Json<AckResponse>> {
     Ok(Json(s.delivery.acknowledge(me.id, &req.message_ids).await?))
 }
 
 /// The body is optional: none (or `{}`) reads every conversation with waiting messages.
-async fn read(State(s): State<AppState>, CurrentUser(me): CurrentUser, body: Bytes)
-    -> AppResult<Json<MarkOfflineReadResponse>> {
+async fn read(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    body: Bytes,
+) -> AppResult<Json<MarkOfflineReadResponse>> {
     let req: MarkOfflineReadRequest = if body.iter().all(u8::is_ascii_whitespace) {
         MarkOfflineReadRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))?
     };
-    Ok(Json(s.delivery.mark_offline_read(me.id, req.conversation_id).await?))
+    Ok(Json(
+        s.delivery
+            .mark_offline_read(me.id, req.conversation_id)
+            .await?,
+    ))
 }

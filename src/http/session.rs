@@ -19,9 +19,16 @@ pub struct CurrentUser(pub User);
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = session_token(&parts.headers).ok_or(AppError::Unauthorized)?;
-        let user = state.store.session_user(&hash_token(&token), now_ms()).await?.ok_or(AppError::Unauthorized)?;
+        let user = state
+            .store
+            .session_user(&hash_token(&token), now_ms())
+            .await?
+            .ok_or(AppError::Unauthorized)?;
         Ok(CurrentUser(user))
     }
 }
@@ -40,7 +47,9 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 
 pub fn set_cookie(headers: &mut HeaderMap, token: &str, max_age_secs: i64, secure: bool) {
     let secure = if secure { "; Secure" } else { "" };
-    let value = format!("{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    let value = format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.append(SET_COOKIE, v);
     }

@@ -22,11 +22,17 @@ struct SearchQuery {
     limit: Option<i64>,
 }
 
-async fn search(State(s): State<AppState>, CurrentUser(me): CurrentUser, ApiQuery(q): ApiQuery<SearchQuery>)
-    -> AppResult<Json<Vec<User>>> {
+async fn search(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> AppResult<Json<Vec<User>>> {
     let query = q.q.trim();
     if query.chars().count() > 64 {
-        return Err(AppError::invalid("q", "search text is at most 64 characters"));
+        return Err(AppError::invalid(
+            "q",
+            "search text is at most 64 characters",
+        ));
     }
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     Ok(Json(s.store.search_users(query, me.id, limit).await?))

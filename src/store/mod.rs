@@ -4,8 +4,8 @@
 pub mod sqlite;
 
 use app::model::{
-    Conversation, ConversationId, Message, MessageId, MessageReceipts, MessageStatus, PushRecord, PushStats,
-    ReadPosition, Seq, User, UserId,
+    Conversation, ConversationId, Message, MessageId, MessageReceipts, MessageStatus, PushRecord,
+    PushStats, ReadPosition, Seq, User, UserId,
 };
 use async_trait::async_trait;
 
@@ -71,8 +71,13 @@ pub struct ReadOutcome {
 
 #[derive(Debug, Clone)]
 pub enum RecallOutcome {
-    Recalled { message: Message, members: Vec<UserId> },
-    AlreadyRecalled { message: Message },
+    Recalled {
+        message: Message,
+        members: Vec<UserId>,
+    },
+    AlreadyRecalled {
+        message: Message,
+    },
     NotFound,
     NotSender,
     WindowPassed,
@@ -95,36 +100,84 @@ pub trait Store: Send + Sync + 'static {
 
     // --- accounts and sessions ---
     /// `Ok(None)` when the username is taken.
-    async fn create_user(&self, username: &str, display_name: &str, password_hash: &str, now: i64)
-        -> AppResult<Option<User>>;
+    async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> AppResult<Option<User>>;
     /// The user and their password hash.
     async fn user_credentials(&self, username: &str) -> AppResult<Option<(User, String)>>;
     async fn user(&self, id: UserId) -> AppResult<Option<User>>;
     async fn search_users(&self, query: &str, exclude: UserId, limit: i64) -> AppResult<Vec<User>>;
-    async fn create_session(&self, token_hash: &str, user_id: UserId, now: i64, expires_at: i64) -> AppResult<()>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()>;
     async fn session_user(&self, token_hash: &str, now: i64) -> AppResult<Option<User>>;
     async fn delete_session(&self, token_hash: &str) -> AppResult<()>;
 
     // --- conversations ---
     /// Creates the 1:1 conversation of `a` and `b`, or returns the existing one. `None` if `b` is unknown.
-    async fn direct_conversation(&self, a: UserId, b: UserId, now: i64) -> AppResult<Option<ConversationId>>;
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: i64,
+    ) -> AppResult<Option<ConversationId>>;
     /// `None` if a member id is unknown.
-    async fn create_group(&self, creator: UserId, title: &str, members: &[UserId], now: i64)
-        -> AppResult<Option<ConversationId>>;
+    async fn create_group(
+        &self,
+        creator: UserId,
+        title: &str,
+        members: &[UserId],
+        now: i64,
+    ) -> AppResult<Option<ConversationId>>;
     /// The conversation as `viewer` sees it; `None` if it does not exist or `viewer` is not a member.
-    async fn conversation(&self, id: ConversationId, viewer: UserId) -> AppResult<Option<Conversation>>;
+    async fn conversation(
+        &self,
+        id: ConversationId,
+        viewer: UserId,
+    ) -> AppResult<Option<Conversation>>;
     async fn conversations(&self, viewer: UserId) -> AppResult<Vec<Conversation>>;
     async fn is_member(&self, id: ConversationId, user: UserId) -> AppResult<bool>;
     async fn member_ids(&self, id: ConversationId) -> AppResult<Vec<UserId>>;
 
     // --- messages ---
-    /// Commits a batch of sends in ONE transaction: per-conversation gap-free seq, push records
-    /// for every recipient, idempotency on (sender, client_msg_id).
-    async fn insert_messages(&self, batch: &[NewMessage], now: i64) -> AppResult<Vec<InsertOutcome>>;
+    /// Commits a batch of sends and acknowledgements in ONE transaction (one fsync): sends get
+    /// their per-conversation gap-free seq and a push record for every recipient, idempotent on
+    /// (sender, client_msg_id); acknowledgements (applied after the sends) move records to pushed.
+    async fn write_batch(
+        &self,
+        sends: &[NewMessage],
+        acks: &[(UserId, Vec<MessageId>)],
+        now: i64,
+    ) -> AppResult<(Vec<InsertOutcome>, Vec<AckOutcome>)>;
+    async fn insert_messages(
+        &self,
+        batch: &[NewMessage],
+        now: i64,
+    ) -> AppResult<Vec<InsertOutcome>> {
+        Ok(self.write_batch(batch, &[], now).await?.0)
+    }
     /// Up to `limit` messages with seq < `before` (or the newest), ascending; and whether older exist.
-    async fn history(&self, id: ConversationId, before: Option<Seq>, limit: i64) -> AppResult<(Vec<Message>, bool)>;
+    async fn history(
+        &self,
+        id: ConversationId,
+        before: Option<Seq>,
+        limit: i64,
+    ) -> AppResult<(Vec<Message>, bool)>;
     /// Up to `limit` messages with seq > `after`, ascending.
-    async fn messages_after(&self, id: ConversationId, after: Seq, limit: i64) -> AppResult<Vec<Message>>;
+    async fn messages_after(
+        &self,
+        id: ConversationId,
+        after: Seq,
+        limit: i64,
+    ) -> AppResult<Vec<Message>>;
     /// Messages of the conversation recalled at or after `since`.
     async fn recalled_since(&self, id: ConversationId, since: i64) -> AppResult<Vec<Message>>;
     async fn message(&self, id: MessageId) -> AppResult<Option<Message>>;
@@ -132,23 +185,66 @@ pub trait Store: Send + Sync + 'static {
 
     // --- delivery ledger (message_push_records) ---
     /// Messages waiting for `user` (records not pushed) with message id > `after`, oldest first,
-    /// recalled ones as recalled; and how many records wait in total.
-    async fn waiting_for(&self, user: UserId, after: MessageId, limit: i64) -> AppResult<(Vec<Message>, i64)>;
+    /// recalled ones as recalled.
+    async fn waiting_for(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: i64,
+    ) -> AppResult<Vec<Message>>;
+    /// How many messages (with records not pushed) wait for `user`.
+    async fn waiting_count(&self, user: UserId) -> AppResult<i64>;
     /// A device of `user` acknowledged these messages (and their recall events).
-    async fn acknowledge(&self, user: UserId, message_ids: &[MessageId], now: i64) -> AppResult<AckOutcome>;
+    async fn acknowledge(
+        &self,
+        user: UserId,
+        message_ids: &[MessageId],
+        now: i64,
+    ) -> AppResult<AckOutcome> {
+        let (_, mut acks) = self
+            .write_batch(&[], &[(user, message_ids.to_vec())], now)
+            .await?;
+        Ok(acks.pop().unwrap_or_default())
+    }
     /// Push attempts that were not acknowledged: mark failed, count the attempt, schedule a retry.
-    async fn mark_failed(&self, user: UserId, message_ids: &[MessageId], error: &str, now: i64,
-        max_retries: i64, backoff: &(dyn Fn(i64) -> i64 + Sync)) -> AppResult<u64>;
+    async fn mark_failed(
+        &self,
+        user: UserId,
+        message_ids: &[MessageId],
+        error: &str,
+        now: i64,
+        max_retries: i64,
+        backoff: &(dyn Fn(i64) -> i64 + Sync),
+    ) -> AppResult<u64>;
     /// Moves `user`'s read position in the conversation forward to `seq` (clamped to last_seq).
-    async fn mark_read(&self, id: ConversationId, user: UserId, seq: Seq, now: i64) -> AppResult<Option<ReadOutcome>>;
+    async fn mark_read(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        seq: Seq,
+        now: i64,
+    ) -> AppResult<Option<ReadOutcome>>;
     /// Conversations with messages waiting for `user`, with the newest waiting seq of each.
     async fn waiting_conversations(&self, user: UserId) -> AppResult<Vec<(ConversationId, Seq)>>;
-    async fn recall(&self, id: MessageId, by: UserId, window_ms: i64, now: i64) -> AppResult<RecallOutcome>;
+    async fn recall(
+        &self,
+        id: MessageId,
+        by: UserId,
+        window_ms: i64,
+        now: i64,
+    ) -> AppResult<RecallOutcome>;
     /// Failed records whose next retry time has passed and that are not terminal.
-    async fn due_retries(&self, now: i64, max_retries: i64, limit: i64) -> AppResult<Vec<DueRetry>>;
+    async fn due_retries(&self, now: i64, max_retries: i64, limit: i64)
+        -> AppResult<Vec<DueRetry>>;
     /// The retry sweep found the recipient offline: count the attempt and push the next retry out.
-    async fn postpone_retry(&self, record_id: i64, error: &str, now: i64, max_retries: i64, next_retry_at: i64)
-        -> AppResult<()>;
+    async fn postpone_retry(
+        &self,
+        record_id: i64,
+        error: &str,
+        now: i64,
+        max_retries: i64,
+        next_retry_at: i64,
+    ) -> AppResult<()>;
     /// The retry sweep re-pushed the record: it is pending (in flight) again.
     async fn mark_retrying(&self, record_id: i64, now: i64) -> AppResult<()>;
     /// Deletes pushed records last updated before `before`; returns how many.
@@ -156,5 +252,9 @@ pub trait Store: Send + Sync + 'static {
     async fn push_stats(&self) -> AppResult<PushStats>;
     async fn push_stats_for_recipient(&self, user: UserId) -> AppResult<PushStats>;
     async fn push_stats_for_sender(&self, user: UserId) -> AppResult<PushStats>;
-    async fn recent_records_for_sender(&self, user: UserId, limit: i64) -> AppResult<Vec<PushRecord>>;
+    async fn recent_records_for_sender(
+        &self,
+        user: UserId,
+        limit: i64,
+    ) -> AppResult<Vec<PushRecord>>;
 }

@@ -10,22 +10,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::model::{
-    Conversation, ConversationId, ConversationKind, Member, MemberReceipt, Message, MessageId, MessageReceipts,
-    MessageStatus, PushRecord, PushStats, PushStatus, ReadPosition, Seq, User, UserId,
+    Conversation, ConversationId, ConversationKind, Member, MemberReceipt, Message, MessageId,
+    MessageReceipts, MessageStatus, PushRecord, PushStats, PushStatus, ReadPosition, Seq, User,
+    UserId,
 };
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    AckOutcome, Committed, DueRetry, InsertOutcome, NewMessage, ReadOutcome, RecallOutcome, StatusChange, Store,
+    AckOutcome, Committed, DueRetry, InsertOutcome, NewMessage, ReadOutcome, RecallOutcome,
+    StatusChange, Store,
 };
 use crate::error::{AppError, AppResult};
 use crate::telemetry::Metrics;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const MSG_COLS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
+const MSG_COLS: &str =
+    "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
      m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
      FROM messages m JOIN users u ON u.id = m.sender_id";
 
@@ -40,7 +45,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating file and folder if needed) and migrates the database.
-    pub async fn connect(url: &str, synchronous: &str, metrics: Arc<Metrics>) -> Result<SqliteStore, String> {
+    pub async fn connect(
+        url: &str,
+        synchronous: &str,
+        metrics: Arc<Metrics>,
+    ) -> Result<SqliteStore, String> {
         let mut options = SqliteConnectOptions::from_str(url)
             .map_err(|e| format!("invalid DATABASE_URL {url:?}: {e}"))?
             .create_if_missing(true)
@@ -66,7 +75,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await
-            .map_err(|e| format!("cannot open the database {}: {e} (check DATABASE_URL)", path.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot open the database {}: {e} (check DATABASE_URL)",
+                    path.display()
+                )
+            })?;
         MIGRATOR
             .run(&write)
             .await
@@ -76,8 +90,17 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await
-            .map_err(|e| format!("cannot open the database {} for reading: {e}", path.display()))?;
-        Ok(SqliteStore { read, write, metrics })
+            .map_err(|e| {
+                format!(
+                    "cannot open the database {} for reading: {e}",
+                    path.display()
+                )
+            })?;
+        Ok(SqliteStore {
+            read,
+            write,
+            metrics,
+        })
     }
 
     fn observe(&self, op: &'static str, started: Instant) {
@@ -95,7 +118,11 @@ fn message_from_row(row: &SqliteRow) -> Result<Message, sqlx::Error> {
         sender_name: row.try_get("sender_name")?,
         client_msg_id: row.try_get("client_msg_id")?,
         // Recalled content is never served.
-        content: if recalled_at.is_some() { None } else { Some(row.try_get("content")?) },
+        content: if recalled_at.is_some() {
+            None
+        } else {
+            Some(row.try_get("content")?)
+        },
         recalled: recalled_at.is_some(),
         recalled_at,
         status: MessageStatus::from_i64(row.try_get("status")?),
@@ -124,7 +151,11 @@ fn change_from_row(row: &SqliteRow, status: MessageStatus) -> Result<StatusChang
 }
 
 fn stats_from_rows(rows: &[SqliteRow]) -> Result<PushStats, sqlx::Error> {
-    let mut s = PushStats { pending: 0, pushed: 0, failed: 0 };
+    let mut s = PushStats {
+        pending: 0,
+        pushed: 0,
+        failed: 0,
+    };
     for r in rows {
         let n: i64 = r.try_get("n")?;
         match PushStatus::from_i64(r.try_get("push_status")?) {
@@ -136,11 +167,16 @@ fn stats_from_rows(rows: &[SqliteRow]) -> Result<PushStats, sqlx::Error> {
     Ok(s)
 }
 
-async fn member_ids_on(conn: &mut SqliteConnection, id: ConversationId) -> Result<Vec<UserId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM conversation_members WHERE conversation_id = ? ORDER BY user_id")
-        .bind(id)
-        .fetch_all(conn)
-        .await
+async fn member_ids_on(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM conversation_members WHERE conversation_id = ? ORDER BY user_id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
 }
 
 /// Marks `user`'s records for `ids` pushed and returns the messages that became delivered.
@@ -152,7 +188,8 @@ async fn acknowledge_on(
 ) -> Result<AckOutcome, sqlx::Error> {
     let mut out = AckOutcome::default();
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE message_push_records SET push_status = 1, push_time = ");
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE message_push_records SET push_status = 1, push_time = ");
         qb.push_bind(now)
             .push(", update_time = ")
             .push_bind(now)
@@ -171,13 +208,17 @@ async fn acknowledge_on(
             .filter(|r| r.get::<i64, _>("kind") == 0)
             .map(|r| r.get::<i64, _>("message_id"))
             .collect();
-        out.delivered.extend(mark_delivered_on(conn, &message_ids).await?);
+        out.delivered
+            .extend(mark_delivered_on(conn, &message_ids).await?);
     }
     Ok(out)
 }
 
 /// A message is delivered when no recipient's record for it is still unacknowledged.
-async fn mark_delivered_on(conn: &mut SqliteConnection, ids: &[MessageId]) -> Result<Vec<StatusChange>, sqlx::Error> {
+async fn mark_delivered_on(
+    conn: &mut SqliteConnection,
+    ids: &[MessageId],
+) -> Result<Vec<StatusChange>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -191,7 +232,9 @@ async fn mark_delivered_on(conn: &mut SqliteConnection, ids: &[MessageId]) -> Re
     }
     qb.push(") RETURNING id, conversation_id, seq, sender_id, created_at");
     let rows = qb.build().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| change_from_row(r, MessageStatus::Delivered)).collect()
+    rows.iter()
+        .map(|r| change_from_row(r, MessageStatus::Delivered))
+        .collect()
 }
 
 #[async_trait]
@@ -201,7 +244,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_user(&self, username: &str, display_name: &str, hash: &str, now: i64) -> AppResult<Option<User>> {
+    async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        hash: &str,
+        now: i64,
+    ) -> AppResult<Option<User>> {
         let t = Instant::now();
         let res = sqlx::query(
             "INSERT INTO users (username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) \
@@ -229,16 +278,20 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, id: UserId) -> AppResult<Option<User>> {
-        let row = sqlx::query("SELECT id, username, display_name, created_at FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, username, display_name, created_at FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
     async fn search_users(&self, query: &str, exclude: UserId, limit: i64) -> AppResult<Vec<User>> {
         // LIKE metacharacters in the query are escaped so they match literally.
-        let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
         let rows = sqlx::query(
             "SELECT id, username, display_name, created_at FROM users \
@@ -255,7 +308,13 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
     }
 
-    async fn create_session(&self, token_hash: &str, user_id: UserId, now: i64, expires_at: i64) -> AppResult<()> {
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user_id)
@@ -281,21 +340,33 @@ impl Store for SqliteStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> AppResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.write).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
-    async fn direct_conversation(&self, a: UserId, b: UserId, now: i64) -> AppResult<Option<ConversationId>> {
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: i64,
+    ) -> AppResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
         let mut tx = self.write.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?").bind(b).fetch_optional(&mut *tx).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+            .bind(b)
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_none() {
             return Ok(None);
         }
-        if let Some(id) = sqlx::query_scalar::<_, i64>("SELECT id FROM conversations WHERE direct_key = ?")
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?
+        if let Some(id) =
+            sqlx::query_scalar::<_, i64>("SELECT id FROM conversations WHERE direct_key = ?")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?
         {
             return Ok(Some(id));
         }
@@ -321,15 +392,23 @@ impl Store for SqliteStore {
         Ok(Some(id))
     }
 
-    async fn create_group(&self, creator: UserId, title: &str, members: &[UserId], now: i64) -> AppResult<Option<ConversationId>> {
+    async fn create_group(
+        &self,
+        creator: UserId,
+        title: &str,
+        members: &[UserId],
+        now: i64,
+    ) -> AppResult<Option<ConversationId>> {
         let mut all: Vec<UserId> = members.to_vec();
         all.push(creator);
         all.sort_unstable();
         all.dedup();
         let mut tx = self.write.begin().await?;
         for user in &all {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM users WHERE id = ?").bind(user).fetch_optional(&mut *tx).await?;
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
             if exists.is_none() {
                 return Ok(None);
             }
@@ -355,7 +434,11 @@ impl Store for SqliteStore {
         Ok(Some(id))
     }
 
-    async fn conversation(&self, id: ConversationId, viewer: UserId) -> AppResult<Option<Conversation>> {
+    async fn conversation(
+        &self,
+        id: ConversationId,
+        viewer: UserId,
+    ) -> AppResult<Option<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(
@@ -393,11 +476,13 @@ impl Store for SqliteStore {
     }
 
     async fn is_member(&self, id: ConversationId, user: UserId) -> AppResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversation_members WHERE conversation_id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user)
-            .fetch_one(&self.read)
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = ? AND user_id = ?",
+        )
+        .bind(id)
+        .bind(user)
+        .fetch_one(&self.read)
+        .await?;
         Ok(n > 0)
     }
 
@@ -406,26 +491,37 @@ impl Store for SqliteStore {
         Ok(member_ids_on(&mut conn, id).await?)
     }
 
-    async fn insert_messages(&self, batch: &[NewMessage], now: i64) -> AppResult<Vec<InsertOutcome>> {
+    async fn write_batch(
+        &self,
+        batch: &[NewMessage],
+        acks: &[(UserId, Vec<MessageId>)],
+        now: i64,
+    ) -> AppResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
         let mut names: HashMap<UserId, String> = HashMap::new();
         let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
         let mut out = Vec::with_capacity(batch.len());
         for nm in batch {
-            let existing = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.sender_id = ? AND m.client_msg_id = ?"))
-                .bind(nm.sender_id)
-                .bind(&nm.client_msg_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let existing = sqlx::query(&format!(
+                "SELECT {MSG_COLS} WHERE m.sender_id = ? AND m.client_msg_id = ?"
+            ))
+            .bind(nm.sender_id)
+            .bind(&nm.client_msg_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             if let Some(row) = existing {
                 let message = message_from_row(&row)?;
                 if message.conversation_id != nm.conversation_id {
                     out.push(InsertOutcome::IdReused);
                     continue;
                 }
-                let recipients = recipients(&mut tx, &mut members, nm.conversation_id, nm.sender_id).await?;
-                out.push(InsertOutcome::Duplicate(Committed { message, recipients }));
+                let recipients =
+                    recipients(&mut tx, &mut members, nm.conversation_id, nm.sender_id).await?;
+                out.push(InsertOutcome::Duplicate(Committed {
+                    message,
+                    recipients,
+                }));
                 continue;
             }
             let seq: Option<i64> = sqlx::query_scalar(
@@ -468,15 +564,17 @@ impl Store for SqliteStore {
             let sender_name = match names.get(&nm.sender_id) {
                 Some(n) => n.clone(),
                 None => {
-                    let n: String = sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?")
-                        .bind(nm.sender_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                    let n: String =
+                        sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?")
+                            .bind(nm.sender_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
                     names.insert(nm.sender_id, n.clone());
                     n
                 }
             };
-            let recipients = recipients(&mut tx, &mut members, nm.conversation_id, nm.sender_id).await?;
+            let recipients =
+                recipients(&mut tx, &mut members, nm.conversation_id, nm.sender_id).await?;
             out.push(InsertOutcome::Inserted(Committed {
                 message: Message {
                     id,
@@ -494,12 +592,21 @@ impl Store for SqliteStore {
                 recipients,
             }));
         }
+        let mut acked = Vec::with_capacity(acks.len());
+        for (user, ids) in acks {
+            acked.push(acknowledge_on(&mut tx, *user, ids, now).await?);
+        }
         tx.commit().await?;
-        self.observe("insert_messages", t);
-        Ok(out)
+        self.observe("write_batch", t);
+        Ok((out, acked))
     }
 
-    async fn history(&self, id: ConversationId, before: Option<Seq>, limit: i64) -> AppResult<(Vec<Message>, bool)> {
+    async fn history(
+        &self,
+        id: ConversationId,
+        before: Option<Seq>,
+        limit: i64,
+    ) -> AppResult<(Vec<Message>, bool)> {
         let t = Instant::now();
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
@@ -509,7 +616,10 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        let mut messages: Vec<Message> = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
+        let mut messages: Vec<Message> = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?;
         messages.reverse();
         // Seqs are gap-free from 1, so older messages exist exactly when the first seq is above 1.
         let has_more = messages.first().map(|m| m.seq > 1).unwrap_or(false);
@@ -517,7 +627,12 @@ impl Store for SqliteStore {
         Ok((messages, has_more))
     }
 
-    async fn messages_after(&self, id: ConversationId, after: Seq, limit: i64) -> AppResult<Vec<Message>> {
+    async fn messages_after(
+        &self,
+        id: ConversationId,
+        after: Seq,
+        limit: i64,
+    ) -> AppResult<Vec<Message>> {
         let t = Instant::now();
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
@@ -528,7 +643,10 @@ impl Store for SqliteStore {
         .fetch_all(&self.read)
         .await?;
         self.observe("messages_after", t);
-        Ok(rows.iter().map(message_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn recalled_since(&self, id: ConversationId, since: i64) -> AppResult<Vec<Message>> {
@@ -539,16 +657,24 @@ impl Store for SqliteStore {
         .bind(since)
         .fetch_all(&self.read)
         .await?;
-        Ok(rows.iter().map(message_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn message(&self, id: MessageId) -> AppResult<Option<Message>> {
-        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?")).bind(id).fetch_optional(&self.read).await?;
+        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
         Ok(row.as_ref().map(message_from_row).transpose()?)
     }
 
     async fn receipts(&self, id: MessageId) -> AppResult<Option<MessageReceipts>> {
-        let Some(message) = self.message(id).await? else { return Ok(None) };
+        let Some(message) = self.message(id).await? else {
+            return Ok(None);
+        };
         let rows = sqlx::query(
             "SELECT cm.user_id, u.display_name, cm.read_seq, r.push_status FROM conversation_members cm \
              JOIN users u ON u.id = cm.user_id \
@@ -574,12 +700,20 @@ impl Store for SqliteStore {
                 push_status,
             });
         }
-        Ok(Some(MessageReceipts { message_id: id, status: message.status, members }))
+        Ok(Some(MessageReceipts {
+            message_id: id,
+            status: message.status,
+            members,
+        }))
     }
 
-    async fn waiting_for(&self, user: UserId, after: MessageId, limit: i64) -> AppResult<(Vec<Message>, i64)> {
+    async fn waiting_for(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: i64,
+    ) -> AppResult<Vec<Message>> {
         let t = Instant::now();
-        let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.id IN (SELECT DISTINCT r.message_id FROM message_push_records r \
              WHERE r.user_id = ? AND r.push_status <> 1 AND r.message_id > ? ORDER BY r.message_id LIMIT ?) ORDER BY m.id"
@@ -587,26 +721,24 @@ impl Store for SqliteStore {
         .bind(user)
         .bind(after)
         .bind(limit)
-        .fetch_all(&mut *conn)
+        .fetch_all(&self.read)
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM message_push_records WHERE user_id = ? AND push_status <> 1")
-            .bind(user)
-            .fetch_one(&mut *conn)
-            .await?;
         self.observe("waiting_for", t);
-        Ok((rows.iter().map(message_from_row).collect::<Result<_, _>>()?, total))
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
-    async fn acknowledge(&self, user: UserId, message_ids: &[MessageId], now: i64) -> AppResult<AckOutcome> {
-        if message_ids.is_empty() {
-            return Ok(AckOutcome::default());
-        }
+    async fn waiting_count(&self, user: UserId) -> AppResult<i64> {
         let t = Instant::now();
-        let mut tx = self.write.begin().await?;
-        let out = acknowledge_on(&mut tx, user, message_ids, now).await?;
-        tx.commit().await?;
-        self.observe("acknowledge", t);
-        Ok(out)
+        // Messages, not records: a message and its recall event count once.
+        let n = sqlx::query_scalar("SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> 1")
+            .bind(user)
+            .fetch_one(&self.read)
+            .await?;
+        self.observe("waiting_count", t);
+        Ok(n)
     }
 
     async fn mark_failed(
@@ -649,7 +781,13 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
-    async fn mark_read(&self, id: ConversationId, user: UserId, seq: Seq, now: i64) -> AppResult<Option<ReadOutcome>> {
+    async fn mark_read(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        seq: Seq,
+        now: i64,
+    ) -> AppResult<Option<ReadOutcome>> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
         let row = sqlx::query(
@@ -667,7 +805,11 @@ impl Store for SqliteStore {
         let members = member_ids_on(&mut tx, id).await?;
         if new <= old {
             return Ok(Some(ReadOutcome {
-                position: ReadPosition { conversation_id: id, user_id: user, read_seq: old },
+                position: ReadPosition {
+                    conversation_id: id,
+                    user_id: user,
+                    read_seq: old,
+                },
                 moved: false,
                 members,
                 changes: Vec::new(),
@@ -704,15 +846,24 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let read: Vec<StatusChange> =
-            read_rows.iter().map(|r| change_from_row(r, MessageStatus::Read)).collect::<Result<_, _>>()?;
+        let read: Vec<StatusChange> = read_rows
+            .iter()
+            .map(|r| change_from_row(r, MessageStatus::Read))
+            .collect::<Result<_, _>>()?;
         // Report each message once, at its highest new status.
-        let mut changes: Vec<StatusChange> =
-            ack.delivered.into_iter().filter(|d| !read.iter().any(|r| r.message_id == d.message_id)).collect();
+        let mut changes: Vec<StatusChange> = ack
+            .delivered
+            .into_iter()
+            .filter(|d| !read.iter().any(|r| r.message_id == d.message_id))
+            .collect();
         changes.extend(read);
         self.observe("mark_read", t);
         Ok(Some(ReadOutcome {
-            position: ReadPosition { conversation_id: id, user_id: user, read_seq: new },
+            position: ReadPosition {
+                conversation_id: id,
+                user_id: user,
+                read_seq: new,
+            },
             moved: true,
             members,
             changes,
@@ -734,10 +885,21 @@ impl Store for SqliteStore {
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
-    async fn recall(&self, id: MessageId, by: UserId, window_ms: i64, now: i64) -> AppResult<RecallOutcome> {
+    async fn recall(
+        &self,
+        id: MessageId,
+        by: UserId,
+        window_ms: i64,
+        now: i64,
+    ) -> AppResult<RecallOutcome> {
         let mut tx = self.write.begin().await?;
-        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?")).bind(id).fetch_optional(&mut *tx).await?;
-        let Some(row) = row else { return Ok(RecallOutcome::NotFound) };
+        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(RecallOutcome::NotFound);
+        };
         let message = message_from_row(&row)?;
         let members = member_ids_on(&mut tx, message.conversation_id).await?;
         if !members.contains(&by) {
@@ -771,11 +933,21 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let message = Message { content: None, recalled: true, recalled_at: Some(now), ..message };
+        let message = Message {
+            content: None,
+            recalled: true,
+            recalled_at: Some(now),
+            ..message
+        };
         Ok(RecallOutcome::Recalled { message, members })
     }
 
-    async fn due_retries(&self, now: i64, max_retries: i64, limit: i64) -> AppResult<Vec<DueRetry>> {
+    async fn due_retries(
+        &self,
+        now: i64,
+        max_retries: i64,
+        limit: i64,
+    ) -> AppResult<Vec<DueRetry>> {
         let rows = sqlx::query(
             "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = 2 \
              AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? ORDER BY next_retry_at, id LIMIT ?",
@@ -799,7 +971,14 @@ impl Store for SqliteStore {
             .map_err(AppError::from)
     }
 
-    async fn postpone_retry(&self, record_id: i64, error: &str, now: i64, max_retries: i64, next_retry_at: i64) -> AppResult<()> {
+    async fn postpone_retry(
+        &self,
+        record_id: i64,
+        error: &str,
+        now: i64,
+        max_retries: i64,
+        next_retry_at: i64,
+    ) -> AppResult<()> {
         sqlx::query(
             "UPDATE message_push_records SET retry_count = retry_count + 1, error_message = ?, update_time = ?, \
              next_retry_at = CASE WHEN retry_count + 1 >= ? THEN NULL ELSE ? END WHERE id = ? AND push_status = 2",
@@ -850,9 +1029,11 @@ impl Store for SqliteStore {
     }
 
     async fn push_stats(&self) -> AppResult<PushStats> {
-        let rows = sqlx::query("SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status")
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status",
+        )
+        .fetch_all(&self.read)
+        .await?;
         Ok(stats_from_rows(&rows)?)
     }
 
@@ -877,7 +1058,11 @@ impl Store for SqliteStore {
         Ok(stats_from_rows(&rows)?)
     }
 
-    async fn recent_records_for_sender(&self, user: UserId, limit: i64) -> AppResult<Vec<PushRecord>> {
+    async fn recent_records_for_sender(
+        &self,
+        user: UserId,
+        limit: i64,
+    ) -> AppResult<Vec<PushRecord>> {
         let rows = sqlx::query(
             "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
              r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
@@ -912,19 +1097,27 @@ async fn recipients(
     id: ConversationId,
     sender: UserId,
 ) -> Result<Vec<UserId>, sqlx::Error> {
-    if !cache.contains_key(&id) {
-        let ids = member_ids_on(conn, id).await?;
-        cache.insert(id, ids);
-    }
-    Ok(cache[&id].iter().copied().filter(|u| *u != sender).collect())
+    let ids = match cache.entry(id) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => e.insert(member_ids_on(conn, id).await?),
+    };
+    Ok(ids.iter().copied().filter(|u| *u != sender).collect())
 }
 
 /// Members, last message and the derived unread count of one conversation row.
-async fn load_conversation(conn: &mut SqliteConnection, row: &SqliteRow, viewer: UserId) -> Result<Conversation, sqlx::Error> {
+async fn load_conversation(
+    conn: &mut SqliteConnection,
+    row: &SqliteRow,
+    viewer: UserId,
+) -> Result<Conversation, sqlx::Error> {
     let id: i64 = row.try_get("id")?;
     let last_seq: i64 = row.try_get("last_seq")?;
     let read_seq: i64 = row.try_get("read_seq")?;
-    let kind = if row.try_get::<String, _>("kind")? == "group" { ConversationKind::Group } else { ConversationKind::Direct };
+    let kind = if row.try_get::<String, _>("kind")? == "group" {
+        ConversationKind::Group
+    } else {
+        ConversationKind::Direct
+    };
     let member_rows = sqlx::query(
         "SELECT cm.user_id, u.username, u.display_name, cm.read_seq FROM conversation_members cm \
          JOIN users u ON u.id = cm.user_id WHERE cm.conversation_id = ? ORDER BY cm.user_id",
@@ -953,14 +1146,16 @@ async fn load_conversation(conn: &mut SqliteConnection, row: &SqliteRow, viewer:
         });
     }
     let last_message = if last_seq > 0 {
-        sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq = ?"))
-            .bind(id)
-            .bind(last_seq)
-            .fetch_optional(&mut *conn)
-            .await?
-            .as_ref()
-            .map(message_from_row)
-            .transpose()?
+        sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq = ?"
+        ))
+        .bind(id)
+        .bind(last_seq)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()?
     } else {
         None
     };

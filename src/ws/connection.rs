@@ -17,15 +17,23 @@ use crate::error::AppError;
 use crate::ws::hub::{ConnHandle, Frame};
 use crate::AppState;
 
+use crate::delivery::receipts::MAX_ACK_IDS;
+
 /// Most conversations one `sync` may name.
 const MAX_RESUME_POINTS: usize = 1000;
 
 /// Paging state of the offline replay.
 struct Replay {
+    /// The last message id sent; the next page starts after it.
     after: MessageId,
+    /// Sent and not yet acknowledged.
     awaiting: HashSet<MessageId>,
     started: Instant,
     replayed: i64,
+    /// Records waiting when the replay started (for `remaining`).
+    total: Option<i64>,
+    /// The database had nothing more after `after`.
+    exhausted: bool,
 }
 
 struct Session {
@@ -50,7 +58,13 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
     let (sink, mut stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, rx, cfg.heartbeat_interval()));
 
-    let mut session = Session { delivery: delivery.clone(), handle: handle.clone(), user, replay: None, typing_ok: HashSet::new() };
+    let mut session = Session {
+        delivery: delivery.clone(),
+        handle: handle.clone(),
+        user,
+        replay: None,
+        typing_ok: HashSet::new(),
+    };
     session.send(&ServerFrame::Welcome {
         protocol_version: PROTOCOL_VERSION,
         connection_id: handle.id,
@@ -59,7 +73,14 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
         heartbeat_interval_ms: cfg.heartbeat_interval().as_millis() as u64,
         heartbeat_timeout_ms: cfg.heartbeat_timeout().as_millis() as u64,
     });
-    session.replay = Some(Replay { after: 0, awaiting: HashSet::new(), started: Instant::now(), replayed: 0 });
+    session.replay = Some(Replay {
+        after: 0,
+        awaiting: HashSet::new(),
+        started: Instant::now(),
+        replayed: 0,
+        total: None,
+        exhausted: false,
+    });
     session.next_replay_page().await;
 
     let mut shutdown = state.shutdown.clone();
@@ -92,10 +113,19 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
         }
     };
 
+    if reason == "slow consumer" {
+        delivery.metrics.push("slow_consumer", 1);
+    }
     let went_offline = delivery.hub.unregister(&handle);
     writer.abort();
     let unacknowledged = handle.in_flight_count();
-    tracing::info!(user = session.user.id, conn = handle.id, reason, unacknowledged, "connection closed; unacknowledged messages stay pending");
+    tracing::info!(
+        user = session.user.id,
+        conn = handle.id,
+        reason,
+        unacknowledged,
+        "connection closed; unacknowledged messages stay pending"
+    );
     if went_offline {
         tracing::info!(user = session.user.id, username = %session.user.username, "user offline");
     }
@@ -112,7 +142,19 @@ async fn write_loop(
         tokio::select! {
             f = rx.recv() => match f {
                 Some(f) => {
-                    if sink.send(WsMessage::Text(f.as_ref().into())).await.is_err() {
+                    // Write everything already queued, then flush once: fewer syscalls under load.
+                    if sink.feed(WsMessage::Text(f.as_ref().into())).await.is_err() {
+                        break;
+                    }
+                    let mut more = 0;
+                    while more < 256 {
+                        let Ok(f) = rx.try_recv() else { break };
+                        if sink.feed(WsMessage::Text(f.as_ref().into())).await.is_err() {
+                            return;
+                        }
+                        more += 1;
+                    }
+                    if sink.flush().await.is_err() {
                         break;
                     }
                 }
@@ -133,7 +175,13 @@ impl Session {
         self.handle.send(&frame(f))
     }
 
-    fn error(&self, code: &str, message: &str, client_msg_id: Option<String>, message_id: Option<MessageId>) {
+    fn error(
+        &self,
+        code: &str,
+        message: &str,
+        client_msg_id: Option<String>,
+        message_id: Option<MessageId>,
+    ) {
         self.send(&ServerFrame::Error {
             code: code.to_string(),
             message: message.to_string(),
@@ -171,17 +219,41 @@ impl Session {
         let user = self.user.clone();
         match parsed {
             ClientFrame::Ping { nonce } => {
-                self.send(&ServerFrame::Pong { nonce, server_time: now_ms() });
+                self.send(&ServerFrame::Pong {
+                    nonce,
+                    server_time: now_ms(),
+                });
             }
-            ClientFrame::Send { client_msg_id, conversation_id, content } => {
-                match d.send(&user, conversation_id, client_msg_id.clone(), content, Some(self.handle.id)).await {
+            ClientFrame::Send {
+                client_msg_id,
+                conversation_id,
+                content,
+            } => {
+                match d
+                    .send(
+                        &user,
+                        conversation_id,
+                        client_msg_id.clone(),
+                        content,
+                        Some(self.handle.id),
+                    )
+                    .await
+                {
                     Ok(ack) => {
-                        self.send(&ServerFrame::Sent { client_msg_id, message: ack.message, duplicate: ack.duplicate });
+                        self.send(&ServerFrame::Sent {
+                            client_msg_id,
+                            message: ack.message,
+                            duplicate: ack.duplicate,
+                        });
                     }
                     Err(e) => self.app_error(e, Some(client_msg_id), None),
                 }
             }
             ClientFrame::Ack { message_ids } => {
+                if message_ids.len() > MAX_ACK_IDS {
+                    let msg = format!("at most {MAX_ACK_IDS} ids per ack");
+                    return self.app_error(AppError::invalid("message_ids", msg), None, None);
+                }
                 if let Some(r) = self.replay.as_mut() {
                     for id in &message_ids {
                         r.awaiting.remove(id);
@@ -191,11 +263,14 @@ impl Session {
                     Ok(_) => {}
                     Err(e) => self.app_error(e, None, None),
                 }
-                if self.replay.as_ref().is_some_and(|r| r.awaiting.is_empty()) {
+                if self.replay.is_some() {
                     self.next_replay_page().await;
                 }
             }
-            ClientFrame::Read { conversation_id, seq } => {
+            ClientFrame::Read {
+                conversation_id,
+                seq,
+            } => {
                 if let Err(e) = d.mark_read(user.id, conversation_id, seq).await {
                     self.app_error(e, None, None);
                 }
@@ -205,7 +280,10 @@ impl Session {
                     self.app_error(e, None, Some(message_id));
                 }
             }
-            ClientFrame::Sync { conversations, recalled_since } => self.sync(conversations, recalled_since).await,
+            ClientFrame::Sync {
+                conversations,
+                recalled_since,
+            } => self.sync(conversations, recalled_since).await,
             ClientFrame::Typing { conversation_id } => {
                 if !self.typing_ok.contains(&conversation_id) {
                     match d.store.is_member(conversation_id, user.id).await {
@@ -217,7 +295,10 @@ impl Session {
                     }
                 }
                 if let Ok(members) = d.store.member_ids(conversation_id).await {
-                    let f = frame(&ServerFrame::Typing { conversation_id, user_id: user.id });
+                    let f = frame(&ServerFrame::Typing {
+                        conversation_id,
+                        user_id: user.id,
+                    });
                     for m in members.into_iter().filter(|m| *m != user.id) {
                         d.hub.send_to_user(m, &f, None);
                     }
@@ -226,38 +307,98 @@ impl Session {
         }
     }
 
-    /// Sends the next page of waiting messages, or `caught_up` when there is none.
+    /// Keeps up to two replay pages in flight (the next page is read while the client works
+    /// on the previous one); says `caught_up` once everything sent has been acknowledged.
     async fn next_replay_page(&mut self) {
-        let Some(after) = self.replay.as_ref().map(|r| r.after) else { return };
-        let page_size = self.delivery.config.delivery.replay_page_size;
-        match self.delivery.waiting_page(self.user.id, after, page_size).await {
-            Ok(page) if page.messages.is_empty() => {
-                let Some(r) = self.replay.take() else { return };
-                self.send(&ServerFrame::CaughtUp { reason: ReplayReason::Pending, replayed: r.replayed });
-                if r.replayed > 0 {
-                    self.delivery.metrics.drain_seconds.observe(r.started.elapsed().as_secs_f64());
-                    tracing::info!(user = self.user.id, replayed = r.replayed, ms = r.started.elapsed().as_millis() as u64, "offline messages replayed");
+        let page_size = self.delivery.config.delivery.replay_page_size.max(1);
+        if let Some(r) = self.replay.as_mut() {
+            // Ids settled by another device of the user (or expired) are no longer awaited here.
+            let in_flight = self
+                .handle
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            r.awaiting.retain(|id| in_flight.contains_key(id));
+        }
+        loop {
+            let Some(r) = self.replay.as_ref() else {
+                return;
+            };
+            if r.exhausted {
+                if r.awaiting.is_empty() {
+                    let Some(r) = self.replay.take() else { return };
+                    self.send(&ServerFrame::CaughtUp {
+                        reason: ReplayReason::Pending,
+                        replayed: r.replayed,
+                    });
+                    if r.replayed > 0 {
+                        let ms = r.started.elapsed().as_millis() as u64;
+                        self.delivery
+                            .metrics
+                            .drain_seconds
+                            .observe(r.started.elapsed().as_secs_f64());
+                        tracing::info!(
+                            user = self.user.id,
+                            replayed = r.replayed,
+                            ms,
+                            "offline messages replayed"
+                        );
+                    }
+                }
+                return;
+            }
+            if r.awaiting.len() as i64 > page_size {
+                return;
+            }
+            let after = r.after;
+            if r.total.is_none() {
+                match self.delivery.store.waiting_count(self.user.id).await {
+                    Ok(n) => {
+                        if let Some(r) = self.replay.as_mut() {
+                            r.total = Some(n);
+                        }
+                    }
+                    Err(e) => {
+                        self.replay = None;
+                        return self.app_error(e, None, None);
+                    }
                 }
             }
-            Ok(page) => {
-                let ids: Vec<MessageId> = page.messages.iter().map(|m| m.id).collect();
-                let n = ids.len() as i64;
-                let f = frame(&ServerFrame::Batch {
-                    reason: ReplayReason::Pending,
-                    messages: page.messages,
-                    remaining: (page.pending_total - n).max(0),
-                });
-                if let Some(r) = self.replay.as_mut() {
+            match self
+                .delivery
+                .store
+                .waiting_for(self.user.id, after, page_size)
+                .await
+            {
+                Ok(messages) => {
+                    let Some(r) = self.replay.as_mut() else {
+                        return;
+                    };
+                    if messages.is_empty() {
+                        r.exhausted = true;
+                        continue;
+                    }
+                    let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+                    let n = ids.len() as i64;
                     r.after = *ids.last().unwrap_or(&after);
-                    r.awaiting = ids.iter().copied().collect();
+                    r.awaiting.extend(ids.iter().copied());
                     r.replayed += n;
+                    let remaining = (r.total.unwrap_or(0) - r.replayed).max(0);
+                    let f = frame(&ServerFrame::Batch {
+                        reason: ReplayReason::Pending,
+                        messages,
+                        remaining,
+                    });
+                    self.delivery.metrics.push("replayed", n as u64);
+                    if !self.handle.deliver(&f, &ids) {
+                        self.replay = None;
+                        return;
+                    }
                 }
-                self.delivery.metrics.push("replayed", n as u64);
-                self.handle.deliver(&f, &ids);
-            }
-            Err(e) => {
-                self.replay = None;
-                self.app_error(e, None, None);
+                Err(e) => {
+                    self.replay = None;
+                    return self.app_error(e, None, None);
+                }
             }
         }
     }
@@ -265,7 +406,14 @@ impl Session {
     /// Conversation tails after the client's resume points, then recalls since a time.
     async fn sync(&mut self, points: Vec<ResumePoint>, recalled_since: Option<i64>) {
         if points.len() > MAX_RESUME_POINTS {
-            return self.app_error(AppError::invalid("conversations", format!("at most {} resume points", MAX_RESUME_POINTS)), None, None);
+            return self.app_error(
+                AppError::invalid(
+                    "conversations",
+                    format!("at most {} resume points", MAX_RESUME_POINTS),
+                ),
+                None,
+                None,
+            );
         }
         let d = self.delivery.clone();
         let page = d.config.delivery.replay_page_size;
@@ -273,13 +421,20 @@ impl Session {
         for p in points {
             let mut after = p.after_seq;
             loop {
-                match d.tail_page(self.user.id, p.conversation_id, after, page).await {
+                match d
+                    .tail_page(self.user.id, p.conversation_id, after, page)
+                    .await
+                {
                     Ok(messages) if messages.is_empty() => break,
                     Ok(messages) => {
                         let n = messages.len() as i64;
                         after = messages.last().map(|m| m.seq).unwrap_or(after);
                         replayed += n;
-                        if !self.send(&ServerFrame::Batch { reason: ReplayReason::Sync, messages, remaining: 0 }) {
+                        if !self.send(&ServerFrame::Batch {
+                            reason: ReplayReason::Sync,
+                            messages,
+                            remaining: 0,
+                        }) {
                             return;
                         }
                         if n < page {
@@ -294,7 +449,10 @@ impl Session {
                 }
             }
             if let Some(since) = recalled_since {
-                match d.recalled_since(self.user.id, p.conversation_id, since).await {
+                match d
+                    .recalled_since(self.user.id, p.conversation_id, since)
+                    .await
+                {
                     Ok(recalled) => {
                         for m in recalled {
                             self.send(&ServerFrame::Recalled {
@@ -310,14 +468,25 @@ impl Session {
                 }
             }
         }
-        self.send(&ServerFrame::CaughtUp { reason: ReplayReason::Sync, replayed });
+        self.send(&ServerFrame::CaughtUp {
+            reason: ReplayReason::Sync,
+            replayed,
+        });
     }
 
     /// Pushes not acknowledged in time: their records become failed (and are retried later).
     async fn expire_in_flight(&mut self, timeout: Duration) {
         let expired: Vec<MessageId> = {
-            let mut f = self.handle.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            let ids: Vec<MessageId> = f.iter().filter(|(_, at)| at.elapsed() > timeout).map(|(id, _)| *id).collect();
+            let mut f = self
+                .handle
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let ids: Vec<MessageId> = f
+                .iter()
+                .filter(|(_, at)| at.elapsed() > timeout)
+                .map(|(id, _)| *id)
+                .collect();
             for id in &ids {
                 f.remove(id);
             }
@@ -327,7 +496,11 @@ impl Session {
             return;
         }
         let msg = format!("not acknowledged within {} s", timeout.as_secs());
-        if let Err(e) = self.delivery.push_failed(self.user.id, &expired, &msg).await {
+        if let Err(e) = self
+            .delivery
+            .push_failed(self.user.id, &expired, &msg)
+            .await
+        {
             e.log();
         }
         if let Some(r) = self.replay.as_mut() {
@@ -335,7 +508,7 @@ impl Session {
                 r.awaiting.remove(id);
             }
         }
-        if self.replay.as_ref().is_some_and(|r| r.awaiting.is_empty()) {
+        if self.replay.is_some() {
             self.next_replay_page().await;
         }
     }

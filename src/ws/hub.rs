@@ -35,7 +35,11 @@ impl ConnHandle {
         match self.outbox.try_send(frame.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(conn = self.id, user = self.user_id, "slow consumer: outbox full, disconnecting");
+                tracing::warn!(
+                    conn = self.id,
+                    user = self.user_id,
+                    "slow consumer: outbox full, disconnecting"
+                );
                 self.kill.notify_one();
                 false
             }
@@ -56,7 +60,10 @@ impl ConnHandle {
     }
 
     pub fn in_flight_count(&self) -> usize {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 }
 
@@ -68,11 +75,20 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(metrics: Arc<Metrics>) -> Hub {
-        Hub { users: RwLock::new(HashMap::new()), next_id: AtomicU64::new(1), metrics }
+        Hub {
+            users: RwLock::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            metrics,
+        }
     }
 
     /// Registers a connection. The bool is true when the user just came online.
-    pub fn register(&self, user_id: UserId, outbox: mpsc::Sender<Frame>, now: i64) -> (Arc<ConnHandle>, bool) {
+    pub fn register(
+        &self,
+        user_id: UserId,
+        outbox: mpsc::Sender<Frame>,
+        now: i64,
+    ) -> (Arc<ConnHandle>, bool) {
         let handle = Arc::new(ConnHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_id,
@@ -96,7 +112,9 @@ impl Hub {
     /// Removes a connection. Returns true when the user has no connection left.
     pub fn unregister(&self, handle: &ConnHandle) -> bool {
         let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
-        let Some(conns) = users.get_mut(&handle.user_id) else { return false };
+        let Some(conns) = users.get_mut(&handle.user_id) else {
+            return false;
+        };
         let before = conns.len();
         conns.retain(|c| c.id != handle.id);
         if conns.len() < before {
@@ -122,12 +140,18 @@ impl Hub {
 
     /// Sends a frame to every connection of `user_id` except `except`. Returns how many got it.
     pub fn send_to_user(&self, user_id: UserId, frame: &Frame, except: Option<u64>) -> usize {
-        self.connections(user_id).iter().filter(|c| Some(c.id) != except && c.send(frame)).count()
+        self.connections(user_id)
+            .iter()
+            .filter(|c| Some(c.id) != except && c.send(frame))
+            .count()
     }
 
     /// Sends a frame that needs acknowledgement to every connection of `user_id`.
     pub fn deliver_to_user(&self, user_id: UserId, frame: &Frame, ids: &[MessageId]) -> usize {
-        self.connections(user_id).iter().filter(|c| c.deliver(frame, ids)).count()
+        self.connections(user_id)
+            .iter()
+            .filter(|c| c.deliver(frame, ids))
+            .count()
     }
 
     /// A device of `user_id` acknowledged these: none of the user's connections waits for them now.
@@ -155,6 +179,9 @@ impl Hub {
     /// (online users, open connections)
     pub fn counts(&self) -> (i64, i64) {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
-        (users.len() as i64, users.values().map(|c| c.len() as i64).sum())
+        (
+            users.len() as i64,
+            users.values().map(|c| c.len() as i64).sum(),
+        )
     }
 }

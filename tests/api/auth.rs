@@ -3,8 +3,17 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn post_anon(app: &TestApp, path: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value, Option<String>) {
-    let res = reqwest::Client::new().post(app.url(path)).json(&body).send().await.unwrap();
+async fn post_anon(
+    app: &TestApp,
+    path: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value, Option<String>) {
+    let res = reqwest::Client::new()
+        .post(app.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = res.status();
     let cookie = session_cookie(&res);
     (status, res.json().await.unwrap_or_default(), cookie)
@@ -14,10 +23,19 @@ async fn post_anon(app: &TestApp, path: &str, body: serde_json::Value) -> (Statu
 async fn register_login_me_logout() {
     let app = spawn_app().await;
     let name = unique("alice");
-    let (s, user, cookie) = post_anon(&app, "/api/auth/register", json!({"username": name, "password": "secret pass"})).await;
+    let (s, user, cookie) = post_anon(
+        &app,
+        "/api/auth/register",
+        json!({"username": name, "password": "secret pass"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(user["username"], name.as_str());
-    assert_eq!(user["display_name"], name.as_str(), "display name defaults to the username");
+    assert_eq!(
+        user["display_name"],
+        name.as_str(),
+        "display name defaults to the username"
+    );
     assert!(user.get("password_hash").is_none());
     let cookie = cookie.expect("register sets the session cookie");
 
@@ -29,8 +47,17 @@ async fn register_login_me_logout() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let set = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"), "{set}");
+    let set = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+        "{set}"
+    );
     let login_cookie = session_cookie(&res).unwrap();
     assert_ne!(login_cookie, cookie, "every login is a new session");
 
@@ -41,7 +68,10 @@ async fn register_login_me_logout() {
         .await
         .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
-    assert_eq!(me.json::<serde_json::Value>().await.unwrap()["username"], name.as_str());
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["username"],
+        name.as_str()
+    );
 
     let out = reqwest::Client::new()
         .post(app.url("/api/auth/logout"))
@@ -50,14 +80,24 @@ async fn register_login_me_logout() {
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    assert!(out.headers().get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert!(out
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     let me = reqwest::Client::new()
         .get(app.url("/api/auth/me"))
         .header("cookie", format!("courier_session={login_cookie}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "the session is gone server-side");
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session is gone server-side"
+    );
     // The other session (from registration) still works.
     let me = reqwest::Client::new()
         .get(app.url("/api/auth/me"))
@@ -72,10 +112,19 @@ async fn register_login_me_logout() {
 async fn duplicate_username_is_409_case_insensitive() {
     let app = spawn_app().await;
     let name = unique("bob");
-    let (s, _, _) = post_anon(&app, "/api/auth/register", json!({"username": name, "password": "secret pass"})).await;
+    let (s, _, _) = post_anon(
+        &app,
+        "/api/auth/register",
+        json!({"username": name, "password": "secret pass"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, body, cookie) =
-        post_anon(&app, "/api/auth/register", json!({"username": name.to_uppercase(), "password": "other pass"})).await;
+    let (s, body, cookie) = post_anon(
+        &app,
+        "/api/auth/register",
+        json!({"username": name.to_uppercase(), "password": "other pass"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "username_taken");
     assert!(cookie.is_none());
@@ -85,9 +134,24 @@ async fn duplicate_username_is_409_case_insensitive() {
 async fn wrong_password_and_unknown_user_get_the_same_401() {
     let app = spawn_app().await;
     let name = unique("carol");
-    post_anon(&app, "/api/auth/register", json!({"username": name, "password": "secret pass"})).await;
-    let (s1, b1, c1) = post_anon(&app, "/api/auth/login", json!({"username": name, "password": "wrong pass"})).await;
-    let (s2, b2, _) = post_anon(&app, "/api/auth/login", json!({"username": "nobody_here", "password": "wrong pass"})).await;
+    post_anon(
+        &app,
+        "/api/auth/register",
+        json!({"username": name, "password": "secret pass"}),
+    )
+    .await;
+    let (s1, b1, c1) = post_anon(
+        &app,
+        "/api/auth/login",
+        json!({"username": name, "password": "wrong pass"}),
+    )
+    .await;
+    let (s2, b2, _) = post_anon(
+        &app,
+        "/api/auth/login",
+        json!({"username": "nobody_here", "password": "wrong pass"}),
+    )
+    .await;
     assert_eq!(s1, StatusCode::UNAUTHORIZED);
     assert_eq!(s2, StatusCode::UNAUTHORIZED);
     assert_eq!(b1, b2, "same body: usernames are not revealed");
@@ -99,10 +163,22 @@ async fn wrong_password_and_unknown_user_get_the_same_401() {
 async fn invalid_input_names_the_field() {
     let app = spawn_app().await;
     for (body, field) in [
-        (json!({"username": "ab", "password": "secret pass"}), "username"),
-        (json!({"username": "has space", "password": "secret pass"}), "username"),
-        (json!({"username": unique("dave"), "password": "short"}), "password"),
-        (json!({"username": unique("erin"), "password": "secret pass", "display_name": "x".repeat(65)}), "display_name"),
+        (
+            json!({"username": "ab", "password": "secret pass"}),
+            "username",
+        ),
+        (
+            json!({"username": "has space", "password": "secret pass"}),
+            "username",
+        ),
+        (
+            json!({"username": unique("dave"), "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"username": unique("erin"), "password": "secret pass", "display_name": "x".repeat(65)}),
+            "display_name",
+        ),
     ] {
         let (s, b, _) = post_anon(&app, "/api/auth/register", body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -111,7 +187,10 @@ async fn invalid_input_names_the_field() {
     // Missing fields and malformed JSON are JSON errors too.
     let (s, b, _) = post_anon(&app, "/api/auth/register", json!({"username": "frank"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(b["error"]["message"].as_str().unwrap().contains("password"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("password"),
+        "{b}"
+    );
     let res = reqwest::Client::new()
         .post(app.url("/api/auth/login"))
         .header("content-type", "application/json")
@@ -120,8 +199,16 @@ async fn invalid_input_names_the_field() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"], "bad_request");
-    let (s, b, _) = post_anon(&app, "/api/auth/login", json!({"username": "", "password": "x"})).await;
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "bad_request"
+    );
+    let (s, b, _) = post_anon(
+        &app,
+        "/api/auth/login",
+        json!({"username": "", "password": "x"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["field"], "username");
 }
@@ -130,13 +217,28 @@ async fn invalid_input_names_the_field() {
 async fn not_logged_in_is_401_everywhere() {
     let app = spawn_app().await;
     let client = reqwest::Client::new();
-    for path in ["/api/auth/me", "/api/conversations", "/api/offline-messages", "/api/diagnostics", "/api/users?q=a"] {
+    for path in [
+        "/api/auth/me",
+        "/api/conversations",
+        "/api/offline-messages",
+        "/api/diagnostics",
+        "/api/users?q=a",
+    ] {
         let res = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
         let b: serde_json::Value = res.json().await.unwrap();
         assert_eq!(b["error"]["code"], "unauthorized");
-        let res = client.get(app.url(path)).header("cookie", "courier_session=forged").send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path} with a forged cookie");
+        let res = client
+            .get(app.url(path))
+            .header("cookie", "courier_session=forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} with a forged cookie"
+        );
     }
     // The WebSocket needs the session too.
     let url = format!("{}/ws", app.base.replace("http://", "ws://"));

@@ -11,12 +11,19 @@ async fn direct_conversations_are_reopened_not_duplicated() {
     let c1 = a.direct_with(&b).await;
     let c2 = b.direct_with(&a).await;
     assert_eq!(c1.id, c2.id);
-    assert_eq!(c1.title, b.user.display_name, "a 1:1 is titled with the other member");
+    assert_eq!(
+        c1.title, b.user.display_name,
+        "a 1:1 is titled with the other member"
+    );
     assert_eq!(c2.title, a.user.display_name);
     assert_eq!(c1.members.len(), 2);
-    let (s, b) = a.post("/api/conversations/direct", json!({"user_id": a.id()})).await;
+    let (s, b) = a
+        .post("/api/conversations/direct", json!({"user_id": a.id()}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    let (s, _) = a.post("/api/conversations/direct", json!({"user_id": 999_999})).await;
+    let (s, _) = a
+        .post("/api/conversations/direct", json!({"user_id": 999_999}))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -26,7 +33,12 @@ async fn groups_list_and_unread_counts_are_derived() {
     let a = app.register("ga").await;
     let b = app.register("gb").await;
     let c = app.register("gc").await;
-    let (s, g) = a.post("/api/conversations/group", json!({"title": "Team", "member_ids": [b.id(), c.id()]})).await;
+    let (s, g) = a
+        .post(
+            "/api/conversations/group",
+            json!({"title": "Team", "member_ids": [b.id(), c.id()]}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{g}");
     let gid = g["id"].as_i64().unwrap();
     assert_eq!(g["members"].as_array().unwrap().len(), 3);
@@ -41,7 +53,9 @@ async fn groups_list_and_unread_counts_are_derived() {
     assert_eq!(conv["last_message"]["content"], "three");
     let (_, list) = b.get("/api/conversations").await;
     assert_eq!(list[0]["unread"], 2, "own messages are never unread");
-    let (s, _) = c.post(&format!("/api/conversations/{gid}/read"), json!({"seq": 2})).await;
+    let (s, _) = c
+        .post(&format!("/api/conversations/{gid}/read"), json!({"seq": 2}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (_, list) = c.get("/api/conversations").await;
     assert_eq!(list[0]["unread"], 1);
@@ -77,12 +91,25 @@ async fn outsiders_get_404_not_403() {
         assert_eq!(body["error"]["code"], "not_found");
     }
     let (s, _) = eve
-        .post(&format!("/api/conversations/{}/messages", conv.id), json!({"client_msg_id": "e1", "content": "hi"}))
+        .post(
+            &format!("/api/conversations/{}/messages", conv.id),
+            json!({"client_msg_id": "e1", "content": "hi"}),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = eve.post(&format!("/api/conversations/{}/read", conv.id), json!({"seq": 1})).await;
+    let (s, _) = eve
+        .post(
+            &format!("/api/conversations/{}/read", conv.id),
+            json!({"seq": 1}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = eve.post(&format!("/api/messages/{}/recall", ack.message.id), json!({})).await;
+    let (s, _) = eve
+        .post(
+            &format!("/api/messages/{}/recall", ack.message.id),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -91,12 +118,22 @@ async fn user_search_finds_others_not_me() {
     let app = spawn_app().await;
     let a = app.register("searcher").await;
     let b = app.register("findme").await;
-    let (s, found) = a.get(&format!("/api/users?q={}", &b.user.username[..6])).await;
+    let (s, found) = a
+        .get(&format!("/api/users?q={}", &b.user.username[..6]))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let names: Vec<&str> = found.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&b.user.username.as_str()), "{names:?}");
     let (_, found) = a.get("/api/users?q=searcher").await;
     assert!(found.as_array().unwrap().iter().all(|u| u["id"] != a.id()));
     let (_, found) = a.get("/api/users?q=%25").await;
-    assert!(found.as_array().unwrap().is_empty(), "LIKE wildcards match literally");
+    assert!(
+        found.as_array().unwrap().is_empty(),
+        "LIKE wildcards match literally"
+    );
 }

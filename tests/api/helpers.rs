@@ -1,7 +1,6 @@
 //! Starts the real server (port 0, fresh SQLite file, temporary client dir) and drives it with
 //! real HTTP and WebSocket clients.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use app::model::{Conversation, SendAck, User};
@@ -31,12 +30,18 @@ pub async fn spawn_app() -> TestApp {
 pub fn test_config(dir: &std::path::Path) -> Config {
     let dist = dir.join("dist");
     std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<!doctype html><title>Courier test client</title>").unwrap();
-    let mut c = Config::default();
-    c.addr = "127.0.0.1:0".parse().unwrap();
-    c.database_url = format!("sqlite://{}", dir.join("data/courier.db").display());
-    c.dist_dir = dist;
-    c.sqlite_synchronous = "normal".into();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Courier test client</title>",
+    )
+    .unwrap();
+    let mut c = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", dir.join("data/courier.db").display()),
+        dist_dir: dist,
+        sqlite_synchronous: "normal".into(),
+        ..Config::default()
+    };
     // Tests run the scheduler's jobs by calling them, at the times they choose.
     c.scheduler.enabled = false;
     c.delivery.send_rate_per_sec = 1_000_000.0;
@@ -66,7 +71,13 @@ pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
         .await
         .unwrap();
     });
-    TestApp { base: format!("http://{addr}"), state, dir, stop: Some(stop), server: Some(server) }
+    TestApp {
+        base: format!("http://{addr}"),
+        state,
+        dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
 }
 
 impl TestApp {
@@ -98,7 +109,12 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::CREATED, "register {username}");
         let token = session_cookie(&res).expect("session cookie");
         let user: User = res.json().await.unwrap();
-        TestUser { user, token, base: self.base.clone(), http: reqwest::Client::new() }
+        TestUser {
+            user,
+            token,
+            base: self.base.clone(),
+            http: reqwest::Client::new(),
+        }
     }
 }
 
@@ -113,7 +129,10 @@ pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("courier_session=").map(|r| r.split(';').next().unwrap_or("").to_string()))
+        .find_map(|v| {
+            v.strip_prefix("courier_session=")
+                .map(|r| r.split(';').next().unwrap_or("").to_string())
+        })
 }
 
 pub struct TestUser {
@@ -154,12 +173,19 @@ impl TestUser {
     }
 
     pub async fn direct_with(&self, other: &TestUser) -> Conversation {
-        let (s, v) = self.post("/api/conversations/direct", json!({"user_id": other.id()})).await;
+        let (s, v) = self
+            .post("/api/conversations/direct", json!({"user_id": other.id()}))
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         serde_json::from_value(v).unwrap()
     }
 
-    pub async fn send_http(&self, conversation: i64, client_msg_id: &str, content: &str) -> SendAck {
+    pub async fn send_http(
+        &self,
+        conversation: i64,
+        client_msg_id: &str,
+        content: &str,
+    ) -> SendAck {
         let (s, v) = self
             .post(
                 &format!("/api/conversations/{conversation}/messages"),
@@ -172,18 +198,28 @@ impl TestUser {
 
     pub async fn ws(&self) -> Ws {
         let ws = self.ws_raw().await.expect("ws connects");
-        let mut ws = Ws { inner: ws, seen: Vec::new() };
+        let mut ws = Ws {
+            inner: ws,
+            seen: Vec::new(),
+        };
         let welcome = ws.next(Duration::from_secs(5)).await.expect("welcome");
-        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "first frame is welcome: {welcome:?}");
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "first frame is welcome: {welcome:?}"
+        );
         ws
     }
 
     pub async fn ws_raw(
         &self,
-    ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, tokio_tungstenite::tungstenite::Error> {
+    ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, tokio_tungstenite::tungstenite::Error>
+    {
         let url = format!("{}/ws", self.base.replace("http://", "ws://"));
         let mut req = url.into_client_request().unwrap();
-        req.headers_mut().insert("cookie", format!("courier_session={}", self.token).parse().unwrap());
+        req.headers_mut().insert(
+            "cookie",
+            format!("courier_session={}", self.token).parse().unwrap(),
+        );
         Ok(tokio_tungstenite::connect_async(req).await?.0)
     }
 }
@@ -196,21 +232,30 @@ pub struct Ws {
 
 impl Ws {
     pub async fn send(&mut self, f: &ClientFrame) {
-        self.inner.send(WsMessage::Text(serde_json::to_string(f).unwrap().into())).await.unwrap();
+        self.inner
+            .send(WsMessage::Text(serde_json::to_string(f).unwrap().into()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_text(&mut self, t: &str) {
-        self.inner.send(WsMessage::Text(t.to_string().into())).await.unwrap();
+        self.inner
+            .send(WsMessage::Text(t.to_string().into()))
+            .await
+            .unwrap();
     }
 
     /// The next server frame, or None on timeout or close.
     pub async fn next(&mut self, timeout: Duration) -> Option<ServerFrame> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let msg = tokio::time::timeout_at(deadline, self.inner.next()).await.ok()??;
+            let msg = tokio::time::timeout_at(deadline, self.inner.next())
+                .await
+                .ok()??;
             match msg {
                 Ok(WsMessage::Text(t)) => {
-                    let f: ServerFrame = serde_json::from_str(t.as_str()).unwrap_or_else(|e| panic!("bad frame {t}: {e}"));
+                    let f: ServerFrame = serde_json::from_str(t.as_str())
+                        .unwrap_or_else(|e| panic!("bad frame {t}: {e}"));
                     self.seen.push(f.clone());
                     return Some(f);
                 }
@@ -221,14 +266,22 @@ impl Ws {
     }
 
     /// Waits for a frame matching `pred`, keeping the others in `seen`.
-    pub async fn wait_for(&mut self, what: &str, timeout: Duration, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&ServerFrame) -> bool,
+    ) -> ServerFrame {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next(left).await {
                 Some(f) if pred(&f) => return f,
                 Some(_) => continue,
-                None => panic!("timed out or closed waiting for {what}; seen: {:#?}", self.seen.iter().rev().take(5).collect::<Vec<_>>()),
+                None => panic!(
+                    "timed out or closed waiting for {what}; seen: {:#?}",
+                    self.seen.iter().rev().take(5).collect::<Vec<_>>()
+                ),
             }
         }
     }
@@ -237,7 +290,11 @@ impl Ws {
     pub async fn drain(&mut self) -> Vec<app::model::Message> {
         let mut out = Vec::new();
         loop {
-            match self.next(Duration::from_secs(10)).await.expect("replay frames") {
+            match self
+                .next(Duration::from_secs(10))
+                .await
+                .expect("replay frames")
+            {
                 ServerFrame::Batch { messages, .. } => {
                     let ids = messages.iter().map(|m| m.id).collect();
                     out.extend(messages);
@@ -250,7 +307,10 @@ impl Ws {
     }
 
     pub async fn caught_up(&mut self) -> ServerFrame {
-        self.wait_for("caught_up", Duration::from_secs(10), |f| matches!(f, ServerFrame::CaughtUp { .. })).await
+        self.wait_for("caught_up", Duration::from_secs(10), |f| {
+            matches!(f, ServerFrame::CaughtUp { .. })
+        })
+        .await
     }
 
     /// True if no frame matching `pred` arrives within `d`.

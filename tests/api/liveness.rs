@@ -21,7 +21,10 @@ async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
     tokio::time::sleep(Duration::from_millis(1800)).await;
     let mut closed = false;
     while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
-        if matches!(msg, Err(_) | Ok(tokio_tungstenite::tungstenite::Message::Close(_))) {
+        if matches!(
+            msg,
+            Err(_) | Ok(tokio_tungstenite::tungstenite::Message::Close(_))
+        ) {
             closed = true;
             break;
         }
@@ -34,7 +37,8 @@ async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
     for n in 0..4 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         ws.send(&ClientFrame::Ping { nonce: n }).await;
-        ws.wait_for("pong", T, |f| matches!(f, ServerFrame::Pong { .. })).await;
+        ws.wait_for("pong", T, |f| matches!(f, ServerFrame::Pong { .. }))
+            .await;
     }
     assert!(app.state.delivery.hub.is_online(a.id()));
 }
@@ -48,7 +52,8 @@ async fn a_push_not_acknowledged_in_time_is_marked_failed_with_its_error() {
     let mut bw = b.ws().await;
     bw.caught_up().await;
     let m = a.send_http(conv.id, "f1", "ack me").await.message;
-    bw.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. })).await;
+    bw.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. }))
+        .await;
     // B never acknowledges.
     let mut record = serde_json::Value::Null;
     for _ in 0..40 {
@@ -62,9 +67,15 @@ async fn a_push_not_acknowledged_in_time_is_marked_failed_with_its_error() {
     assert_eq!(record["push_status"], "failed", "{record}");
     assert_eq!(record["message_id"], m.id);
     assert_eq!(record["retry_count"], 1);
-    assert!(record["error_message"].as_str().unwrap().contains("not acknowledged"));
+    assert!(record["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("not acknowledged"));
     // A late acknowledgement still counts: failed → pushed.
-    bw.send(&ClientFrame::Ack { message_ids: vec![m.id] }).await;
+    bw.send(&ClientFrame::Ack {
+        message_ids: vec![m.id],
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (_, d) = a.get("/api/diagnostics").await;
     assert_eq!(d["recent_sent_records"][0]["push_status"], "pushed");
@@ -84,7 +95,12 @@ async fn a_slow_consumer_is_disconnected_and_loses_nothing() {
     let n = 1500;
     let body = "x".repeat(3000);
     for i in 0..n {
-        aw.send(&ClientFrame::Send { client_msg_id: format!("s{i}"), conversation_id: conv.id, content: body.clone() }).await;
+        aw.send(&ClientFrame::Send {
+            client_msg_id: format!("s{i}"),
+            conversation_id: conv.id,
+            content: body.clone(),
+        })
+        .await;
     }
     let mut acks = 0;
     while acks < n {
@@ -107,7 +123,11 @@ async fn a_slow_consumer_is_disconnected_and_loses_nothing() {
     let mut seqs = Vec::new();
     loop {
         match bw.next(Duration::from_secs(20)).await.expect("replay") {
-            ServerFrame::Batch { reason: ReplayReason::Pending, messages, .. } => {
+            ServerFrame::Batch {
+                reason: ReplayReason::Pending,
+                messages,
+                ..
+            } => {
                 let ids = messages.iter().map(|m| m.id).collect();
                 seqs.extend(messages.iter().map(|m| m.seq));
                 bw.send(&ClientFrame::Ack { message_ids: ids }).await;
@@ -134,10 +154,27 @@ async fn sends_beyond_the_rate_limit_get_a_clear_error() {
     let mut ws = a.ws().await;
     ws.caught_up().await;
     for i in 0..4 {
-        ws.send(&ClientFrame::Send { client_msg_id: format!("l{i}"), conversation_id: conv.id, content: "hi".into() }).await;
+        ws.send(&ClientFrame::Send {
+            client_msg_id: format!("l{i}"),
+            conversation_id: conv.id,
+            content: "hi".into(),
+        })
+        .await;
     }
-    let f = ws.wait_for("rate limited", T, |f| matches!(f, ServerFrame::Error { .. })).await;
-    let ServerFrame::Error { code, client_msg_id, retry_after_ms, .. } = f else { unreachable!() };
+    let f = ws
+        .wait_for("rate limited", T, |f| {
+            matches!(f, ServerFrame::Error { .. })
+        })
+        .await;
+    let ServerFrame::Error {
+        code,
+        client_msg_id,
+        retry_after_ms,
+        ..
+    } = f
+    else {
+        unreachable!()
+    };
     assert_eq!(code, "rate_limited");
     assert_eq!(client_msg_id.as_deref(), Some("l3"));
     assert!(retry_after_ms.unwrap() > 0);
@@ -158,12 +195,23 @@ async fn websockets_from_other_origins_are_refused() {
     let a = app.register("xa").await;
     let url = format!("{}/ws", app.base.replace("http://", "ws://"));
     let mut req = url.clone().into_client_request().unwrap();
-    req.headers_mut().insert("cookie", format!("courier_session={}", a.token).parse().unwrap());
-    req.headers_mut().insert("origin", "http://evil.example".parse().unwrap());
+    req.headers_mut().insert(
+        "cookie",
+        format!("courier_session={}", a.token).parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
     let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
     assert!(err.to_string().contains("403"), "{err}");
     let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert("cookie", format!("courier_session={}", a.token).parse().unwrap());
-    req.headers_mut().insert("origin", app.base.parse().unwrap());
-    assert!(tokio_tungstenite::connect_async(req).await.is_ok(), "same origin is fine");
+    req.headers_mut().insert(
+        "cookie",
+        format!("courier_session={}", a.token).parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("origin", app.base.parse().unwrap());
+    assert!(
+        tokio_tungstenite::connect_async(req).await.is_ok(),
+        "same origin is fine"
+    );
 }

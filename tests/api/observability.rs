@@ -19,16 +19,30 @@ async fn metrics_count_what_happened() {
     let m = a.send_http(conv.id, "m1", "count me").await.message;
     a.send_http(conv.id, "m1", "count me").await;
     a.send_http(conv.id, "m2", "and me").await;
-    let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(metric(&text, "courier_messages_sent_total"), 2.0);
     assert_eq!(metric(&text, "courier_duplicates_absorbed_total"), 1.0);
     assert_eq!(metric(&text, "courier_offline_backlog"), 2.0);
     let mut bw = b.ws().await;
-    bw.wait_for("batch", T, |f| matches!(f, ServerFrame::Batch { .. })).await;
-    bw.send(&ClientFrame::Ack { message_ids: vec![m.id] }).await;
+    bw.wait_for("batch", T, |f| matches!(f, ServerFrame::Batch { .. }))
+        .await;
+    bw.send(&ClientFrame::Ack {
+        message_ids: vec![m.id],
+    })
+    .await;
     let mut text = String::new();
     for _ in 0..50 {
-        text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+        text = reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if metric(&text, "courier_offline_backlog") == 1.0 {
             break;
         }
@@ -37,7 +51,10 @@ async fn metrics_count_what_happened() {
     assert_eq!(metric(&text, "courier_offline_backlog"), 1.0);
     assert_eq!(metric(&text, "courier_connections"), 1.0);
     assert!(metric(&text, "courier_send_to_delivered_seconds_count") >= 1.0);
-    assert!(text.contains("courier_db_query_seconds_bucket{"), "database timings are exported");
+    assert!(
+        text.contains("courier_db_query_seconds_bucket{"),
+        "database timings are exported"
+    );
     assert!(text.contains("courier_pushes_total{outcome=\"acknowledged\"}"));
     assert!(text.contains("courier_cleanup_removed_records_total"));
 }

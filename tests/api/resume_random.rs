@@ -24,14 +24,24 @@ async fn sender(user: TestUser, conv: i64, seed: u64) -> usize {
         connections += 1;
         // Resend everything not acknowledged, with the same client_msg_id.
         for id in unacked.keys() {
-            ws.send(&ClientFrame::Send { client_msg_id: id.clone(), conversation_id: conv, content: format!("body of {id}") }).await;
+            ws.send(&ClientFrame::Send {
+                client_msg_id: id.clone(),
+                conversation_id: conv,
+                content: format!("body of {id}"),
+            })
+            .await;
         }
         let kill_after = rng.gen_range(50..400);
         let mut frames = 0;
         loop {
             while unacked.len() < 64 && next < PER_SENDER {
                 let id = format!("c{conv}-{next}");
-                ws.send(&ClientFrame::Send { client_msg_id: id.clone(), conversation_id: conv, content: format!("body of {id}") }).await;
+                ws.send(&ClientFrame::Send {
+                    client_msg_id: id.clone(),
+                    conversation_id: conv,
+                    content: format!("body of {id}"),
+                })
+                .await;
                 unacked.insert(id, ());
                 next += 1;
             }
@@ -42,7 +52,9 @@ async fn sender(user: TestUser, conv: i64, seed: u64) -> usize {
                 Some(ServerFrame::Sent { client_msg_id, .. }) => {
                     unacked.remove(&client_msg_id);
                 }
-                Some(ServerFrame::Error { code, message, .. }) => panic!("send refused: {code} {message}"),
+                Some(ServerFrame::Error { code, message, .. }) => {
+                    panic!("send refused: {code} {message}")
+                }
                 Some(_) => {}
                 None => break,
             }
@@ -56,7 +68,10 @@ async fn sender(user: TestUser, conv: i64, seed: u64) -> usize {
 
 #[tokio::test]
 async fn randomized_kills_lose_nothing_and_duplicate_nothing() {
-    let seed: u64 = std::env::var("COURIER_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 = std::env::var("COURIER_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     println!("resume_random seed = {seed} (rerun with COURIER_TEST_SEED={seed})");
     let app = spawn_app_with(|c| c.delivery.replay_page_size = 100).await;
     let a = app.register("ka").await;
@@ -66,7 +81,10 @@ async fn randomized_kills_lose_nothing_and_duplicate_nothing() {
     let conv_c = c.direct_with(&b).await.id;
     let total = 2 * PER_SENDER;
 
-    let senders = [tokio::spawn(sender(a, conv_a, seed ^ 1)), tokio::spawn(sender(c, conv_c, seed ^ 2))];
+    let senders = [
+        tokio::spawn(sender(a, conv_a, seed ^ 1)),
+        tokio::spawn(sender(c, conv_c, seed ^ 2)),
+    ];
 
     let mut rng = StdRng::seed_from_u64(seed);
     let mut by_id: HashMap<i64, Message> = HashMap::new();
@@ -75,13 +93,19 @@ async fn randomized_kills_lose_nothing_and_duplicate_nothing() {
     let mut connections = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     'outer: while by_id.len() < total {
-        assert!(tokio::time::Instant::now() < deadline, "recipient stalled at {} of {total}", by_id.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recipient stalled at {} of {total}",
+            by_id.len()
+        );
         let mut ws = b.ws().await;
         connections += 1;
         let kill_after = rng.gen_range(1..300);
         let mut frames = 0;
         loop {
-            let Some(f) = ws.next(Duration::from_secs(5)).await else { continue 'outer };
+            let Some(f) = ws.next(Duration::from_secs(5)).await else {
+                continue 'outer;
+            };
             let messages = match f {
                 ServerFrame::Message { message } => vec![message],
                 ServerFrame::Batch { messages, .. } => messages,
@@ -91,7 +115,11 @@ async fn randomized_kills_lose_nothing_and_duplicate_nothing() {
             let mut ids = Vec::new();
             for m in messages {
                 deliveries += 1;
-                assert_eq!(m.content.as_deref(), Some(format!("body of {}", m.client_msg_id).as_str()), "content intact");
+                assert_eq!(
+                    m.content.as_deref(),
+                    Some(format!("body of {}", m.client_msg_id).as_str()),
+                    "content intact"
+                );
                 if let Some(other) = by_seq.insert((m.conversation_id, m.seq), m.id) {
                     assert_eq!(other, m.id, "two messages with one seq");
                 }
@@ -117,23 +145,44 @@ async fn randomized_kills_lose_nothing_and_duplicate_nothing() {
 
     // Everything, once, in gap-free order per conversation.
     for conv in [conv_a, conv_c] {
-        let mut seqs: Vec<i64> = by_id.values().filter(|m| m.conversation_id == conv).map(|m| m.seq).collect();
+        let mut seqs: Vec<i64> = by_id
+            .values()
+            .filter(|m| m.conversation_id == conv)
+            .map(|m| m.seq)
+            .collect();
         seqs.sort_unstable();
-        assert_eq!(seqs, (1..=PER_SENDER as i64).collect::<Vec<_>>(), "conversation {conv}");
+        assert_eq!(
+            seqs,
+            (1..=PER_SENDER as i64).collect::<Vec<_>>(),
+            "conversation {conv}"
+        );
     }
     // The server stored exactly one message per client_msg_id despite the senders' resends.
     for conv in [conv_a, conv_c] {
         let (msgs, _) = app.state.store.history(conv, None, 1).await.unwrap();
-        assert_eq!(msgs[0].seq, PER_SENDER as i64, "no duplicate stored in {conv}");
+        assert_eq!(
+            msgs[0].seq, PER_SENDER as i64,
+            "no duplicate stored in {conv}"
+        );
     }
     // A last clean connection acknowledges whatever was in flight at the last kill; then
     // nothing is left pending.
     let mut ws = b.ws().await;
     loop {
-        match ws.next(Duration::from_secs(10)).await.expect("final replay") {
+        match ws
+            .next(Duration::from_secs(10))
+            .await
+            .expect("final replay")
+        {
             ServerFrame::Batch { messages, .. } => {
-                assert!(messages.iter().all(|m| by_id.contains_key(&m.id)), "no unknown message appears");
-                ws.send(&ClientFrame::Ack { message_ids: messages.iter().map(|m| m.id).collect() }).await;
+                assert!(
+                    messages.iter().all(|m| by_id.contains_key(&m.id)),
+                    "no unknown message appears"
+                );
+                ws.send(&ClientFrame::Ack {
+                    message_ids: messages.iter().map(|m| m.id).collect(),
+                })
+                .await;
             }
             ServerFrame::CaughtUp { .. } => break,
             _ => {}

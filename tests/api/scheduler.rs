@@ -24,30 +24,58 @@ async fn retry_sweep_backs_off_goes_terminal_and_never_repushes_delivered() {
     let mut bw = b.ws().await;
     bw.caught_up().await;
     let m = a.send_http(conv.id, "r1", "retry me").await.message;
-    bw.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. })).await;
+    bw.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. }))
+        .await;
     drop(bw); // never acknowledged; the connection dies
-    // Failed by the ack timeout? The connection died first, so the record is still pending:
-    // mark it failed the way an expired push does.
-    d.push_failed(b.id(), &[m.id], "test: not acknowledged").await.unwrap();
+              // Failed by the ack timeout? The connection died first, so the record is still pending:
+              // mark it failed the way an expired push does.
+    d.push_failed(b.id(), &[m.id], "test: not acknowledged")
+        .await
+        .unwrap();
     let now = now_ms();
     // Not due yet: nothing happens.
     assert_eq!(d.retry_sweep(now).await.unwrap(), SweepReport::default());
     // Due, recipient offline: attempt counted, pushed out again (retry_count 2).
-    assert_eq!(d.retry_sweep(now + 61_000).await.unwrap(), SweepReport { repushed: 0, postponed: 1 });
+    assert_eq!(
+        d.retry_sweep(now + 61_000).await.unwrap(),
+        SweepReport {
+            repushed: 0,
+            postponed: 1
+        }
+    );
     // Due again, offline again: third attempt reaches max_retries → terminal.
-    assert_eq!(d.retry_sweep(now + 61_000 + 91_000).await.unwrap(), SweepReport { repushed: 0, postponed: 1 });
-    assert_eq!(d.retry_sweep(now + 10_000_000).await.unwrap(), SweepReport::default(), "terminal: no more retries");
+    assert_eq!(
+        d.retry_sweep(now + 61_000 + 91_000).await.unwrap(),
+        SweepReport {
+            repushed: 0,
+            postponed: 1
+        }
+    );
+    assert_eq!(
+        d.retry_sweep(now + 10_000_000).await.unwrap(),
+        SweepReport::default(),
+        "terminal: no more retries"
+    );
     let (_, diag) = a.get("/api/diagnostics").await;
     let r = &diag["recent_sent_records"][0];
     assert_eq!(r["push_status"], "failed");
     assert_eq!(r["retry_count"], 3);
     // Terminal does not mean dropped: the message is replayed when B connects.
     let mut bw = b.ws().await;
-    let f = bw.wait_for("replay", T, |f| matches!(f, ServerFrame::Batch { .. })).await;
+    let f = bw
+        .wait_for("replay", T, |f| matches!(f, ServerFrame::Batch { .. }))
+        .await;
     assert!(matches!(f, ServerFrame::Batch { ref messages, .. } if messages[0].id == m.id));
-    bw.send(&ClientFrame::Ack { message_ids: vec![m.id] }).await;
+    bw.send(&ClientFrame::Ack {
+        message_ids: vec![m.id],
+    })
+    .await;
     bw.caught_up().await;
-    assert_eq!(d.retry_sweep(now + 20_000_000).await.unwrap(), SweepReport::default(), "delivered is never re-pushed");
+    assert_eq!(
+        d.retry_sweep(now + 20_000_000).await.unwrap(),
+        SweepReport::default(),
+        "delivered is never re-pushed"
+    );
 }
 
 #[tokio::test]
@@ -61,11 +89,26 @@ async fn retry_sweep_repushes_to_a_connected_device() {
     d.push_failed(b.id(), &[m.id], "test").await.unwrap();
     let mut bw = b.ws().await;
     // Replay on connect delivers it; leave it unacknowledged and let the sweep push again.
-    bw.wait_for("replay", T, |f| matches!(f, ServerFrame::Batch { .. })).await;
+    bw.wait_for("replay", T, |f| matches!(f, ServerFrame::Batch { .. }))
+        .await;
     let report = d.retry_sweep(now_ms() + 3_600_000).await.unwrap();
-    assert_eq!(report, SweepReport { repushed: 1, postponed: 0 });
-    bw.wait_for("re-push", T, |f| matches!(f, ServerFrame::Message { message } if message.id == m.id)).await;
-    bw.send(&ClientFrame::Ack { message_ids: vec![m.id] }).await;
+    assert_eq!(
+        report,
+        SweepReport {
+            repushed: 1,
+            postponed: 0
+        }
+    );
+    bw.wait_for(
+        "re-push",
+        T,
+        |f| matches!(f, ServerFrame::Message { message } if message.id == m.id),
+    )
+    .await;
+    bw.send(&ClientFrame::Ack {
+        message_ids: vec![m.id],
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let (_, diag) = a.get("/api/diagnostics").await;
     assert_eq!(diag["recent_sent_records"][0]["push_status"], "pushed");
@@ -80,16 +123,25 @@ async fn daily_cleanup_removes_old_pushed_records_only_and_is_idempotent() {
     let conv = a.direct_with(&b).await;
     let m1 = a.send_http(conv.id, "c1", "delivered").await.message;
     a.send_http(conv.id, "c2", "still pending").await;
-    b.post("/api/offline-messages/ack", serde_json::json!({"message_ids": [m1.id]})).await;
+    b.post(
+        "/api/offline-messages/ack",
+        serde_json::json!({"message_ids": [m1.id]}),
+    )
+    .await;
     // Today: the pushed record is younger than the retention.
     assert_eq!(d.cleanup(now_ms()).await.unwrap(), 0);
     let in_8_days = now_ms() + 8 * 86_400_000;
     assert_eq!(d.cleanup(in_8_days).await.unwrap(), 1);
     assert_eq!(d.cleanup(in_8_days).await.unwrap(), 0, "idempotent");
     let (_, diag) = a.get("/api/diagnostics").await;
-    assert_eq!(diag["sent_records"]["pending"], 1, "pending records are never cleaned up");
+    assert_eq!(
+        diag["sent_records"]["pending"], 1,
+        "pending records are never cleaned up"
+    );
     // History is untouched by the cleanup.
-    let (_, page) = b.get(&format!("/api/conversations/{}/messages", conv.id)).await;
+    let (_, page) = b
+        .get(&format!("/api/conversations/{}/messages", conv.id))
+        .await;
     assert_eq!(page["messages"].as_array().unwrap().len(), 2);
     let (_, r) = a.get(&format!("/api/messages/{}/receipts", m1.id)).await;
     assert_eq!(r["status"], "delivered");

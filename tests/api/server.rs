@@ -10,7 +10,10 @@ async fn spa_fallback_serves_the_client_on_deep_links() {
     for path in ["/", "/message-test", "/login", "/some/deep/link"] {
         let res = reqwest::get(app.url(path)).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
-        assert!(res.text().await.unwrap().contains("Courier test client"), "{path}");
+        assert!(
+            res.text().await.unwrap().contains("Courier test client"),
+            "{path}"
+        );
     }
 }
 
@@ -19,13 +22,45 @@ async fn healthz_and_unknown_api_routes() {
     let app = spawn_app().await;
     let res = reqwest::get(app.url("/healthz")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["database"], "ok");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["database"],
+        "ok"
+    );
     let res = reqwest::get(app.url("/api/nope")).await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");
-    let res = reqwest::Client::new().delete(app.url("/api/auth/me")).send().await.unwrap();
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
+    let res = reqwest::Client::new()
+        .delete(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
+    // A plain GET of the WebSocket endpoint is a JSON error too, as is an oversized body.
+    let res = reqwest::get(app.url("/ws")).await.unwrap();
+    assert!(res.status().is_client_error());
+    assert!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"].is_string());
+    let res = reqwest::Client::new()
+        .post(app.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"username\":\"{}\",\"password\":\"x\"}}",
+            "a".repeat(3 * 1024 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "payload_too_large"
+    );
 }
 
 #[tokio::test]
@@ -34,7 +69,10 @@ async fn missing_client_build_stops_startup_with_a_clear_line() {
     let mut c = test_config(dir.path());
     c.dist_dir = dir.path().join("nowhere");
     let err = courier::Application::build(c).await.err().unwrap();
-    assert!(err.contains("index.html") && err.contains("make run"), "{err}");
+    assert!(
+        err.contains("index.html") && err.contains("make run"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -45,10 +83,17 @@ async fn unreachable_database_stops_startup_with_a_clear_line() {
     let mut c = test_config(dir.path());
     c.database_url = format!("sqlite://{}/file/db.sqlite", dir.path().display());
     let err = courier::Application::build(c).await.err().unwrap();
-    assert!(err.contains("DATABASE_URL") || err.contains("database"), "{err}");
+    assert!(
+        err.contains("DATABASE_URL") || err.contains("database"),
+        "{err}"
+    );
     let mut c = test_config(dir.path());
     c.database_url = "mysql://x".into();
-    assert!(courier::Application::build(c).await.err().unwrap().contains("DATABASE_URL"));
+    assert!(courier::Application::build(c)
+        .await
+        .err()
+        .unwrap()
+        .contains("DATABASE_URL"));
 }
 
 #[tokio::test]
@@ -63,9 +108,19 @@ async fn data_survives_a_restart_and_migrations_are_idempotent() {
     // Same folder, same database file: migrations run again and change nothing.
     let config = test_config(dir.path());
     let app = start(config, dir).await;
-    let a = TestUser { token: token_a, base: app.base.clone(), ..a };
-    let b = TestUser { token: token_b, base: app.base.clone(), ..b };
-    let (s, page) = b.get(&format!("/api/conversations/{}/messages", conv.id)).await;
+    let a = TestUser {
+        token: token_a,
+        base: app.base.clone(),
+        ..a
+    };
+    let b = TestUser {
+        token: token_b,
+        base: app.base.clone(),
+        ..b
+    };
+    let (s, page) = b
+        .get(&format!("/api/conversations/{}/messages", conv.id))
+        .await;
     assert_eq!(s, StatusCode::OK, "sessions survive too");
     assert_eq!(page["messages"][0]["content"], "before restart");
     let ack = a.send_http(conv.id, "m2", "after restart").await;

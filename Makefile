@@ -1,0 +1,55 @@
+# Courier — the two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# Trunk 0.21 would otherwise ask the network for a newer version.
+export TRUNK_SKIP_VERSION_CHECK := true
+
+.PHONY: run test tools client server e2e bench-smoke bench lint fmt clean
+
+## make run: install what is missing, build client and server, start on http://127.0.0.1:3000
+run: client
+	@echo "==> building the server (release)"
+	cargo build --release --bin courier
+	@echo "==> starting Courier on http://127.0.0.1:3000 with the embedded SQLite database in ./data (Ctrl-C stops it)"
+	./target/release/courier
+
+## make test: install what is missing, then every test (Rust workspace, bench smoke, Playwright in Chromium)
+test: client
+	@echo "==> cargo test --workspace"
+	cargo test --workspace
+	@$(MAKE) --no-print-directory bench-smoke
+	@$(MAKE) --no-print-directory e2e
+
+tools:
+	@bash scripts/install-tools.sh
+
+client: tools
+	@echo "==> building the web client with Trunk (release wasm; the first build takes a few minutes)"
+	trunk build --offline --release
+
+server:
+	cargo build --bin courier
+
+e2e: server
+	@bash scripts/e2e.sh
+
+bench-smoke:
+	@echo "==> courier-bench smoke (tiny sizes, verifies every scenario end to end)"
+	cargo build --bin courier --bin courier-bench
+	./target/debug/courier-bench smoke --server-bin ./target/debug/courier
+
+## make bench: the full benchmark set (takes a long time; see docs/BENCHMARKS.md)
+bench: client
+	@bash scripts/bench.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p app --features csr --target wasm32-unknown-unknown -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf dist end2end/test-results end2end/playwright-report

@@ -1,0 +1,230 @@
+//! Typed HTTP calls, one function per endpoint of the API (docs/API.md).
+//!
+//! Same-origin relative URLs: the session cookie (`courier_session`, HttpOnly) goes along by
+//! the browser's default `same-origin` credentials mode, so nothing here touches it.
+
+use std::fmt;
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::model::{
+    AckRequest, AckResponse, Conversation, ConversationId, CreateGroupRequest, Diagnostics,
+    ErrorBody, ErrorDetail, HistoryPage, LoginRequest, MarkOfflineReadRequest,
+    MarkOfflineReadResponse, MarkReadRequest, Message, MessageId, MessageReceipts, OfflinePage,
+    ReadPosition, RegisterRequest, SendAck, SendMessageRequest, Seq, StartDirectRequest, User,
+    UserId,
+};
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with an error status and its JSON error body.
+    Server { status: u16, error: ErrorDetail },
+    /// An error status without a readable error body (a proxy, a crash page…).
+    Status { status: u16, text: String },
+    /// The request did not get an answer (offline, server down, connection reset).
+    Network(String),
+    /// A 2xx answer that does not parse as the expected type.
+    Decode(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Server { status, .. } | ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+    /// The session is gone: the UI should return to the login page.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(401)
+    }
+    /// The server's stable error code, when there is one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Server { error, .. } => Some(&error.code),
+            _ => None,
+        }
+    }
+    /// The request field at fault, for validation errors.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Server { error, .. } => error.field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Server { error, .. } => write!(f, "{}", error.message),
+            ApiError::Status { status, text } if text.is_empty() => write!(f, "HTTP {status}"),
+            ApiError::Status { status, text } => write!(f, "HTTP {status}: {text}"),
+            ApiError::Network(e) => write!(f, "network error: {e}"),
+            ApiError::Decode(e) => write!(f, "unexpected answer: {e}"),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+async fn check(resp: Response) -> ApiResult<Response> {
+    if resp.ok() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    Err(match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => ApiError::Server {
+            status,
+            error: body.error,
+        },
+        Err(_) => ApiError::Status {
+            status,
+            text: text.chars().take(200).collect(),
+        },
+    })
+}
+
+async fn decode<T: DeserializeOwned>(resp: Response) -> ApiResult<T> {
+    let resp = check(resp).await?;
+    resp.json::<T>()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+async fn get<T: DeserializeOwned>(builder: RequestBuilder) -> ApiResult<T> {
+    let resp = builder
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    decode(resp).await
+}
+
+fn json_request<B: Serialize + ?Sized>(url: &str, body: &B) -> ApiResult<Request> {
+    Request::post(url)
+        .json(body)
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
+    let resp = json_request(url, body)?
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    decode(resp).await
+}
+
+pub async fn register(req: &RegisterRequest) -> ApiResult<User> {
+    post("/api/auth/register", req).await
+}
+
+pub async fn login(req: &LoginRequest) -> ApiResult<User> {
+    post("/api/auth/login", req).await
+}
+
+pub async fn logout() -> ApiResult<()> {
+    let resp = Request::post("/api/auth/logout")
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    check(resp).await.map(|_| ())
+}
+
+/// `Ok(None)` when not logged in (401), so callers need not treat that as an error.
+pub async fn me() -> ApiResult<Option<User>> {
+    match get(Request::get("/api/auth/me")).await {
+        Ok(u) => Ok(Some(u)),
+        Err(e) if e.is_unauthorized() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn search_users(q: &str, limit: u32) -> ApiResult<Vec<User>> {
+    let limit = limit.to_string();
+    get(Request::get("/api/users").query([("q", q), ("limit", limit.as_str())])).await
+}
+
+pub async fn conversations() -> ApiResult<Vec<Conversation>> {
+    get(Request::get("/api/conversations")).await
+}
+
+pub async fn start_direct(user_id: UserId) -> ApiResult<Conversation> {
+    post("/api/conversations/direct", &StartDirectRequest { user_id }).await
+}
+
+pub async fn create_group(req: &CreateGroupRequest) -> ApiResult<Conversation> {
+    post("/api/conversations/group", req).await
+}
+
+pub async fn conversation(id: ConversationId) -> ApiResult<Conversation> {
+    get(Request::get(&format!("/api/conversations/{id}"))).await
+}
+
+/// One page of history: the newest when `before` is `None`, else the page before that seq.
+pub async fn history(
+    id: ConversationId,
+    before: Option<Seq>,
+    limit: i64,
+) -> ApiResult<HistoryPage> {
+    let url = format!("/api/conversations/{id}/messages");
+    let limit = limit.to_string();
+    let mut params = vec![("limit", limit)];
+    if let Some(b) = before {
+        params.push(("before", b.to_string()));
+    }
+    get(Request::get(&url).query(params.iter().map(|(k, v)| (*k, v.as_str())))).await
+}
+
+pub async fn send_message(id: ConversationId, req: &SendMessageRequest) -> ApiResult<SendAck> {
+    post(&format!("/api/conversations/{id}/messages"), req).await
+}
+
+pub async fn mark_read(id: ConversationId, seq: Seq) -> ApiResult<ReadPosition> {
+    post(
+        &format!("/api/conversations/{id}/read"),
+        &MarkReadRequest { seq },
+    )
+    .await
+}
+
+pub async fn recall(message_id: MessageId) -> ApiResult<Message> {
+    post(
+        &format!("/api/messages/{message_id}/recall"),
+        &serde_json::json!({}),
+    )
+    .await
+}
+
+pub async fn receipts(message_id: MessageId) -> ApiResult<MessageReceipts> {
+    get(Request::get(&format!(
+        "/api/messages/{message_id}/receipts"
+    )))
+    .await
+}
+
+pub async fn offline_messages(limit: u32) -> ApiResult<OfflinePage> {
+    let limit = limit.to_string();
+    get(Request::get("/api/offline-messages").query([("limit", limit.as_str())])).await
+}
+
+pub async fn ack_offline(message_ids: Vec<MessageId>) -> ApiResult<AckResponse> {
+    post("/api/offline-messages/ack", &AckRequest { message_ids }).await
+}
+
+pub async fn mark_offline_read(
+    conversation_id: Option<ConversationId>,
+) -> ApiResult<MarkOfflineReadResponse> {
+    post(
+        "/api/offline-messages/read",
+        &MarkOfflineReadRequest { conversation_id },
+    )
+    .await
+}
+
+pub async fn diagnostics() -> ApiResult<Diagnostics> {
+    get(Request::get("/api/diagnostics")).await
+}

@@ -1,0 +1,102 @@
+//! The composer: Enter sends, Shift+Enter adds a line; drafts survive switching conversations.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use leptos::html;
+use leptos::prelude::*;
+
+use crate::i18n::use_i18n;
+use crate::model::{ConversationId, MAX_CONTENT_CHARS};
+use crate::state::use_app;
+
+const MAX_ROWS: usize = 6;
+
+thread_local! {
+    static DRAFTS: RefCell<HashMap<ConversationId, String>> = RefCell::new(HashMap::new());
+}
+
+#[component]
+pub fn Composer(id: ConversationId, stick: StoredValue<bool>) -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let input_ref = NodeRef::<html::Textarea>::new();
+    let text = RwSignal::new(DRAFTS.with(|d| d.borrow().get(&id).cloned().unwrap_or_default()));
+    Effect::new(move |_| {
+        let t = text.get();
+        DRAFTS.with(|d| {
+            let mut d = d.borrow_mut();
+            if t.is_empty() {
+                d.remove(&id);
+            } else {
+                d.insert(id, t);
+            }
+        });
+    });
+    Effect::new(move |_| {
+        if let Some(el) = input_ref.get() {
+            let _ = el.focus();
+        }
+    });
+
+    let too_long = move || text.with(|t| t.chars().count() > MAX_CONTENT_CHARS);
+    let can_send = move || text.with(|t| !t.trim().is_empty()) && !too_long();
+    let rows = move || {
+        text.with(|t| t.lines().count().clamp(1, MAX_ROWS))
+            .to_string()
+    };
+
+    let submit = move || {
+        if !can_send() {
+            return;
+        }
+        let content = text.get_untracked().trim().to_string();
+        text.set(String::new());
+        stick.set_value(true);
+        app.send(id, content);
+        if let Some(el) = input_ref.get_untracked() {
+            let _ = el.focus();
+        }
+    };
+
+    view! {
+        <form
+            class="composer"
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                submit();
+            }
+        >
+            <textarea
+                class="composer-input"
+                data-testid="composer-input"
+                node_ref=input_ref
+                rows=rows
+                placeholder=move || i18n.t().composer_placeholder
+                aria-label=move || i18n.t().composer_hint
+                title=move || i18n.t().composer_hint
+                prop:value=move || text.get()
+                on:input=move |ev| {
+                    text.set(event_target_value(&ev));
+                    app.typing(id);
+                }
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    // Enter sends; Shift+Enter (and Enter while an IME composes) inserts a line.
+                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                        ev.prevent_default();
+                        submit();
+                    }
+                }
+            ></textarea>
+            <button type="submit" class="primary-button send-button" data-testid="send-button" disabled=move || !can_send()>
+                {move || i18n.t().send}
+            </button>
+            <Show when=too_long>
+                <p class="form-error composer-error" role="alert">
+                    {move || i18n.t().too_long}
+                    {move || format!(" ({}/{MAX_CONTENT_CHARS})", text.with(|t| t.chars().count()))}
+                </p>
+            </Show>
+        </form>
+    }
+}

@@ -1,0 +1,317 @@
+//! The message list: day separators, bubbles, status marks, recall; scroll that follows new
+//! messages only while the user is at the bottom, and loads older pages at the top.
+
+use leptos::html;
+use leptos::prelude::*;
+
+use crate::components::format;
+use crate::components::status_mark::{status_str, StatusMark};
+use crate::i18n::use_i18n;
+use crate::model::{ConversationId, Seq};
+use crate::state::use_app;
+use crate::store::{HistoryDirection, MessageView};
+
+/// The server's recall window; the button hides after it (the server enforces it anyway).
+pub const RECALL_WINDOW_MS: i64 = 2 * 60 * 1000;
+/// Within this many pixels of the bottom the list follows new messages.
+const STICK_PX: i32 = 80;
+/// Within this many pixels of the top an older page is requested.
+const LOAD_OLDER_PX: i32 = 120;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Row {
+    Day { day: i64, at: i64 },
+    Msg(MessageView),
+}
+
+fn rows_of(views: Vec<MessageView>) -> Vec<Row> {
+    let mut out = Vec::with_capacity(views.len() + 8);
+    let mut last_day = None;
+    for v in views {
+        let day = format::local_day(v.created_at);
+        if last_day != Some(day) {
+            out.push(Row::Day {
+                day,
+                at: v.created_at,
+            });
+            last_day = Some(day);
+        }
+        out.push(Row::Msg(v));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flags {
+    loading: bool,
+    loaded: bool,
+    has_more: bool,
+    has_newer: bool,
+}
+
+#[component]
+pub fn MessageList(
+    id: ConversationId,
+    #[prop(into)] group: Signal<bool>,
+    /// Shared with the composer: sending a message scrolls to it.
+    stick: StoredValue<bool>,
+) -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let list_ref = NodeRef::<html::Div>::new();
+    let rows = Memo::new(move |_| rows_of(app.store.with(|s| s.message_views(id))));
+    let flags = Memo::new(move |_| {
+        app.store.with(|s| {
+            s.timelines
+                .get(&id)
+                .map(|t| Flags {
+                    loading: t.loading.is_some(),
+                    loaded: t.loaded,
+                    has_more: t.has_more,
+                    has_newer: t.has_newer,
+                })
+                .unwrap_or(Flags {
+                    loading: false,
+                    loaded: false,
+                    has_more: false,
+                    has_newer: false,
+                })
+        })
+    });
+    // Distance from the bottom before an older page was requested, to restore after it lands.
+    let anchor = StoredValue::new(None::<i32>);
+    let unseen = RwSignal::new(false);
+
+    let load_older = move || {
+        let f = flags.get_untracked();
+        if f.has_more && !f.loading {
+            if let Some(el) = list_ref.get_untracked() {
+                anchor.set_value(Some(el.scroll_height() - el.scroll_top()));
+            }
+            app.load_history(id, HistoryDirection::Older);
+        }
+    };
+
+    let on_scroll = move |_| {
+        let Some(el) = list_ref.get_untracked() else {
+            return;
+        };
+        let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
+        let at_bottom = from_bottom < STICK_PX;
+        stick.set_value(at_bottom);
+        if at_bottom {
+            unseen.set(false);
+            let f = flags.get_untracked();
+            if f.has_newer && !f.loading {
+                app.load_history(id, HistoryDirection::Newer);
+            }
+        }
+        if el.scroll_top() < LOAD_OLDER_PX {
+            load_older();
+        }
+    };
+
+    let scroll_to_bottom = move || {
+        if let Some(el) = list_ref.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        stick.set_value(true);
+        unseen.set(false);
+    };
+
+    // After each change of the list: keep the reading position, or follow the bottom.
+    Effect::new(move |prev: Option<(Option<Seq>, Option<String>)>| {
+        let edges = rows.with(|r| {
+            let mut msgs = r.iter().filter_map(|row| match row {
+                Row::Msg(m) => Some(m),
+                Row::Day { .. } => None,
+            });
+            let first = msgs.clone().next().and_then(|m| m.seq);
+            let last = msgs.next_back().map(|m| m.client_msg_id.clone());
+            (first, last)
+        });
+        let f = flags.get();
+        let (first, last) = edges.clone();
+        request_animation_frame(move || {
+            let Some(el) = list_ref.get_untracked() else {
+                return;
+            };
+            let prepended = prev.as_ref().is_some_and(|(pf, _)| *pf != first);
+            let appended = prev.as_ref().is_some_and(|(_, pl)| *pl != last);
+            match anchor.get_value() {
+                Some(from_bottom) if prepended => {
+                    el.set_scroll_top(el.scroll_height() - from_bottom);
+                    anchor.set_value(None);
+                }
+                _ if stick.get_value() => el.set_scroll_top(el.scroll_height()),
+                _ if appended => unseen.set(true),
+                _ => {}
+            }
+            if !f.loading {
+                anchor.set_value(None);
+            }
+            // Too little to scroll: nothing would ever trigger the older page, so fetch it.
+            if f.loaded && f.has_more && !f.loading && el.scroll_height() <= el.client_height() + 4
+            {
+                app.load_history(id, HistoryDirection::Older);
+            }
+        });
+        edges
+    });
+
+    let row_view = move |row: Row| match row {
+        Row::Day { at, .. } => {
+            let label = move || {
+                let lang = i18n.lang.get();
+                format::day_label(lang, lang.strings(), at, app.now.get())
+            };
+            view! {
+                <div class="day-separator" data-testid="day-separator" role="separator">
+                    <span>{label}</span>
+                </div>
+            }
+            .into_any()
+        }
+        Row::Msg(m) => message_view(m, group).into_any(),
+    };
+
+    view! {
+        <div class="message-list-wrap">
+            <div
+                class="message-list"
+                data-testid="message-list"
+                node_ref=list_ref
+                on:scroll=on_scroll
+                role="log"
+                aria-live="polite"
+                aria-busy=move || flags.get().loading.to_string()
+            >
+                <Show when=move || flags.get().loading>
+                    <div class="history-loading" data-testid="history-loading" role="status">
+                        <span class="spinner" aria-hidden="true"></span>
+                        {move || i18n.t().loading_history}
+                    </div>
+                </Show>
+                <Show when=move || {
+                    let f = flags.get();
+                    f.loaded && !f.has_more && !f.loading
+                }>
+                    <div class="history-start" data-testid="history-start">
+                        {move || i18n.t().history_start}
+                    </div>
+                </Show>
+                <Show when=move || {
+                    let f = flags.get();
+                    f.has_more && !f.loading
+                }>
+                    <button type="button" class="load-older link-button" on:click=move |_| load_older()>
+                        {move || i18n.t().load_older}
+                    </button>
+                </Show>
+                <For each=move || rows.get() key=|r| r.clone() children=row_view />
+                <Show when=move || flags.get().has_newer>
+                    <button
+                        type="button"
+                        class="load-newer link-button"
+                        on:click=move |_| app.load_history(id, HistoryDirection::Newest)
+                    >
+                        {move || i18n.t().jump_to_latest}
+                    </button>
+                </Show>
+            </div>
+            <Show when=move || unseen.get()>
+                <button type="button" class="jump-latest" on:click=move |_| scroll_to_bottom()>
+                    {move || i18n.t().new_messages_below}
+                    " ↓"
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+/// One message bubble with every attribute the tests read.
+fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let recalled = m.recalled;
+    let content = m.content.clone();
+    let created_at = m.created_at;
+    let mine = m.mine;
+    let message_id = m.id;
+    let cmid = m.client_msg_id.clone();
+    let failed = m.failed.clone();
+    let content_view = move || match (&content, recalled) {
+        (Some(text), false) => text.clone(),
+        _ => i18n.t().recalled.to_string(),
+    };
+    let sender = (!mine).then(|| m.sender_name.clone());
+    let can_recall = move || {
+        mine && !recalled && message_id.is_some() && app.now.get() - created_at < RECALL_WINDOW_MS
+    };
+    view! {
+        <div
+            class="message"
+            class:mine=mine
+            class:recalled=recalled
+            class:pending=m.seq.is_none()
+            data-testid="message"
+            data-seq=m.seq.map(|s| s.to_string())
+            data-message-id=m.id.map(|s| s.to_string())
+            data-client-msg-id=m.client_msg_id.clone()
+            data-mine=mine.to_string()
+            data-status=status_str(m.status)
+            data-recalled=recalled.to_string()
+        >
+            <div class="bubble">
+                {move || {
+                    sender
+                        .clone()
+                        .filter(|_| group.get())
+                        .map(|name| {
+                            view! { <div class="message-sender" data-testid="message-sender">{name}</div> }
+                        })
+                }}
+                <div class="message-content" data-testid="message-content">{content_view}</div>
+                <div class="message-meta">
+                    <time
+                        class="message-time"
+                        data-testid="message-time"
+                        datetime=format::iso(created_at)
+                        title=move || format::full(i18n.lang.get(), created_at)
+                    >
+                        {format::clock(created_at)}
+                    </time>
+                    {mine.then(|| view! { <StatusMark status=m.status failed=failed.is_some() /> })}
+                </div>
+            </div>
+            <div class="message-actions">
+                <Show when=can_recall>
+                    <button
+                        type="button"
+                        class="link-button recall-button"
+                        data-testid="recall-button"
+                        on:click=move |_| {
+                            if let Some(id) = message_id {
+                                app.recall(id);
+                            }
+                        }
+                    >
+                        {move || i18n.t().recall}
+                    </button>
+                </Show>
+                {failed.map(|_| {
+                    let retry_id = cmid.clone();
+                    let discard_id = cmid.clone();
+                    view! {
+                        <button type="button" class="link-button" on:click=move |_| app.retry(retry_id.clone())>
+                            {move || i18n.t().retry}
+                        </button>
+                        <button type="button" class="link-button" on:click=move |_| app.discard(discard_id.clone())>
+                            {move || i18n.t().discard}
+                        </button>
+                    }
+                })}
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,402 @@
+//! Chinese and English UI strings. The language follows `navigator.language` until the user
+//! picks one with the `lang-switch` button; the choice is kept in localStorage.
+
+use leptos::prelude::*;
+
+const STORAGE_KEY: &str = "courier.lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+    fn from_code(code: &str) -> Option<Lang> {
+        let c = code.to_ascii_lowercase();
+        if c.starts_with("zh") {
+            Some(Lang::Zh)
+        } else if c.starts_with("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every user-visible string, per language.
+pub struct Strings {
+    pub app_name: &'static str,
+    pub switch_to: &'static str,
+    pub login_title: &'static str,
+    pub register_title: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub display_name: &'static str,
+    pub display_name_hint: &'static str,
+    pub login: &'static str,
+    pub register: &'static str,
+    pub logging_in: &'static str,
+    pub no_account: &'static str,
+    pub have_account: &'static str,
+    pub logout: &'static str,
+    pub err_invalid_credentials: &'static str,
+    pub err_username_taken: &'static str,
+    pub err_network: &'static str,
+    pub conn_open: &'static str,
+    pub conn_connecting: &'static str,
+    pub conn_reconnecting: &'static str,
+    pub conn_closed: &'static str,
+    pub reconnect_banner: &'static str,
+    pub retry_now: &'static str,
+    pub conversations: &'static str,
+    pub no_conversations: &'static str,
+    pub search_users: &'static str,
+    pub no_users_found: &'static str,
+    pub new_group: &'static str,
+    pub group_title: &'static str,
+    pub group_members: &'static str,
+    pub group_filter: &'static str,
+    pub create_group: &'static str,
+    pub cancel: &'static str,
+    pub group_needs_title: &'static str,
+    pub group_needs_members: &'static str,
+    pub pick_conversation: &'static str,
+    pub back: &'static str,
+    pub loading_history: &'static str,
+    pub history_start: &'static str,
+    pub load_older: &'static str,
+    pub jump_to_latest: &'static str,
+    pub new_messages_below: &'static str,
+    pub recalled: &'static str,
+    pub recall: &'static str,
+    pub recall_failed: &'static str,
+    pub recall_window_passed: &'static str,
+    pub recall_not_allowed: &'static str,
+    pub status_sending: &'static str,
+    pub status_sent: &'static str,
+    pub status_delivered: &'static str,
+    pub status_read: &'static str,
+    pub send_failed: &'static str,
+    pub retry: &'static str,
+    pub discard: &'static str,
+    pub composer_placeholder: &'static str,
+    pub composer_hint: &'static str,
+    pub send: &'static str,
+    pub too_long: &'static str,
+    pub you: &'static str,
+    pub typing: &'static str,
+    pub today: &'static str,
+    pub yesterday: &'static str,
+    pub members_count: &'static str,
+    pub message_test: &'static str,
+    pub back_to_chat: &'static str,
+    pub login_required: &'static str,
+    pub go_login: &'static str,
+    pub mt_ws: &'static str,
+    pub mt_state: &'static str,
+    pub mt_rtt: &'static str,
+    pub mt_events: &'static str,
+    pub mt_clear: &'static str,
+    pub mt_reconnect: &'static str,
+    pub mt_offline: &'static str,
+    pub mt_offline_help: &'static str,
+    pub mt_target: &'static str,
+    pub mt_count: &'static str,
+    pub mt_run: &'static str,
+    pub mt_pending: &'static str,
+    pub mt_pushed: &'static str,
+    pub mt_failed: &'static str,
+    pub mt_total: &'static str,
+    pub mt_history: &'static str,
+    pub mt_history_help: &'static str,
+    pub mt_conversation: &'static str,
+    pub mt_messages: &'static str,
+    pub mt_pages: &'static str,
+    pub mt_ms: &'static str,
+    pub mt_stats: &'static str,
+    pub mt_success_rate: &'static str,
+    pub mt_refresh: &'static str,
+    pub mt_online_users: &'static str,
+    pub mt_connections: &'static str,
+    pub mt_my_backlog: &'static str,
+    pub mt_server: &'static str,
+    pub mt_sent_by_me: &'static str,
+    pub mt_user_not_found: &'static str,
+    pub mt_running: &'static str,
+}
+
+pub static ZH: Strings = Strings {
+    app_name: "Courier",
+    switch_to: "English",
+    login_title: "登录",
+    register_title: "注册",
+    username: "用户名",
+    password: "密码",
+    display_name: "显示名称",
+    display_name_hint: "可选，默认为用户名",
+    login: "登录",
+    register: "注册",
+    logging_in: "请稍候…",
+    no_account: "还没有账号？注册",
+    have_account: "已有账号？登录",
+    logout: "退出",
+    err_invalid_credentials: "用户名或密码错误",
+    err_username_taken: "用户名已被占用",
+    err_network: "无法连接服务器，请稍后再试",
+    conn_open: "已连接",
+    conn_connecting: "连接中…",
+    conn_reconnecting: "重新连接中…",
+    conn_closed: "未连接",
+    reconnect_banner: "连接已断开，正在重新连接。未发送的消息会在恢复后自动发送。",
+    retry_now: "立即重试",
+    conversations: "会话",
+    no_conversations: "还没有会话。搜索用户开始聊天。",
+    search_users: "搜索用户开始聊天",
+    no_users_found: "没有找到用户",
+    new_group: "新建群聊",
+    group_title: "群名称",
+    group_members: "选择成员",
+    group_filter: "筛选用户",
+    create_group: "创建",
+    cancel: "取消",
+    group_needs_title: "请输入群名称",
+    group_needs_members: "请至少选择一位成员",
+    pick_conversation: "选择一个会话开始聊天",
+    back: "返回",
+    loading_history: "正在加载历史消息…",
+    history_start: "没有更早的消息了",
+    load_older: "加载更早的消息",
+    jump_to_latest: "回到最新",
+    new_messages_below: "有新消息",
+    recalled: "消息已撤回",
+    recall: "撤回",
+    recall_failed: "撤回失败",
+    recall_window_passed: "发送超过 2 分钟的消息不能撤回",
+    recall_not_allowed: "只能撤回自己发送的消息",
+    status_sending: "发送中",
+    status_sent: "已发送",
+    status_delivered: "已送达",
+    status_read: "已读",
+    send_failed: "发送失败",
+    retry: "重试",
+    discard: "删除",
+    composer_placeholder: "输入消息…",
+    composer_hint: "输入消息，Enter 发送，Shift+Enter 换行",
+    send: "发送",
+    too_long: "消息过长",
+    you: "我",
+    typing: "正在输入…",
+    today: "今天",
+    yesterday: "昨天",
+    members_count: "位成员",
+    message_test: "消息测试",
+    back_to_chat: "返回聊天",
+    login_required: "此页面需要登录。",
+    go_login: "去登录",
+    mt_ws: "WebSocket 状态",
+    mt_state: "状态",
+    mt_rtt: "心跳往返时间",
+    mt_events: "事件日志",
+    mt_clear: "清空",
+    mt_reconnect: "断开并重连",
+    mt_offline: "离线消息测试",
+    mt_offline_help: "向指定用户连续发送 N 条消息，观察推送记录从待推送变为已推送。",
+    mt_target: "目标用户名",
+    mt_count: "条数",
+    mt_run: "开始",
+    mt_pending: "待推送",
+    mt_pushed: "已推送",
+    mt_failed: "失败",
+    mt_total: "总数",
+    mt_history: "聊天记录测试",
+    mt_history_help: "选择一个会话，逐页加载全部历史消息。",
+    mt_conversation: "会话",
+    mt_messages: "消息数",
+    mt_pages: "页数",
+    mt_ms: "耗时 (ms)",
+    mt_stats: "推送统计",
+    mt_success_rate: "成功率",
+    mt_refresh: "刷新",
+    mt_online_users: "在线用户",
+    mt_connections: "连接数",
+    mt_my_backlog: "等待我的消息",
+    mt_server: "全服务器",
+    mt_sent_by_me: "我发送的",
+    mt_user_not_found: "找不到该用户",
+    mt_running: "运行中…",
+};
+
+pub static EN: Strings = Strings {
+    app_name: "Courier",
+    switch_to: "中文",
+    login_title: "Sign in",
+    register_title: "Create account",
+    username: "Username",
+    password: "Password",
+    display_name: "Display name",
+    display_name_hint: "Optional, defaults to the username",
+    login: "Sign in",
+    register: "Create account",
+    logging_in: "Please wait…",
+    no_account: "No account yet? Create one",
+    have_account: "Already have an account? Sign in",
+    logout: "Sign out",
+    err_invalid_credentials: "Wrong username or password",
+    err_username_taken: "That username is taken",
+    err_network: "Cannot reach the server, please try again",
+    conn_open: "Connected",
+    conn_connecting: "Connecting…",
+    conn_reconnecting: "Reconnecting…",
+    conn_closed: "Offline",
+    reconnect_banner: "Connection lost, reconnecting. Unsent messages will go out once it is back.",
+    retry_now: "Retry now",
+    conversations: "Conversations",
+    no_conversations: "No conversations yet. Search for someone to start chatting.",
+    search_users: "Search people to chat with",
+    no_users_found: "No users found",
+    new_group: "New group",
+    group_title: "Group name",
+    group_members: "Members",
+    group_filter: "Filter users",
+    create_group: "Create",
+    cancel: "Cancel",
+    group_needs_title: "Enter a group name",
+    group_needs_members: "Choose at least one member",
+    pick_conversation: "Pick a conversation to start chatting",
+    back: "Back",
+    loading_history: "Loading history…",
+    history_start: "No older messages",
+    load_older: "Load older messages",
+    jump_to_latest: "Jump to latest",
+    new_messages_below: "New messages",
+    recalled: "Message recalled",
+    recall: "Recall",
+    recall_failed: "Could not recall",
+    recall_window_passed: "Messages older than 2 minutes cannot be recalled",
+    recall_not_allowed: "You can only recall your own messages",
+    status_sending: "Sending",
+    status_sent: "Sent",
+    status_delivered: "Delivered",
+    status_read: "Read",
+    send_failed: "Not sent",
+    retry: "Retry",
+    discard: "Delete",
+    composer_placeholder: "Message…",
+    composer_hint: "Type a message. Enter sends, Shift+Enter adds a line",
+    send: "Send",
+    too_long: "Message too long",
+    you: "You",
+    typing: "is typing…",
+    today: "Today",
+    yesterday: "Yesterday",
+    members_count: "members",
+    message_test: "Message test",
+    back_to_chat: "Back to chat",
+    login_required: "This page needs you to sign in.",
+    go_login: "Sign in",
+    mt_ws: "WebSocket status",
+    mt_state: "State",
+    mt_rtt: "Heartbeat round trip",
+    mt_events: "Event log",
+    mt_clear: "Clear",
+    mt_reconnect: "Drop and reconnect",
+    mt_offline: "Offline message test",
+    mt_offline_help:
+        "Send N messages in a row to a user and watch their push records go from pending to pushed.",
+    mt_target: "Target username",
+    mt_count: "Count",
+    mt_run: "Run",
+    mt_pending: "Pending",
+    mt_pushed: "Pushed",
+    mt_failed: "Failed",
+    mt_total: "Total",
+    mt_history: "Chat history test",
+    mt_history_help: "Pick a conversation and page through its whole history.",
+    mt_conversation: "Conversation",
+    mt_messages: "Messages",
+    mt_pages: "Pages",
+    mt_ms: "Time (ms)",
+    mt_stats: "Push statistics",
+    mt_success_rate: "Success rate",
+    mt_refresh: "Refresh",
+    mt_online_users: "Online users",
+    mt_connections: "Connections",
+    mt_my_backlog: "Waiting for me",
+    mt_server: "Whole server",
+    mt_sent_by_me: "Sent by me",
+    mt_user_not_found: "No such user",
+    mt_running: "Running…",
+};
+
+/// The current language, shared by context.
+#[derive(Clone, Copy)]
+pub struct I18n {
+    pub lang: RwSignal<Lang>,
+}
+
+impl I18n {
+    /// Stored choice, else the browser's language, else English.
+    pub fn detect() -> I18n {
+        let stored = local_storage()
+            .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
+            .and_then(|c| Lang::from_code(&c));
+        let browser = || {
+            window()
+                .navigator()
+                .language()
+                .and_then(|c| Lang::from_code(&c))
+        };
+        let lang = stored.or_else(browser).unwrap_or(Lang::En);
+        set_document_lang(lang);
+        I18n {
+            lang: RwSignal::new(lang),
+        }
+    }
+
+    /// The strings of the current language (reactive: call inside a closure).
+    pub fn t(&self) -> &'static Strings {
+        self.lang.get().strings()
+    }
+
+    pub fn toggle(&self) {
+        let next = self.lang.get_untracked().other();
+        self.lang.set(next);
+        if let Some(s) = local_storage() {
+            let _ = s.set_item(STORAGE_KEY, next.code());
+        }
+        set_document_lang(next);
+    }
+}
+
+pub fn use_i18n() -> I18n {
+    expect_context::<I18n>()
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+fn set_document_lang(lang: Lang) {
+    if let Some(el) = document().document_element() {
+        let _ = el.set_attribute("lang", if lang == Lang::Zh { "zh-CN" } else { "en" });
+    }
+}

@@ -1,0 +1,151 @@
+//! `/`: the chat — conversation list on the left, the open conversation on the right
+//! (one or the other at phone width).
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
+
+use crate::components::composer::Composer;
+use crate::components::conversation_list::ConversationList;
+use crate::components::group_form::GroupForm;
+use crate::components::message_list::MessageList;
+use crate::components::user_search::UserSearch;
+use crate::components::{ConnBadge, LangSwitch, Notice, ReconnectBanner};
+use crate::i18n::use_i18n;
+use crate::model::{ConversationId, ConversationKind};
+use crate::state::{use_app, Auth};
+
+#[component]
+pub fn ChatPage() -> impl IntoView {
+    let app = use_app();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if app.auth.get() == Auth::LoggedOut {
+            navigate(
+                "/login",
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+    // Leaving the chat closes the conversation: nothing is "read" while it is not shown.
+    on_cleanup(move || app.open_conversation(None));
+    let logged_in = Memo::new(move |_| matches!(app.auth.get(), Auth::LoggedIn(_)));
+    view! {
+        <Show when=move || logged_in.get() fallback=|| view! { <div class="boot" aria-busy="true"></div> }>
+            <ChatShell />
+        </Show>
+    }
+}
+
+#[component]
+fn ChatShell() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let me = Memo::new(move |_| match app.auth.get() {
+        Auth::LoggedIn(u) => u.display_name,
+        _ => String::new(),
+    });
+    let active = Memo::new(move |_| app.store.with(|s| s.active));
+    view! {
+        <div class="chat-shell" data-testid="chat-shell" class:pane-open=move || active.get().is_some()>
+            <ReconnectBanner />
+            <Notice />
+            <div class="chat-columns">
+                <aside class="sidebar">
+                    <header class="sidebar-head">
+                        <div class="me">
+                            <span class="current-user" data-testid="current-user">{move || me.get()}</span>
+                            <ConnBadge />
+                        </div>
+                        <div class="head-actions">
+                            <a class="link-button" href="/message-test">{move || i18n.t().message_test}</a>
+                            <LangSwitch />
+                            <button
+                                type="button"
+                                class="secondary-button"
+                                data-testid="logout-button"
+                                on:click=move |_| app.logout()
+                            >
+                                {move || i18n.t().logout}
+                            </button>
+                        </div>
+                    </header>
+                    <UserSearch />
+                    <GroupForm />
+                    <ConversationList />
+                </aside>
+                <main class="pane">
+                    {move || match active.get() {
+                        Some(id) => view! { <MessagePane id=id /> }.into_any(),
+                        None => {
+                            view! { <div class="pane-empty">{move || i18n.t().pick_conversation}</div> }.into_any()
+                        }
+                    }}
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// The open conversation: header, messages, composer.
+#[component]
+fn MessagePane(id: ConversationId) -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let info = Memo::new(move |_| {
+        app.store.with(|s| {
+            s.conversations.get(&id).map(|c| {
+                (
+                    c.info.title.clone(),
+                    c.info.kind == ConversationKind::Group,
+                    c.info.members.len(),
+                )
+            })
+        })
+    });
+    let group = Signal::derive(move || info.with(|i| i.as_ref().is_some_and(|(_, g, _)| *g)));
+    let typing = Memo::new(move |_| {
+        let now = app.now.get();
+        app.store.with(|s| {
+            s.typing_in(id, now)
+                .into_iter()
+                .filter_map(|u| s.member_name(id, u))
+                .collect::<Vec<_>>()
+        })
+    });
+    let subtitle = move || {
+        let t = i18n.t();
+        let names = typing.get();
+        if !names.is_empty() {
+            return format!("{} {}", names.join(", "), t.typing);
+        }
+        match info.get() {
+            Some((_, true, n)) => format!("{n} {}", t.members_count),
+            _ => String::new(),
+        }
+    };
+    let stick = StoredValue::new(true);
+    view! {
+        <section class="message-pane" data-testid="message-pane" data-conversation-id=id.to_string()>
+            <header class="pane-head">
+                <button
+                    type="button"
+                    class="icon-button back-button"
+                    aria-label=move || i18n.t().back
+                    on:click=move |_| app.open_conversation(None)
+                >
+                    "‹"
+                </button>
+                <div class="pane-title">
+                    <h2>{move || info.get().map(|(t, _, _)| t).unwrap_or_default()}</h2>
+                    <span class="pane-subtitle" aria-live="polite">{subtitle}</span>
+                </div>
+            </header>
+            <MessageList id=id group=group stick=stick />
+            <Composer id=id stick=stick />
+        </section>
+    }
+}

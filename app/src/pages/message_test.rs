@@ -1,0 +1,608 @@
+//! `/message-test`: watch the delivery machinery work — live socket state and event log,
+//! heartbeat round trips, an offline-message test, a chat-history test, push statistics.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api;
+use crate::components::format;
+use crate::components::{ConnBadge, LangSwitch};
+use crate::i18n::use_i18n;
+use crate::model::{ConversationId, Diagnostics, MessageId, PushStatus, SendMessageRequest};
+use crate::socket::RTT_CAPACITY;
+use crate::state::{new_client_msg_id, use_app, Auth};
+use crate::store::HISTORY_PAGE_SIZE;
+
+/// How long the offline test keeps watching for pushes (the recipient may log in later).
+const OFFLINE_WATCH: Duration = Duration::from_secs(15 * 60);
+const POLL_EVERY: Duration = Duration::from_secs(1);
+const STATS_EVERY: Duration = Duration::from_secs(3);
+const MAX_BURST: u32 = 1_000;
+
+fn perf_now() -> f64 {
+    window()
+        .performance()
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+#[component]
+pub fn MessageTestPage() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let auth = Memo::new(move |_| app.auth.get());
+    view! {
+        <div class="mt-page">
+            <header class="mt-head">
+                <h1>{move || i18n.t().message_test}</h1>
+                <div class="head-actions">
+                    <a class="link-button" href="/">{move || i18n.t().back_to_chat}</a>
+                    <LangSwitch />
+                </div>
+            </header>
+            {move || match auth.get() {
+                Auth::Checking => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
+                Auth::LoggedOut => {
+                    view! {
+                        <p class="login-prompt">
+                            {move || i18n.t().login_required}
+                            " "
+                            <a href="/login" data-testid="go-login">{move || i18n.t().go_login}</a>
+                        </p>
+                    }
+                        .into_any()
+                }
+                Auth::LoggedIn(_) => {
+                    view! {
+                        <div class="mt-grid">
+                            <SocketPanel />
+                            <StatsPanel />
+                            <OfflineTest />
+                            <HistoryTest />
+                        </div>
+                    }
+                        .into_any()
+                }
+            }}
+        </div>
+    }
+}
+
+/// Live socket state, RTT chart and the event log.
+#[component]
+fn SocketPanel() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let diag = app.diag;
+    let last_rtt = Memo::new(move |_| diag.rtt.with(|r| r.back().copied()));
+    let log = Memo::new(move |_| {
+        diag.log
+            .with(|l| l.iter().rev().cloned().collect::<Vec<_>>())
+    });
+    view! {
+        <section class="card mt-socket">
+            <h2>{move || i18n.t().mt_ws}</h2>
+            <div class="mt-row">
+                <ConnBadge testid="mt-conn-state" />
+                <span class="mt-muted">
+                    {move || diag.connection_id.get().map(|c| format!("#{c}")).unwrap_or_default()}
+                </span>
+                <button type="button" class="secondary-button" on:click=move |_| app.drop_connection()>
+                    {move || i18n.t().mt_reconnect}
+                </button>
+            </div>
+            <div class="mt-row">
+                <span>{move || i18n.t().mt_rtt}": "</span>
+                <strong
+                    data-testid="mt-rtt-value"
+                    data-rtt=move || last_rtt.get().map(|v| format!("{v:.1}")).unwrap_or_default()
+                >
+                    {move || last_rtt.get().map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "–".into())}
+                </strong>
+            </div>
+            <RttChart />
+            <div class="mt-row">
+                <h3>{move || i18n.t().mt_events}</h3>
+                <button type="button" class="link-button" on:click=move |_| diag.log.set(Default::default())>
+                    {move || i18n.t().mt_clear}
+                </button>
+            </div>
+            <ol class="mt-event-log" data-testid="mt-event-log" aria-live="off">
+                <For
+                    each=move || log.get()
+                    key=|e| e.id
+                    children=move |e| {
+                        let ms = e.at as i64;
+                        let stamp = format!("{}:{:02}.{:03}", format::clock(ms), (ms / 1000) % 60, ms % 1000);
+                        view! {
+                            <li class=format!("log-{}", e.kind.as_str()) data-kind=e.kind.as_str()>
+                                <time>{stamp}</time>
+                                <span class="log-kind">{e.kind.as_str()}</span>
+                                <code>{e.text}</code>
+                            </li>
+                        }
+                    }
+                />
+            </ol>
+        </section>
+    }
+}
+
+/// The last heartbeat round trips as an inline SVG line.
+#[component]
+fn RttChart() -> impl IntoView {
+    let app = use_app();
+    const W: f64 = 320.0;
+    const H: f64 = 80.0;
+    let chart = Memo::new(move |_| {
+        app.diag.rtt.with(|r| {
+            let max = r.iter().copied().fold(1.0_f64, f64::max);
+            let step = W / (RTT_CAPACITY.saturating_sub(1).max(1)) as f64;
+            let points = r
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    format!(
+                        "{:.1},{:.1}",
+                        i as f64 * step,
+                        H - 4.0 - (v / max) * (H - 12.0)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let dots = r
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64 * step, H - 4.0 - (v / max) * (H - 12.0)))
+                .collect::<Vec<_>>();
+            (points, max, r.len(), dots)
+        })
+    });
+    view! {
+        <svg
+            class="mt-rtt-chart"
+            data-testid="mt-rtt-chart"
+            data-samples=move || chart.get().2.to_string()
+            viewBox=format!("0 0 {W} {H}")
+            role="img"
+            aria-label="RTT"
+        >
+            <line x1="0" y1=H - 4.0 x2=W y2=H - 4.0 class="axis" />
+            <polyline points=move || chart.get().0 class="rtt-line" fill="none" />
+            {move || {
+                chart
+                    .get()
+                    .3
+                    .into_iter()
+                    .map(|(x, y)| view! { <circle cx=x cy=y r="2.5" class="rtt-dot" /> })
+                    .collect_view()
+            }}
+            <text x="4" y="12" class="chart-label">{move || format!("max {:.0} ms", chart.get().1)}</text>
+        </svg>
+    }
+}
+
+/// Push statistics from `/api/diagnostics`, refreshed every few seconds.
+#[component]
+fn StatsPanel() -> impl IntoView {
+    let i18n = use_i18n();
+    let diag = RwSignal::new(None::<Diagnostics>);
+    let error = RwSignal::new(None::<String>);
+    let refresh = move || {
+        spawn_local(async move {
+            match api::diagnostics().await {
+                Ok(d) => {
+                    let _ = diag.try_set(Some(d));
+                    let _ = error.try_set(None);
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(e.to_string()));
+                }
+            }
+        })
+    };
+    refresh();
+    if let Ok(h) = set_interval_with_handle(refresh, STATS_EVERY) {
+        on_cleanup(move || h.clear());
+    }
+    let pending = move || diag.with(|d| d.as_ref().map(|d| d.server.pending).unwrap_or(0));
+    // Of the pushes that ended, how many succeeded (nothing ended yet counts as 100%).
+    let rate = move || {
+        diag.with(|d| {
+            let s = d.as_ref().map(|d| &d.server);
+            let (ok, bad) = s.map(|s| (s.pushed, s.failed)).unwrap_or((0, 0));
+            if ok + bad == 0 {
+                100.0
+            } else {
+                ok as f64 * 100.0 / (ok + bad) as f64
+            }
+        })
+    };
+    let row = move |label: &'static str, get: fn(&Diagnostics) -> (i64, i64, i64)| {
+        view! {
+            <tr>
+                <th scope="row">{label}</th>
+                {move || {
+                    let (p, ok, f) = diag.with(|d| d.as_ref().map(get).unwrap_or((0, 0, 0)));
+                    view! {
+                        <td>{p}</td>
+                        <td>{ok}</td>
+                        <td>{f}</td>
+                    }
+                }}
+            </tr>
+        }
+    };
+    view! {
+        <section
+            class="card mt-stats"
+            data-testid="mt-stats"
+            data-pending=move || pending().to_string()
+            data-success-rate=move || format!("{:.1}", rate())
+        >
+            <div class="mt-row">
+                <h2>{move || i18n.t().mt_stats}</h2>
+                <button type="button" class="link-button" on:click=move |_| refresh()>
+                    {move || i18n.t().mt_refresh}
+                </button>
+            </div>
+            <dl class="mt-kv">
+                <dt>{move || i18n.t().mt_pending}</dt>
+                <dd>{pending}</dd>
+                <dt>{move || i18n.t().mt_success_rate}</dt>
+                <dd>{move || format!("{:.1}%", rate())}</dd>
+                <dt>{move || i18n.t().mt_online_users}</dt>
+                <dd>{move || diag.with(|d| d.as_ref().map(|d| d.online_users).unwrap_or(0))}</dd>
+                <dt>{move || i18n.t().mt_connections}</dt>
+                <dd>{move || diag.with(|d| d.as_ref().map(|d| d.open_connections).unwrap_or(0))}</dd>
+            </dl>
+            {move || {
+                let t = i18n.t();
+                view! {
+                    <table class="mt-table">
+                        <thead>
+                            <tr>
+                                <th></th>
+                                <th scope="col">{t.mt_pending}</th>
+                                <th scope="col">{t.mt_pushed}</th>
+                                <th scope="col">{t.mt_failed}</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {row(t.mt_my_backlog, |d| (d.my_records.pending, d.my_records.pushed, d.my_records.failed))}
+                            {row(t.mt_sent_by_me, |d| (d.sent_records.pending, d.sent_records.pushed, d.sent_records.failed))}
+                            {row(t.mt_server, |d| (d.server.pending, d.server.pushed, d.server.failed))}
+                        </tbody>
+                    </table>
+                }
+            }}
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        </section>
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct OfflineRun {
+    running: bool,
+    total: u32,
+    sent: u32,
+    pending: u32,
+    pushed: u32,
+    failed: u32,
+    error: Option<String>,
+}
+
+/// Sends a burst to one user over HTTP, then watches the push records of those messages.
+#[component]
+fn OfflineTest() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let target = RwSignal::new(String::new());
+    let count = RwSignal::new("10".to_string());
+    let run = RwSignal::new(OfflineRun::default());
+
+    let start = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if run.with_untracked(|r| r.running) {
+            return;
+        }
+        let name = target.get_untracked().trim().to_string();
+        let n = count
+            .get_untracked()
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(10)
+            .clamp(1, MAX_BURST);
+        let Some(me) = app.store.with_untracked(|s| s.me_id()) else {
+            return;
+        };
+        run.set(OfflineRun {
+            running: true,
+            total: n,
+            ..Default::default()
+        });
+        spawn_local(async move {
+            let fail = |e: String| {
+                let _ = run.try_update(|r| {
+                    r.error = Some(e);
+                    r.running = false;
+                });
+            };
+            let user = match api::search_users(&name, 20).await {
+                Ok(users) => users
+                    .into_iter()
+                    .find(|u| u.username.eq_ignore_ascii_case(&name)),
+                Err(e) => return fail(e.to_string()),
+            };
+            let Some(user) = user else {
+                return fail(i18n.lang.get_untracked().strings().mt_user_not_found.into());
+            };
+            let conv = match api::start_direct(user.id).await {
+                Ok(c) => c,
+                Err(e) => return fail(e.to_string()),
+            };
+            let conv_id: ConversationId = conv.id;
+            app.note_conversation(conv);
+            let stamp = js_sys::Date::new_0()
+                .to_iso_string()
+                .as_string()
+                .unwrap_or_default();
+            let mut ids = HashSet::<MessageId>::new();
+            for i in 1..=n {
+                let req = SendMessageRequest {
+                    client_msg_id: new_client_msg_id(me),
+                    content: format!("offline test {i}/{n} · {stamp}"),
+                };
+                match api::send_message(conv_id, &req).await {
+                    Ok(ack) => {
+                        ids.insert(ack.message.id);
+                        app.note_sent(ack);
+                        if run.try_update(|r| r.sent = i).is_none() {
+                            return; // the page was left
+                        }
+                    }
+                    Err(e) => return fail(e.to_string()),
+                }
+            }
+            // Watch the push records of exactly these messages until all are pushed.
+            let started = perf_now();
+            loop {
+                if let Ok(d) = api::diagnostics().await {
+                    let (mut pending, mut pushed, mut failed) = (0, 0, 0);
+                    for r in d
+                        .recent_sent_records
+                        .iter()
+                        .filter(|r| ids.contains(&r.message_id))
+                    {
+                        match r.push_status {
+                            PushStatus::Pending => pending += 1,
+                            PushStatus::Pushed => pushed += 1,
+                            PushStatus::Failed => failed += 1,
+                        }
+                    }
+                    let done = pushed >= n;
+                    let alive = run.try_update(|r| {
+                        r.pending = pending;
+                        r.pushed = pushed;
+                        r.failed = failed;
+                        r.running = !done;
+                    });
+                    if alive.is_none() || done {
+                        return;
+                    }
+                }
+                if perf_now() - started > OFFLINE_WATCH.as_millis() as f64 {
+                    let _ = run.try_update(|r| r.running = false);
+                    return;
+                }
+                gloo_timers::future::sleep(POLL_EVERY).await;
+            }
+        });
+    };
+
+    view! {
+        <section class="card mt-offline">
+            <h2>{move || i18n.t().mt_offline}</h2>
+            <p class="mt-muted">{move || i18n.t().mt_offline_help}</p>
+            <form class="mt-form" on:submit=start>
+                <label class="field">
+                    <span>{move || i18n.t().mt_target}</span>
+                    <input
+                        type="text"
+                        data-testid="mt-offline-target"
+                        autocapitalize="none"
+                        prop:value=move || target.get()
+                        on:input=move |ev| target.set(event_target_value(&ev))
+                    />
+                </label>
+                <label class="field narrow">
+                    <span>{move || i18n.t().mt_count}</span>
+                    <input
+                        type="number"
+                        min="1"
+                        max=MAX_BURST.to_string()
+                        data-testid="mt-offline-count"
+                        prop:value=move || count.get()
+                        on:input=move |ev| count.set(event_target_value(&ev))
+                    />
+                </label>
+                <button
+                    type="submit"
+                    class="primary-button"
+                    data-testid="mt-offline-run"
+                    disabled=move || run.with(|r| r.running)
+                >
+                    {move || if run.with(|r| r.running) { i18n.t().mt_running } else { i18n.t().mt_run }}
+                </button>
+            </form>
+            <div
+                class="mt-result"
+                data-testid="mt-offline-result"
+                data-total=move || run.with(|r| r.total.to_string())
+                data-sent=move || run.with(|r| r.sent.to_string())
+                data-pending=move || run.with(|r| r.pending.to_string())
+                data-pushed=move || run.with(|r| r.pushed.to_string())
+                data-failed=move || run.with(|r| r.failed.to_string())
+                data-running=move || run.with(|r| r.running.to_string())
+            >
+                {move || {
+                    let t = i18n.t();
+                    let r = run.get();
+                    format!(
+                        "{}: {} · {}: {} · {}: {} · {}: {}",
+                        t.mt_total, r.total, t.mt_pending, r.pending, t.mt_pushed, r.pushed, t.mt_failed, r.failed,
+                    )
+                }}
+                {move || run.with(|r| r.error.clone()).map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            </div>
+        </section>
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct HistoryRun {
+    running: bool,
+    count: usize,
+    pages: usize,
+    ms: f64,
+    /// Every seq from the newest down to 1 came exactly once.
+    gapless: Option<bool>,
+    error: Option<String>,
+}
+
+/// Pages one conversation's whole history back and reports count, pages and time.
+#[component]
+fn HistoryTest() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let options = Memo::new(move |_| {
+        app.store.with(|s| {
+            s.conversation_list()
+                .into_iter()
+                .map(|c| (c.info.id, c.info.title.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
+    let chosen = RwSignal::new(String::new());
+    let run = RwSignal::new(HistoryRun::default());
+
+    let start = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let picked = chosen.get_untracked();
+        let id = picked
+            .parse::<ConversationId>()
+            .ok()
+            .or_else(|| options.with_untracked(|o| o.first().map(|(id, _)| *id)));
+        let Some(id) = id else { return };
+        if run.with_untracked(|r| r.running) {
+            return;
+        }
+        run.set(HistoryRun {
+            running: true,
+            ..Default::default()
+        });
+        spawn_local(async move {
+            let started = perf_now();
+            let (mut before, mut count, mut pages) = (None, 0usize, 0usize);
+            let mut expect_last = None; // the seq the next (older) page must end at
+            let mut gapless = true;
+            loop {
+                let page = match api::history(id, before, HISTORY_PAGE_SIZE).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = run.try_update(|r| {
+                            r.running = false;
+                            r.error = Some(e.to_string());
+                        });
+                        return;
+                    }
+                };
+                pages += 1;
+                count += page.messages.len();
+                let seqs: Vec<_> = page.messages.iter().map(|m| m.seq).collect();
+                gapless &= seqs.windows(2).all(|w| w[1] == w[0] + 1);
+                if let (Some(exp), Some(&last)) = (expect_last, seqs.last()) {
+                    gapless &= last == exp;
+                }
+                let first = seqs.first().copied();
+                if run
+                    .try_update(|r| {
+                        r.count = count;
+                        r.pages = pages;
+                        r.ms = perf_now() - started;
+                    })
+                    .is_none()
+                {
+                    return;
+                }
+                match first {
+                    Some(f) if page.has_more => {
+                        before = Some(f);
+                        expect_last = Some(f - 1);
+                    }
+                    _ => {
+                        gapless &= first.is_none_or(|f| f == 1);
+                        break;
+                    }
+                }
+            }
+            let _ = run.try_update(|r| {
+                r.running = false;
+                r.ms = perf_now() - started;
+                r.gapless = Some(gapless);
+            });
+        });
+    };
+
+    view! {
+        <section class="card mt-history">
+            <h2>{move || i18n.t().mt_history}</h2>
+            <p class="mt-muted">{move || i18n.t().mt_history_help}</p>
+            <form class="mt-form" on:submit=start>
+                <label class="field">
+                    <span>{move || i18n.t().mt_conversation}</span>
+                    <select
+                        data-testid="mt-history-conversation"
+                        prop:value=move || chosen.get()
+                        on:change=move |ev| chosen.set(event_target_value(&ev))
+                    >
+                        <For
+                            each=move || options.get()
+                            key=|o| o.clone()
+                            children=move |(id, title)| {
+                                view! { <option value=id.to_string()>{title}</option> }
+                            }
+                        />
+                    </select>
+                </label>
+                <button
+                    type="submit"
+                    class="primary-button"
+                    data-testid="mt-history-run"
+                    disabled=move || run.with(|r| r.running) || options.with(|o| o.is_empty())
+                >
+                    {move || if run.with(|r| r.running) { i18n.t().mt_running } else { i18n.t().mt_run }}
+                </button>
+            </form>
+            <div
+                class="mt-result"
+                data-testid="mt-history-result"
+                data-count=move || run.with(|r| r.count.to_string())
+                data-pages=move || run.with(|r| r.pages.to_string())
+                data-ms=move || run.with(|r| format!("{:.0}", r.ms))
+                data-running=move || run.with(|r| r.running.to_string())
+                data-gapless=move || run.with(|r| r.gapless.map(|g| g.to_string()).unwrap_or_default())
+            >
+                {move || {
+                    let t = i18n.t();
+                    let r = run.get();
+                    format!("{}: {} · {}: {} · {}: {:.0}", t.mt_messages, r.count, t.mt_pages, r.pages, t.mt_ms, r.ms)
+                }}
+                {move || run.with(|r| r.error.clone()).map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,708 @@
+//! The session: the pure store in a signal, the socket, and the actions the UI calls.
+//!
+//! Every change goes through `store::apply`, so what the UI shows is exactly what the host
+//! tests exercise. This module adds what needs a browser: HTTP calls, the socket, timers,
+//! sessionStorage (the outbox survives a reload), and what to do on every (re)connect:
+//! `sync` from the resume points, resend every pending message (same `client_msg_id`; the
+//! server dedupes), reload the conversation list.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, ApiError};
+use crate::i18n::I18n;
+use crate::model::{
+    Conversation, ConversationId, CreateGroupRequest, MessageId, SendAck, Seq, User, UserId,
+};
+use crate::protocol::{ClientFrame, ResumePoint, ServerFrame};
+use crate::socket::{LogKind, Socket, SocketDiag, SocketEvent};
+use crate::store::{
+    apply, begin_history, ClientState, ConnState, Event, HistoryDirection, PendingMessage,
+};
+
+/// How long a `typing` frame keeps the indicator on, and how often we send ours.
+const TYPING_SHOW_MS: i64 = 5_000;
+const TYPING_SEND_EVERY_MS: i64 = 3_000;
+
+thread_local! {
+    /// The one socket of this tab (browser objects cannot live in a signal).
+    static SOCKET: RefCell<Option<Socket>> = const { RefCell::new(None) };
+    static LAST_TYPING_SENT: RefCell<BTreeMap<ConversationId, i64>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+fn socket() -> Option<Socket> {
+    SOCKET.with(|s| s.borrow().clone())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Asking the server whether the session cookie is still good.
+    Checking,
+    LoggedOut,
+    LoggedIn(User),
+}
+
+/// The whole client session, shared by context. Cheap to copy.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    pub store: RwSignal<ClientState>,
+    pub auth: RwSignal<Auth>,
+    pub diag: SocketDiag,
+    /// Server-aligned clock (ms), ticking every second: recall windows, "today".
+    pub now: RwSignal<i64>,
+    clock_offset: RwSignal<i64>,
+    /// The tab is visible (reading only counts when the user can see the messages).
+    pub visible: RwSignal<bool>,
+    /// A transient message for the user (failed recall, failed request…).
+    pub notice: RwSignal<Option<String>>,
+    /// The newest `server_time` seen on the current or last connection: on reconnect, recalls
+    /// since then are asked for (`sync.recalled_since`), since they may hit messages we hold.
+    last_server_time: StoredValue<Option<i64>>,
+    i18n: I18n,
+}
+
+pub fn use_app() -> AppState {
+    expect_context::<AppState>()
+}
+
+fn local_now() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+fn document_visible() -> bool {
+    document().visibility_state() == web_sys::VisibilityState::Visible
+}
+
+/// A fresh id for an outgoing message: unique per sender, stable across resends.
+pub fn new_client_msg_id(user: UserId) -> String {
+    let r = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    format!("{user}-{:x}-{:08x}{:08x}", local_now(), r(), r())
+}
+
+fn outbox_key(user: UserId) -> String {
+    format!("courier.outbox.{user}")
+}
+
+/// The outbox lives in sessionStorage: it survives a reload of this tab, and two tabs of the
+/// same user never overwrite each other's unsent messages.
+fn storage() -> Option<web_sys::Storage> {
+    window().session_storage().ok().flatten()
+}
+
+impl AppState {
+    /// Creates the session, provides it by context, and checks the cookie.
+    pub fn init(i18n: I18n) -> AppState {
+        let app = AppState {
+            i18n,
+            store: RwSignal::new(ClientState::default()),
+            auth: RwSignal::new(Auth::Checking),
+            diag: SocketDiag::new(),
+            now: RwSignal::new(local_now()),
+            clock_offset: RwSignal::new(0),
+            visible: RwSignal::new(document_visible()),
+            notice: RwSignal::new(None),
+            last_server_time: StoredValue::new(None),
+        };
+        provide_context(app);
+
+        let sock = Socket::new(move |ev| app.on_socket(ev), app.diag);
+        SOCKET.with(|s| *s.borrow_mut() = Some(sock));
+
+        let _ = set_interval_with_handle(
+            move || app.now.set(local_now() + app.clock_offset.get_untracked()),
+            Duration::from_secs(1),
+        );
+        // Coming back online or to the tab: do not wait for the backoff timer.
+        let online = window_event_listener(leptos::ev::online, move |_| app.reconnect_now());
+        std::mem::forget(online); // for the life of the tab
+        {
+            use wasm_bindgen::closure::Closure;
+            use wasm_bindgen::JsCast;
+            let cb = Closure::<dyn FnMut()>::new(move || {
+                let v = document_visible();
+                app.visible.set(v);
+                if v {
+                    app.reconnect_now();
+                }
+            });
+            let _ = document()
+                .add_event_listener_with_callback("visibilitychange", cb.as_ref().unchecked_ref());
+            cb.forget(); // for the life of the tab
+        }
+
+        // The outbox follows the store into sessionStorage, so a reload loses nothing typed.
+        let outbox = Memo::new(move |_| {
+            app.store
+                .with(|s| (s.me_id(), s.pending.values().cloned().collect::<Vec<_>>()))
+        });
+        Effect::new(move |_| {
+            let (me, pending) = outbox.get();
+            if let (Some(me), Some(st)) = (me, storage()) {
+                let key = outbox_key(me);
+                if pending.is_empty() {
+                    let _ = st.remove_item(&key);
+                } else if let Ok(json) = serde_json::to_string(&pending) {
+                    let _ = st.set_item(&key, &json);
+                }
+            }
+        });
+
+        // Reading: the open conversation, the tab visible → read up to the newest shown.
+        let read_target = Memo::new(move |_| {
+            if !app.visible.get() {
+                return None;
+            }
+            app.store.with(|s| {
+                let id = s.active?;
+                let newest = s.newest_shown_seq(id)?;
+                let read = s.conversations.get(&id)?.info.read_seq;
+                (newest > read).then_some((id, newest))
+            })
+        });
+        Effect::new(move |_| {
+            if let Some((id, seq)) = read_target.get() {
+                app.mark_read(id, seq);
+            }
+        });
+
+        // The tab title counts unread messages, so a background tab shows that something came.
+        let total_unread = Memo::new(move |_| {
+            app.store
+                .with(|s| s.conversations.keys().map(|&id| s.unread(id)).sum::<i64>())
+        });
+        Effect::new(move |_| {
+            let n = total_unread.get();
+            document().set_title(&if n > 0 {
+                format!("({n}) Courier")
+            } else {
+                "Courier".into()
+            });
+        });
+
+        app.check_session();
+        app
+    }
+
+    fn dispatch(&self, ev: Event) {
+        self.store.update(|s| apply(s, ev));
+    }
+
+    /// `GET /api/auth/me`; retried while the server cannot be reached.
+    pub fn check_session(&self) {
+        let app = *self;
+        spawn_local(async move {
+            let mut delay = 500u64;
+            loop {
+                match api::me().await {
+                    Ok(Some(user)) => return app.logged_in(user),
+                    Ok(None) => return app.auth.set(Auth::LoggedOut),
+                    Err(e) => {
+                        app.diag
+                            .push(LogKind::Warn, format!("session check failed: {e}"));
+                        gloo_timers::future::sleep(Duration::from_millis(delay)).await;
+                        delay = (delay * 2).min(10_000);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The server accepted this session (login, register, or a valid cookie).
+    pub fn logged_in(&self, user: User) {
+        let uid = user.id;
+        self.dispatch(Event::LoggedIn(user.clone()));
+        let saved = storage()
+            .and_then(|s| s.get_item(&outbox_key(uid)).ok().flatten())
+            .and_then(|json| serde_json::from_str::<Vec<PendingMessage>>(&json).ok())
+            .unwrap_or_default();
+        if !saved.is_empty() {
+            self.dispatch(Event::RestoreOutbox(saved));
+        }
+        self.auth.set(Auth::LoggedIn(user));
+        self.load_conversations();
+        if let Some(s) = socket() {
+            s.start();
+        }
+    }
+
+    pub fn logout(&self) {
+        let app = *self;
+        spawn_local(async move {
+            if let Err(e) = api::logout().await {
+                app.diag.push(LogKind::Warn, format!("logout failed: {e}"));
+            }
+            app.session_ended();
+        });
+    }
+
+    /// Logged out here or the server no longer knows the session.
+    fn session_ended(&self) {
+        if let Some(s) = socket() {
+            s.stop();
+        }
+        self.dispatch(Event::LoggedOut);
+        self.last_server_time.set_value(None);
+        self.auth.set(Auth::LoggedOut);
+    }
+
+    /// Common handling of a failed request: a dead session logs out, anything else is shown.
+    fn failed(&self, what: &str, e: &ApiError) {
+        if e.is_unauthorized() {
+            self.session_ended();
+        } else {
+            self.notice.set(Some(format!("{what}: {e}")));
+        }
+    }
+
+    pub fn load_conversations(&self) {
+        let app = *self;
+        spawn_local(async move {
+            match api::conversations().await {
+                Ok(list) => app.dispatch(Event::ConversationsLoaded(list)),
+                Err(e) => app.failed("conversations", &e),
+            }
+        });
+    }
+
+    /// Switches the message pane to a conversation (or none) and loads its newest page.
+    pub fn open_conversation(&self, id: Option<ConversationId>) {
+        if self.store.with_untracked(|s| s.active) == id {
+            return;
+        }
+        self.dispatch(Event::Opened(id));
+        if let Some(id) = id {
+            let loaded = self
+                .store
+                .with_untracked(|s| s.timelines.get(&id).is_some_and(|t| t.loaded));
+            if !loaded {
+                self.load_history(id, HistoryDirection::Newest);
+            }
+        }
+    }
+
+    pub fn load_history(&self, id: ConversationId, direction: HistoryDirection) {
+        let Some(req) = self
+            .store
+            .try_update(|s| begin_history(s, id, direction))
+            .flatten()
+        else {
+            return;
+        };
+        let app = *self;
+        spawn_local(async move {
+            match api::history(req.conversation_id, req.before, req.limit).await {
+                Ok(page) => app.dispatch(Event::HistoryLoaded {
+                    token: req.token,
+                    page,
+                }),
+                Err(e) => {
+                    app.dispatch(Event::HistoryFailed { token: req.token });
+                    app.failed("history", &e);
+                }
+            }
+        });
+    }
+
+    /// Sends a message: shown at once as "sending", delivered by the socket whenever it can.
+    pub fn send(&self, conversation_id: ConversationId, content: String) {
+        let Some(me) = self.store.with_untracked(|s| s.me_id()) else {
+            return;
+        };
+        // Typing at the live end: if the view was paged back, return to the newest page.
+        let paged_back = self.store.with_untracked(|s| {
+            s.timelines
+                .get(&conversation_id)
+                .is_some_and(|t| t.has_newer)
+        });
+        if paged_back {
+            self.load_history(conversation_id, HistoryDirection::Newest);
+        }
+        self.dispatch(Event::Queued {
+            client_msg_id: new_client_msg_id(me),
+            conversation_id,
+            content,
+            now: self.now.get_untracked(),
+        });
+        self.flush_outbox();
+    }
+
+    /// Sends every pending message that is due (never tried on this connection, or
+    /// unacknowledged for a while).
+    fn flush_outbox(&self) {
+        let Some(sock) = socket() else { return };
+        if !sock.is_open() {
+            return;
+        }
+        let now = local_now();
+        let due = self.store.with_untracked(|s| s.due_sends(now));
+        for p in due {
+            let frame = ClientFrame::Send {
+                client_msg_id: p.client_msg_id.clone(),
+                conversation_id: p.conversation_id,
+                content: p.content,
+            };
+            if !sock.send(&frame) {
+                break;
+            }
+            self.dispatch(Event::SendAttempted {
+                client_msg_id: p.client_msg_id,
+                now,
+            });
+        }
+    }
+
+    pub fn retry(&self, client_msg_id: String) {
+        self.dispatch(Event::Retry { client_msg_id });
+        self.flush_outbox();
+    }
+
+    pub fn discard(&self, client_msg_id: String) {
+        self.dispatch(Event::Discard { client_msg_id });
+    }
+
+    /// Recalls one of my messages; the server enforces the window and the permission.
+    pub fn recall(&self, message_id: MessageId) {
+        let app = *self;
+        spawn_local(async move {
+            match api::recall(message_id).await {
+                Ok(m) => app.dispatch(Event::MessageUpdated(m)),
+                Err(e) => {
+                    let t = app.i18n.lang.get_untracked().strings();
+                    match e.code() {
+                        Some("recall_window_passed") => {
+                            app.notice.set(Some(t.recall_window_passed.into()))
+                        }
+                        Some("recall_not_allowed") => {
+                            app.notice.set(Some(t.recall_not_allowed.into()))
+                        }
+                        _ => app.failed(t.recall_failed, &e),
+                    }
+                }
+            }
+        });
+    }
+
+    /// Moves my read position (optimistically; the server confirms with `read_position`).
+    pub fn mark_read(&self, conversation_id: ConversationId, seq: Seq) {
+        let Some(me) = self.store.with_untracked(|s| s.me_id()) else {
+            return;
+        };
+        self.dispatch(Event::ReadPosition {
+            conversation_id,
+            user_id: me,
+            seq,
+        });
+        let sent = socket().is_some_and(|s| {
+            s.send(&ClientFrame::Read {
+                conversation_id,
+                seq,
+            })
+        });
+        if !sent {
+            let app = *self;
+            spawn_local(async move {
+                if let Err(e) = api::mark_read(conversation_id, seq).await {
+                    if e.is_unauthorized() {
+                        app.session_ended();
+                    }
+                    // Otherwise the position is re-sent on the next connect (see `welcomed`).
+                }
+            });
+        }
+    }
+
+    /// Lets the other members see that I am typing (throttled; never stored).
+    pub fn typing(&self, conversation_id: ConversationId) {
+        let now = local_now();
+        let due = LAST_TYPING_SENT.with(|m| {
+            let mut m = m.borrow_mut();
+            let last = m.get(&conversation_id).copied().unwrap_or(0);
+            if now - last >= TYPING_SEND_EVERY_MS {
+                m.insert(conversation_id, now);
+                true
+            } else {
+                false
+            }
+        });
+        if due {
+            if let Some(s) = socket() {
+                s.send(&ClientFrame::Typing { conversation_id });
+            }
+        }
+    }
+
+    /// Opens (creating if needed) the 1:1 conversation with a user.
+    pub async fn start_direct(&self, user_id: UserId) -> Result<ConversationId, ApiError> {
+        let c = api::start_direct(user_id).await?;
+        let id = c.id;
+        self.dispatch(Event::ConversationUpserted(c));
+        self.open_conversation(Some(id));
+        Ok(id)
+    }
+
+    pub async fn create_group(
+        &self,
+        title: String,
+        member_ids: Vec<UserId>,
+    ) -> Result<ConversationId, ApiError> {
+        let c = api::create_group(&CreateGroupRequest { title, member_ids }).await?;
+        let id = c.id;
+        self.dispatch(Event::ConversationUpserted(c));
+        self.open_conversation(Some(id));
+        Ok(id)
+    }
+
+    /// A conversation fetched outside the usual flows (e.g. by /message-test).
+    pub fn note_conversation(&self, c: Conversation) {
+        self.dispatch(Event::ConversationUpserted(c));
+    }
+
+    /// A message sent over HTTP (e.g. by /message-test): merge it like a socket `sent`.
+    pub fn note_sent(&self, ack: SendAck) {
+        self.dispatch(Event::Sent {
+            client_msg_id: ack.client_msg_id,
+            message: ack.message,
+        });
+    }
+
+    pub fn reconnect_now(&self) {
+        if let Some(s) = socket() {
+            s.reconnect_now();
+        }
+    }
+
+    pub fn drop_connection(&self) {
+        if let Some(s) = socket() {
+            s.drop_connection("requested on /message-test");
+        }
+    }
+
+    fn on_socket(&self, ev: SocketEvent) {
+        match ev {
+            SocketEvent::State(c) => self.dispatch(Event::Connection(c)),
+            SocketEvent::Frame(f) => {
+                self.on_frame(f);
+                self.follow_up();
+            }
+            SocketEvent::Dropped { attempts, was_open } => {
+                // Failing to connect again and again may mean the session expired (the
+                // upgrade is refused with 401, which a browser reports as a plain close).
+                if !was_open && attempts % 3 == 0 {
+                    let app = *self;
+                    spawn_local(async move {
+                        if let Ok(None) = api::me().await {
+                            app.session_ended();
+                        }
+                    });
+                }
+            }
+            SocketEvent::Tick => {
+                self.flush_outbox();
+                let now = self.now.get_untracked();
+                let expired = self.store.with_untracked(|s| {
+                    s.typing
+                        .values()
+                        .any(|m| m.values().any(|&until| until <= now))
+                });
+                if expired {
+                    self.store.update(|s| {
+                        for m in s.typing.values_mut() {
+                            m.retain(|_, until| *until > now);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_frame(&self, f: ServerFrame) {
+        match f {
+            ServerFrame::Welcome {
+                user, server_time, ..
+            } => {
+                self.clock_offset.set(server_time - local_now());
+                let recalled_since = self.last_server_time.get_value();
+                self.last_server_time.set_value(Some(server_time));
+                self.welcomed(user, recalled_since);
+            }
+            ServerFrame::Pong { server_time, .. } => {
+                self.last_server_time.set_value(Some(server_time));
+            }
+            ServerFrame::Sent {
+                client_msg_id,
+                message,
+                ..
+            } => self.dispatch(Event::Sent {
+                client_msg_id,
+                message,
+            }),
+            ServerFrame::Message { message } => {
+                // A message from someone ends their typing indicator.
+                let (cid, uid) = (message.conversation_id, message.sender_id);
+                self.store.update(|s| {
+                    if let Some(m) = s.typing.get_mut(&cid) {
+                        m.remove(&uid);
+                    }
+                    apply(s, Event::Live(message));
+                });
+            }
+            ServerFrame::Batch {
+                reason,
+                messages,
+                remaining,
+            } => {
+                self.diag.push(
+                    LogKind::Info,
+                    format!(
+                        "replay {reason:?}: {} messages, {remaining} remaining",
+                        messages.len()
+                    ),
+                );
+                self.dispatch(Event::Batch { reason, messages });
+            }
+            ServerFrame::CaughtUp { reason, replayed } => {
+                self.diag.push(
+                    LogKind::Info,
+                    format!("caught up ({reason:?}, {replayed} replayed)"),
+                );
+            }
+            ServerFrame::Status {
+                message_id,
+                conversation_id,
+                seq,
+                status,
+            } => self.dispatch(Event::Status {
+                conversation_id,
+                message_id,
+                seq,
+                status,
+            }),
+            ServerFrame::ReadPosition {
+                conversation_id,
+                user_id,
+                seq,
+            } => self.dispatch(Event::ReadPosition {
+                conversation_id,
+                user_id,
+                seq,
+            }),
+            ServerFrame::Recalled {
+                message_id,
+                conversation_id,
+                seq,
+                recalled_at,
+            } => self.dispatch(Event::Recalled {
+                conversation_id,
+                message_id,
+                seq,
+                recalled_at,
+            }),
+            ServerFrame::Typing {
+                conversation_id,
+                user_id,
+            } => self.dispatch(Event::Typing {
+                conversation_id,
+                user_id,
+                until: self.now.get_untracked() + TYPING_SHOW_MS,
+            }),
+            ServerFrame::Conversation { conversation } => {
+                self.dispatch(Event::ConversationUpserted(conversation))
+            }
+            ServerFrame::Error {
+                code,
+                message,
+                client_msg_id,
+                retry_after_ms,
+                ..
+            } => {
+                self.diag
+                    .push(LogKind::Warn, format!("server error {code}: {message}"));
+                match client_msg_id {
+                    Some(id) => self.dispatch(Event::SendRefused {
+                        client_msg_id: id,
+                        code,
+                        retry_at: retry_after_ms.map(|ms| local_now() + ms as i64),
+                    }),
+                    None => self.notice.set(Some(message)),
+                }
+            }
+        }
+    }
+
+    /// Every (re)connect: say what we have, resend what is unacknowledged, refresh the list.
+    fn welcomed(&self, user: User, recalled_since: Option<i64>) {
+        let same_user = self.store.with_untracked(|s| s.me_id() == Some(user.id));
+        if !same_user {
+            // Another account logged in from another tab: follow it.
+            self.logged_in(user);
+            return;
+        }
+        let conversations = self.store.with_untracked(|s| s.resume_points());
+        if let Some(s) = socket() {
+            s.send(&ClientFrame::Sync {
+                conversations,
+                recalled_since,
+            });
+        }
+        self.store.update(|s| s.forget_attempts());
+        self.flush_outbox();
+        self.load_conversations();
+        // A read position moved while offline may not have reached the server.
+        let active = self.store.with_untracked(|s| {
+            let id = s.active?;
+            Some((id, s.conversations.get(&id)?.info.read_seq))
+        });
+        if let Some((id, seq)) = active.filter(|(_, seq)| *seq > 0) {
+            if let Some(s) = socket() {
+                s.send(&ClientFrame::Read {
+                    conversation_id: id,
+                    seq,
+                });
+            }
+        }
+    }
+
+    /// Fetches conversations that frames referred to but the list lacks, and asks for the
+    /// tails of conversations where a live message skipped seqs.
+    fn follow_up(&self) {
+        let (unknown, gaps) = self.store.with_untracked(|s| {
+            let gaps: Vec<ResumePoint> = s
+                .resume_points()
+                .into_iter()
+                .filter(|r| s.gaps.contains(&r.conversation_id))
+                .collect();
+            (s.unknown_conversations.clone(), gaps)
+        });
+        if !gaps.is_empty() {
+            self.dispatch(Event::GapsRequested);
+            if let Some(s) = socket() {
+                s.send(&ClientFrame::Sync {
+                    conversations: gaps,
+                    recalled_since: None,
+                });
+            }
+        }
+        if !unknown.is_empty() {
+            self.dispatch(Event::UnknownRequested);
+            for id in unknown {
+                let app = *self;
+                spawn_local(async move {
+                    match api::conversation(id).await {
+                        Ok(c) => app.dispatch(Event::ConversationUpserted(c)),
+                        Err(e) => app
+                            .diag
+                            .push(LogKind::Warn, format!("conversation {id}: {e}")),
+                    }
+                });
+            }
+        }
+    }
+
+    pub fn conn_state(&self) -> ConnState {
+        self.store.with(|s| s.connection)
+    }
+}

@@ -1,0 +1,912 @@
+//! Host tests of the pure client store: every event, and the invariants the UI relies on.
+
+use super::*;
+use crate::model::{ConversationKind, Member};
+
+const ME: UserId = 1;
+const BOB: UserId = 2;
+const CAROL: UserId = 3;
+const C1: ConversationId = 10;
+const C2: ConversationId = 20;
+
+fn user(id: UserId, name: &str) -> User {
+    User {
+        id,
+        username: name.to_lowercase(),
+        display_name: name.into(),
+        created_at: 0,
+    }
+}
+
+fn member(id: UserId, read: Seq, delivered: Seq) -> Member {
+    Member {
+        user_id: id,
+        username: format!("u{id}"),
+        display_name: format!("User {id}"),
+        read_seq: read,
+        delivered_seq: delivered,
+    }
+}
+
+fn conv(id: ConversationId, last_seq: Seq, read_seq: Seq, unread: i64) -> Conversation {
+    Conversation {
+        id,
+        kind: ConversationKind::Direct,
+        title: "Bob".into(),
+        members: vec![member(ME, read_seq, last_seq), member(BOB, 0, 0)],
+        last_seq,
+        last_message: None,
+        read_seq,
+        unread,
+        created_at: 0,
+        updated_at: id,
+    }
+}
+
+fn msg(cid: ConversationId, seq: Seq, sender: UserId) -> Message {
+    Message {
+        id: cid * 100_000 + seq,
+        conversation_id: cid,
+        seq,
+        sender_id: sender,
+        sender_name: format!("User {sender}"),
+        client_msg_id: format!("c-{cid}-{seq}"),
+        content: Some(format!("hello {seq}")),
+        recalled: false,
+        recalled_at: None,
+        status: MessageStatus::Sent,
+        created_at: 1_000 + seq,
+    }
+}
+
+fn page(cid: ConversationId, seqs: std::ops::RangeInclusive<Seq>, has_more: bool) -> HistoryPage {
+    HistoryPage {
+        conversation_id: cid,
+        messages: seqs.map(|s| msg(cid, s, BOB)).collect(),
+        has_more,
+    }
+}
+
+/// A logged-in state with conversation C1 (last seq `last`, nothing read) in the list.
+fn state_with(last: Seq) -> ClientState {
+    let mut s = ClientState::default();
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    apply(
+        &mut s,
+        Event::ConversationsLoaded(vec![conv(C1, last, 0, last)]),
+    );
+    s
+}
+
+fn seqs(s: &ClientState, cid: ConversationId) -> Vec<Seq> {
+    s.timelines[&cid].messages.keys().copied().collect()
+}
+
+fn open_and_load(s: &mut ClientState, cid: ConversationId, p: HistoryPage) {
+    apply(s, Event::Opened(Some(cid)));
+    let req = begin_history(s, cid, HistoryDirection::Newest).expect("request");
+    apply(
+        s,
+        Event::HistoryLoaded {
+            token: req.token,
+            page: p,
+        },
+    );
+}
+
+#[test]
+fn pages_live_and_batches_merge_in_seq_order_without_duplicates() {
+    let mut s = state_with(60);
+    open_and_load(&mut s, C1, page(C1, 11..=60, true));
+    // A live message, then a replay that overlaps what we hold, then an older page.
+    apply(&mut s, Event::Live(msg(C1, 61, BOB)));
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Sync,
+            messages: (58..=63).map(|q| msg(C1, q, BOB)).collect(),
+        },
+    );
+    let req = begin_history(&mut s, C1, HistoryDirection::Older).expect("older");
+    assert_eq!(req.before, Some(11));
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: req.token,
+            page: page(C1, 1..=10, false),
+        },
+    );
+    assert_eq!(seqs(&s, C1), (1..=63).collect::<Vec<_>>());
+    assert!(!s.timelines[&C1].has_more);
+    let views = s.message_views(C1);
+    assert_eq!(views.len(), 63);
+    assert!(views.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(s.conversations[&C1].info.last_seq, 63);
+    assert_eq!(
+        s.conversations[&C1].info.last_message.as_ref().unwrap().seq,
+        63
+    );
+}
+
+#[test]
+fn optimistic_send_is_replaced_by_its_ack_and_duplicate_acks_are_idempotent() {
+    let mut s = state_with(5);
+    open_and_load(&mut s, C1, page(C1, 1..=5, false));
+    apply(
+        &mut s,
+        Event::Queued {
+            client_msg_id: "mine-1".into(),
+            conversation_id: C1,
+            content: "hi".into(),
+            now: 50,
+        },
+    );
+    let v = s.message_views(C1);
+    assert_eq!(v.len(), 6);
+    assert_eq!(v[5].status, MessageStatus::Sending);
+    assert_eq!(v[5].seq, None);
+    assert!(v[5].mine);
+
+    let mut acked = msg(C1, 6, ME);
+    acked.client_msg_id = "mine-1".into();
+    for _ in 0..3 {
+        apply(
+            &mut s,
+            Event::Sent {
+                client_msg_id: "mine-1".into(),
+                message: acked.clone(),
+            },
+        );
+    }
+    // The echo from another tab and a replay carry the same message: still one row.
+    apply(&mut s, Event::Live(acked.clone()));
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Sync,
+            messages: vec![acked.clone()],
+        },
+    );
+    let v = s.message_views(C1);
+    assert_eq!(v.len(), 6);
+    assert_eq!(v.iter().filter(|m| m.client_msg_id == "mine-1").count(), 1);
+    assert_eq!(v[5].seq, Some(6));
+    assert_eq!(v[5].status, MessageStatus::Sent);
+    assert!(s.pending.is_empty());
+}
+
+#[test]
+fn an_echo_arriving_before_the_ack_also_replaces_the_pending_copy() {
+    let mut s = state_with(0);
+    apply(
+        &mut s,
+        Event::Queued {
+            client_msg_id: "x".into(),
+            conversation_id: C1,
+            content: "a".into(),
+            now: 1,
+        },
+    );
+    let mut m = msg(C1, 1, ME);
+    m.client_msg_id = "x".into();
+    apply(&mut s, Event::Live(m.clone()));
+    assert!(s.pending.is_empty());
+    apply(
+        &mut s,
+        Event::Sent {
+            client_msg_id: "x".into(),
+            message: m,
+        },
+    );
+    assert_eq!(s.message_views(C1).len(), 1);
+}
+
+#[test]
+fn queued_twice_with_the_same_id_is_one_message() {
+    let mut s = state_with(0);
+    for _ in 0..2 {
+        apply(
+            &mut s,
+            Event::Queued {
+                client_msg_id: "x".into(),
+                conversation_id: C1,
+                content: "a".into(),
+                now: 1,
+            },
+        );
+    }
+    assert_eq!(s.message_views(C1).len(), 1);
+}
+
+#[test]
+fn pending_messages_keep_typing_order_and_resend_rules() {
+    let mut s = state_with(0);
+    for (i, id) in ["b", "a", "c"].iter().enumerate() {
+        apply(
+            &mut s,
+            Event::Queued {
+                client_msg_id: (*id).into(),
+                conversation_id: C1,
+                content: (*id).into(),
+                now: i as i64,
+            },
+        );
+    }
+    let order: Vec<_> = s
+        .message_views(C1)
+        .into_iter()
+        .map(|v| v.client_msg_id)
+        .collect();
+    assert_eq!(order, ["b", "a", "c"]);
+    assert_eq!(s.due_sends(0).len(), 3);
+    for id in ["a", "b", "c"] {
+        apply(
+            &mut s,
+            Event::SendAttempted {
+                client_msg_id: id.into(),
+                now: 100,
+            },
+        );
+    }
+    assert!(s.due_sends(100 + RESEND_AFTER_MS - 1).is_empty());
+    assert_eq!(s.due_sends(100 + RESEND_AFTER_MS).len(), 3);
+    // Refused for good: shown as failed, never resent until the user retries.
+    apply(
+        &mut s,
+        Event::SendRefused {
+            client_msg_id: "a".into(),
+            code: "too_long".into(),
+            retry_at: None,
+        },
+    );
+    // Rate limited: held back until the given time.
+    apply(
+        &mut s,
+        Event::SendRefused {
+            client_msg_id: "c".into(),
+            code: "rate_limited".into(),
+            retry_at: Some(500),
+        },
+    );
+    s.forget_attempts();
+    let due: Vec<_> = s
+        .due_sends(200)
+        .into_iter()
+        .map(|p| p.client_msg_id)
+        .collect();
+    assert_eq!(due, ["b"]);
+    let due: Vec<_> = s
+        .due_sends(500)
+        .into_iter()
+        .map(|p| p.client_msg_id)
+        .collect();
+    assert_eq!(due, ["b", "c"]);
+    assert_eq!(
+        s.message_views(C1)
+            .iter()
+            .find(|v| v.client_msg_id == "a")
+            .unwrap()
+            .failed
+            .as_deref(),
+        Some("too_long")
+    );
+    apply(
+        &mut s,
+        Event::Retry {
+            client_msg_id: "a".into(),
+        },
+    );
+    assert_eq!(s.due_sends(500).len(), 3);
+    apply(
+        &mut s,
+        Event::Discard {
+            client_msg_id: "a".into(),
+        },
+    );
+    assert_eq!(s.message_views(C1).len(), 2);
+}
+
+#[test]
+fn restored_outbox_does_not_duplicate_and_is_resent() {
+    let mut s = state_with(0);
+    apply(
+        &mut s,
+        Event::Queued {
+            client_msg_id: "x".into(),
+            conversation_id: C1,
+            content: "a".into(),
+            now: 1,
+        },
+    );
+    let saved: Vec<_> = s.pending.values().cloned().collect();
+    apply(&mut s, Event::RestoreOutbox(saved.clone()));
+    assert_eq!(s.pending.len(), 1);
+    let mut fresh = state_with(0);
+    apply(&mut fresh, Event::RestoreOutbox(saved));
+    assert_eq!(fresh.due_sends(2).len(), 1);
+}
+
+#[test]
+fn late_history_answers_for_a_conversation_left_are_ignored() {
+    let mut s = state_with(50);
+    apply(&mut s, Event::ConversationUpserted(conv(C2, 3, 0, 3)));
+    apply(&mut s, Event::Opened(Some(C1)));
+    let req1 = begin_history(&mut s, C1, HistoryDirection::Newest).unwrap();
+    // The user switches away before the answer comes.
+    apply(&mut s, Event::Opened(Some(C2)));
+    let req2 = begin_history(&mut s, C2, HistoryDirection::Newest).unwrap();
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: req1.token,
+            page: page(C1, 1..=50, false),
+        },
+    );
+    assert!(s.timelines[&C1].messages.is_empty());
+    assert!(!s.timelines[&C1].loaded);
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: req2.token,
+            page: page(C2, 1..=3, false),
+        },
+    );
+    assert_eq!(seqs(&s, C2), vec![1, 2, 3]);
+    // Coming back starts a fresh request; the old token stays dead.
+    apply(&mut s, Event::Opened(Some(C1)));
+    let req3 = begin_history(&mut s, C1, HistoryDirection::Newest).unwrap();
+    assert_ne!(req3.token, req1.token);
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: req1.token,
+            page: page(C1, 1..=50, false),
+        },
+    );
+    assert!(s.timelines[&C1].messages.is_empty());
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: req3.token,
+            page: page(C1, 1..=50, false),
+        },
+    );
+    assert_eq!(s.timelines[&C1].messages.len(), 50);
+}
+
+#[test]
+fn one_request_per_direction_and_failures_free_the_slot() {
+    let mut s = state_with(100);
+    open_and_load(&mut s, C1, page(C1, 51..=100, true));
+    let r = begin_history(&mut s, C1, HistoryDirection::Older).unwrap();
+    assert!(begin_history(&mut s, C1, HistoryDirection::Older).is_none());
+    apply(&mut s, Event::HistoryFailed { token: r.token });
+    assert!(s.timelines[&C1].loading.is_none());
+    assert!(begin_history(&mut s, C1, HistoryDirection::Older).is_some());
+    // Nothing newer to page towards at the live end.
+    assert!(begin_history(&mut s, C1, HistoryDirection::Newer).is_none());
+}
+
+#[test]
+fn no_older_request_when_history_starts_in_memory() {
+    let mut s = state_with(3);
+    open_and_load(&mut s, C1, page(C1, 1..=3, false));
+    assert!(!s.timelines[&C1].has_more);
+    assert!(begin_history(&mut s, C1, HistoryDirection::Older).is_none());
+}
+
+#[test]
+fn status_only_moves_forward() {
+    let mut s = state_with(1);
+    let mut m = msg(C1, 1, ME);
+    m.status = MessageStatus::Sent;
+    open_and_load(
+        &mut s,
+        C1,
+        HistoryPage {
+            conversation_id: C1,
+            messages: vec![m.clone()],
+            has_more: false,
+        },
+    );
+    let set = |s: &mut ClientState, st| {
+        apply(
+            s,
+            Event::Status {
+                conversation_id: C1,
+                message_id: m.id,
+                seq: 1,
+                status: st,
+            },
+        )
+    };
+    set(&mut s, MessageStatus::Read);
+    set(&mut s, MessageStatus::Delivered);
+    set(&mut s, MessageStatus::Sent);
+    assert_eq!(s.timelines[&C1].messages[&1].status, MessageStatus::Read);
+    // A stale copy (older page, replay) does not move it back either.
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Sync,
+            messages: vec![m.clone()],
+        },
+    );
+    assert_eq!(s.timelines[&C1].messages[&1].status, MessageStatus::Read);
+}
+
+#[test]
+fn status_for_a_message_not_in_memory_applies_when_it_arrives() {
+    let mut s = state_with(1);
+    let m = msg(C1, 1, ME);
+    apply(
+        &mut s,
+        Event::Status {
+            conversation_id: C1,
+            message_id: m.id,
+            seq: 1,
+            status: MessageStatus::Delivered,
+        },
+    );
+    apply(&mut s, Event::Live(m));
+    assert_eq!(
+        s.timelines[&C1].messages[&1].status,
+        MessageStatus::Delivered
+    );
+}
+
+#[test]
+fn read_positions_of_others_mark_my_messages_read() {
+    let mut s = state_with(0);
+    for q in 1..=3 {
+        apply(&mut s, Event::Live(msg(C1, q, ME)));
+    }
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C1,
+            user_id: BOB,
+            seq: 2,
+        },
+    );
+    let st: Vec<_> = s.timelines[&C1]
+        .messages
+        .values()
+        .map(|m| m.status)
+        .collect();
+    assert_eq!(
+        st,
+        [
+            MessageStatus::Read,
+            MessageStatus::Read,
+            MessageStatus::Sent
+        ]
+    );
+    // Positions never move back.
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C1,
+            user_id: BOB,
+            seq: 1,
+        },
+    );
+    let bob = s.conversations[&C1]
+        .info
+        .members
+        .iter()
+        .find(|m| m.user_id == BOB)
+        .unwrap();
+    assert_eq!(bob.read_seq, 2);
+}
+
+#[test]
+fn in_a_group_read_needs_every_other_member() {
+    let mut s = state_with(0);
+    let mut g = conv(C2, 0, 0, 0);
+    g.kind = ConversationKind::Group;
+    g.members.push(member(CAROL, 0, 0));
+    apply(&mut s, Event::ConversationUpserted(g));
+    apply(&mut s, Event::Live(msg(C2, 1, ME)));
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C2,
+            user_id: BOB,
+            seq: 1,
+        },
+    );
+    assert_eq!(s.timelines[&C2].messages[&1].status, MessageStatus::Sent);
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C2,
+            user_id: CAROL,
+            seq: 1,
+        },
+    );
+    assert_eq!(s.timelines[&C2].messages[&1].status, MessageStatus::Read);
+}
+
+#[test]
+fn unread_is_derived_from_positions() {
+    // The server counted 3 unread of 4 after my position (one is mine).
+    let mut s = ClientState::default();
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    apply(&mut s, Event::ConversationsLoaded(vec![conv(C1, 4, 0, 3)]));
+    assert_eq!(s.unread(C1), 3);
+    // Live: one from Bob counts, one of mine does not.
+    apply(&mut s, Event::Live(msg(C1, 5, BOB)));
+    apply(&mut s, Event::Live(msg(C1, 6, ME)));
+    assert_eq!(s.unread(C1), 4);
+    // Bob recalls his newest: it no longer counts.
+    apply(
+        &mut s,
+        Event::Recalled {
+            conversation_id: C1,
+            message_id: msg(C1, 5, BOB).id,
+            seq: 5,
+            recalled_at: 9,
+        },
+    );
+    assert_eq!(s.unread(C1), 3);
+    // Reading up to 6 clears everything; another tab's position is the same event.
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C1,
+            user_id: ME,
+            seq: 6,
+        },
+    );
+    assert_eq!(s.unread(C1), 0);
+    // A stale list answer cannot bring the count back.
+    apply(&mut s, Event::ConversationsLoaded(vec![conv(C1, 4, 0, 3)]));
+    assert_eq!(s.unread(C1), 0);
+    apply(&mut s, Event::Live(msg(C1, 7, BOB)));
+    assert_eq!(s.unread(C1), 1);
+}
+
+#[test]
+fn unread_after_partial_read_counts_known_messages_by_rule() {
+    let mut s = state_with(0);
+    for (q, who) in [(1, BOB), (2, ME), (3, BOB), (4, BOB)] {
+        apply(&mut s, Event::Live(msg(C1, q, who)));
+    }
+    assert_eq!(s.unread(C1), 3);
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C1,
+            user_id: ME,
+            seq: 1,
+        },
+    );
+    assert_eq!(s.unread(C1), 2);
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C1,
+            user_id: ME,
+            seq: 3,
+        },
+    );
+    assert_eq!(s.unread(C1), 1);
+}
+
+#[test]
+fn recall_drops_content_everywhere_and_is_sticky() {
+    let mut s = state_with(2);
+    let mut c = conv(C1, 2, 0, 2);
+    c.last_message = Some(msg(C1, 2, BOB));
+    apply(&mut s, Event::ConversationsLoaded(vec![c.clone()]));
+    open_and_load(&mut s, C1, page(C1, 1..=2, false));
+    let id = msg(C1, 2, BOB).id;
+    apply(
+        &mut s,
+        Event::Recalled {
+            conversation_id: C1,
+            message_id: id,
+            seq: 2,
+            recalled_at: 77,
+        },
+    );
+    let m = &s.timelines[&C1].messages[&2];
+    assert!(m.recalled);
+    assert_eq!(m.content, None);
+    assert_eq!(m.recalled_at, Some(77));
+    let lm = s.conversations[&C1].info.last_message.as_ref().unwrap();
+    assert!(lm.recalled && lm.content.is_none());
+    // A page or list fetched before the recall must not bring the text back.
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Pending,
+            messages: vec![msg(C1, 2, BOB)],
+        },
+    );
+    apply(&mut s, Event::ConversationsLoaded(vec![c]));
+    assert_eq!(s.timelines[&C1].messages[&2].content, None);
+    assert!(
+        s.conversations[&C1]
+            .info
+            .last_message
+            .as_ref()
+            .unwrap()
+            .recalled
+    );
+    assert!(s.message_views(C1)[1].recalled);
+}
+
+#[test]
+fn recall_of_a_message_not_yet_loaded_applies_when_it_loads() {
+    let mut s = state_with(5);
+    apply(
+        &mut s,
+        Event::Recalled {
+            conversation_id: C1,
+            message_id: msg(C1, 3, BOB).id,
+            seq: 3,
+            recalled_at: 1,
+        },
+    );
+    open_and_load(&mut s, C1, page(C1, 1..=5, false));
+    assert!(s.timelines[&C1].messages[&3].recalled);
+    assert_eq!(s.timelines[&C1].messages[&3].content, None);
+}
+
+#[test]
+fn http_recall_answer_updates_the_message() {
+    let mut s = state_with(1);
+    let mut m = msg(C1, 1, ME);
+    open_and_load(
+        &mut s,
+        C1,
+        HistoryPage {
+            conversation_id: C1,
+            messages: vec![m.clone()],
+            has_more: false,
+        },
+    );
+    m.recalled = true;
+    m.content = None;
+    m.recalled_at = Some(5);
+    apply(&mut s, Event::MessageUpdated(m));
+    assert!(s.timelines[&C1].messages[&1].recalled);
+}
+
+#[test]
+fn memory_is_bounded_at_the_live_end_by_dropping_the_oldest() {
+    let mut s = state_with(0);
+    let n = MAX_MESSAGES_PER_CONVERSATION as Seq + 120;
+    open_and_load(
+        &mut s,
+        C1,
+        HistoryPage {
+            conversation_id: C1,
+            messages: vec![],
+            has_more: false,
+        },
+    );
+    for q in 1..=n {
+        apply(&mut s, Event::Live(msg(C1, q, BOB)));
+    }
+    let tl = &s.timelines[&C1];
+    assert_eq!(tl.messages.len(), MAX_MESSAGES_PER_CONVERSATION);
+    assert_eq!(tl.first_seq(), Some(121));
+    assert_eq!(tl.last_seq(), Some(n));
+    assert!(tl.has_more);
+    assert!(!tl.has_newer);
+    // A big replay is bounded the same way.
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Pending,
+            messages: (n + 1..=n + 2_000).map(|q| msg(C1, q, BOB)).collect(),
+        },
+    );
+    assert_eq!(
+        s.timelines[&C1].messages.len(),
+        MAX_MESSAGES_PER_CONVERSATION
+    );
+    assert_eq!(s.timelines[&C1].last_seq(), Some(n + 2_000));
+}
+
+#[test]
+fn paging_back_past_the_bound_drops_the_newest_and_pages_forward_again() {
+    let total: Seq = 1_000;
+    let mut s = state_with(total);
+    open_and_load(&mut s, C1, page(C1, total - 49..=total, true));
+    // Page back until the bound is crossed.
+    while s.timelines[&C1].messages.len() < MAX_MESSAGES_PER_CONVERSATION + 50 {
+        let Some(r) = begin_history(&mut s, C1, HistoryDirection::Older) else {
+            break;
+        };
+        let before = r.before.unwrap();
+        let p = page(C1, (before - 50).max(1)..=before - 1, before - 50 > 1);
+        apply(
+            &mut s,
+            Event::HistoryLoaded {
+                token: r.token,
+                page: p,
+            },
+        );
+        if s.timelines[&C1].has_newer {
+            break;
+        }
+    }
+    let tl = &s.timelines[&C1];
+    assert_eq!(tl.messages.len(), MAX_MESSAGES_PER_CONVERSATION);
+    assert!(tl.has_newer);
+    let last = tl.last_seq().unwrap();
+    assert!(last < total);
+    // New live messages do not open a hole while the newest are trimmed.
+    apply(&mut s, Event::Live(msg(C1, total + 1, BOB)));
+    assert_eq!(s.timelines[&C1].last_seq(), Some(last));
+    assert_eq!(s.conversations[&C1].info.last_seq, total + 1);
+    assert!(s.newest_shown_seq(C1).is_none());
+    assert!(s.resume_points().is_empty());
+    // Page forward until the live end.
+    let mut guard = 0;
+    while s.timelines[&C1].has_newer {
+        let r = begin_history(&mut s, C1, HistoryDirection::Newer).unwrap();
+        let before = r.before.unwrap();
+        let hi = (before - 1).min(total + 1);
+        let lo = (before - r.limit).max(1);
+        let p = HistoryPage {
+            conversation_id: C1,
+            messages: (lo..=hi).map(|q| msg(C1, q, BOB)).collect(),
+            has_more: lo > 1,
+        };
+        apply(
+            &mut s,
+            Event::HistoryLoaded {
+                token: r.token,
+                page: p,
+            },
+        );
+        guard += 1;
+        assert!(guard < 100);
+    }
+    let tl = &s.timelines[&C1];
+    assert_eq!(tl.last_seq(), Some(total + 1));
+    assert_eq!(tl.messages.len(), MAX_MESSAGES_PER_CONVERSATION);
+    assert_eq!(tl.contiguous_last(), Some(total + 1));
+}
+
+#[test]
+fn newest_page_replaces_an_old_island_so_no_hole_shows() {
+    let mut s = state_with(300);
+    // Earlier, a replay left 5..=7 in memory; the conversation has moved on since.
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Pending,
+            messages: (5..=7).map(|q| msg(C1, q, BOB)).collect(),
+        },
+    );
+    open_and_load(&mut s, C1, page(C1, 251..=300, true));
+    assert_eq!(seqs(&s, C1), (251..=300).collect::<Vec<_>>());
+    assert!(s.timelines[&C1].has_more);
+}
+
+#[test]
+fn resume_points_are_the_highest_contiguous_seq() {
+    let mut s = state_with(10);
+    open_and_load(&mut s, C1, page(C1, 1..=5, false));
+    apply(&mut s, Event::Live(msg(C1, 8, BOB)));
+    assert_eq!(s.gaps.iter().copied().collect::<Vec<_>>(), vec![C1]);
+    assert_eq!(
+        s.resume_points(),
+        vec![ResumePoint {
+            conversation_id: C1,
+            after_seq: 5
+        }]
+    );
+    apply(&mut s, Event::GapsRequested);
+    assert!(s.gaps.is_empty());
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Sync,
+            messages: (6..=10).map(|q| msg(C1, q, BOB)).collect(),
+        },
+    );
+    assert_eq!(
+        s.resume_points(),
+        vec![ResumePoint {
+            conversation_id: C1,
+            after_seq: 10
+        }]
+    );
+}
+
+#[test]
+fn messages_for_unknown_conversations_are_kept_and_flagged() {
+    let mut s = state_with(0);
+    apply(&mut s, Event::Live(msg(99, 1, BOB)));
+    assert!(s.unknown_conversations.contains(&99));
+    assert_eq!(s.timelines[&99].messages.len(), 1);
+    apply(&mut s, Event::ConversationUpserted(conv(99, 1, 0, 1)));
+    assert!(s.unknown_conversations.is_empty());
+    assert_eq!(s.unread(99), 1);
+}
+
+#[test]
+fn conversation_list_orders_by_activity_and_a_stale_list_drops_nothing() {
+    let mut s = state_with(0);
+    apply(&mut s, Event::ConversationUpserted(conv(C2, 0, 0, 0)));
+    let ids: Vec<_> = s.conversation_list().iter().map(|c| c.info.id).collect();
+    assert_eq!(ids, [C2, C1]);
+    apply(&mut s, Event::Live(msg(C1, 1, BOB)));
+    let ids: Vec<_> = s.conversation_list().iter().map(|c| c.info.id).collect();
+    assert_eq!(ids, [C1, C2]);
+    // A list requested before C1 existed answers late: C1 and its messages stay.
+    apply(&mut s, Event::ConversationsLoaded(vec![conv(C2, 0, 0, 0)]));
+    assert!(s.conversations.contains_key(&C1));
+    assert_eq!(s.timelines[&C1].messages.len(), 1);
+}
+
+#[test]
+fn connection_state_and_banner_flag() {
+    let mut s = state_with(0);
+    apply(&mut s, Event::Connection(ConnState::Connecting));
+    assert!(!s.ever_open);
+    apply(&mut s, Event::Connection(ConnState::Open));
+    apply(&mut s, Event::Connection(ConnState::Reconnecting));
+    assert!(s.ever_open);
+    assert_eq!(s.connection.as_str(), "reconnecting");
+}
+
+#[test]
+fn another_user_logging_in_resets_the_store() {
+    let mut s = state_with(3);
+    apply(&mut s, Event::Live(msg(C1, 1, BOB)));
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    assert!(!s.timelines.is_empty());
+    apply(&mut s, Event::LoggedIn(user(BOB, "Bob")));
+    assert!(s.timelines.is_empty() && s.conversations.is_empty());
+    apply(&mut s, Event::LoggedOut);
+    assert_eq!(s, ClientState::default());
+}
+
+#[test]
+fn typing_expires_and_ignores_me() {
+    let mut s = state_with(0);
+    apply(
+        &mut s,
+        Event::Typing {
+            conversation_id: C1,
+            user_id: BOB,
+            until: 100,
+        },
+    );
+    apply(
+        &mut s,
+        Event::Typing {
+            conversation_id: C1,
+            user_id: ME,
+            until: 100,
+        },
+    );
+    assert_eq!(s.typing_in(C1, 50), vec![BOB]);
+    assert!(s.typing_in(C1, 100).is_empty());
+}
+
+#[test]
+fn a_list_answer_older_than_live_messages_does_not_hide_them() {
+    let mut s = ClientState::default();
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    // Messages for a conversation the list does not know yet…
+    for q in 1..=3 {
+        apply(&mut s, Event::Live(msg(C1, q, BOB)));
+    }
+    // …and its fetch answered when only two existed.
+    apply(&mut s, Event::ConversationUpserted(conv(C1, 2, 0, 2)));
+    assert_eq!(s.unread(C1), 3);
+    assert_eq!(s.conversations[&C1].info.last_seq, 3);
+    assert_eq!(
+        s.conversations[&C1].info.last_message.as_ref().unwrap().seq,
+        3
+    );
+}

@@ -1,0 +1,221 @@
+/**
+ * Starts, stops and restarts one prebuilt Courier server binary.
+ *
+ * Each Playwright worker owns one server (see fixtures.ts): its own port (E2E_PORT + parallelIndex,
+ * default 3100) and its own fresh SQLite database in a temporary directory. Stopping and starting
+ * again keeps the same database file and the same port, which is what the reconnect test needs.
+ *
+ * Environment:
+ *   COURIER_BIN   server binary (default: <repo>/target/debug/courier)
+ *   E2E_PORT      first port (default 3100)
+ *   E2E_KEEP_DB=1 keep the temporary database directory after the run
+ *   COURIER_DIST_DIR  client bundle (default: <repo>/dist)
+ *   RUST_LOG      passed through (default "info")
+ * Other COURIER_* variables in the environment (e.g. COURIER_RECALL_WINDOW_SECS) are passed through.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const DEFAULT_BIN = path.join(REPO_ROOT, 'target', 'debug', 'courier');
+export const DIST_DIR = path.resolve(process.env.COURIER_DIST_DIR || path.join(REPO_ROOT, 'dist'));
+
+const START_TIMEOUT_MS = Number(process.env.E2E_SERVER_START_TIMEOUT_MS ?? 30_000);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function portIsOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+    sock.setTimeout(1000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export class CourierServer {
+  readonly bin: string;
+  readonly port: number;
+  readonly baseURL: string;
+  readonly dataDir: string;
+  readonly dbPath: string;
+  readonly databaseUrl: string;
+  readonly logPath: string;
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> | null = null;
+  private exitInfo: string | null = null;
+  /** How many times start() succeeded (1 after the first start). */
+  starts = 0;
+
+  constructor(opts: { port: number; logPath: string }) {
+    this.bin = path.resolve(process.env.COURIER_BIN || DEFAULT_BIN);
+    this.port = opts.port;
+    this.baseURL = `http://127.0.0.1:${this.port}`;
+    this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'courier-e2e-'));
+    this.dbPath = path.join(this.dataDir, 'e2e.db');
+    this.databaseUrl = `sqlite://${this.dbPath}`;
+    this.logPath = opts.logPath;
+    fs.mkdirSync(path.dirname(this.logPath), { recursive: true });
+  }
+
+  isRunning(): boolean {
+    return this.child !== null && this.exitInfo === null;
+  }
+
+  /** Current size of the log file; pass to logSince() to read what a test produced. */
+  logOffset(): number {
+    try {
+      return fs.statSync(this.logPath).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  logSince(offset: number, maxBytes = 200_000): string {
+    try {
+      const buf = fs.readFileSync(this.logPath);
+      const start = Math.max(offset, buf.length - maxBytes);
+      return buf.subarray(start).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  private note(line: string): void {
+    fs.appendFileSync(this.logPath, `\n===== [e2e ${new Date().toISOString()}] ${line}\n`);
+  }
+
+  async start(): Promise<void> {
+    if (this.isRunning()) return;
+    if (!fs.existsSync(this.bin)) {
+      throw new Error(
+        `Courier server binary not found at ${this.bin}. Build it first (cargo build / make), ` +
+          `or point COURIER_BIN at it.`,
+      );
+    }
+    if (!fs.existsSync(path.join(DIST_DIR, 'index.html'))) {
+      throw new Error(`Client bundle not found: ${DIST_DIR}/index.html. Build the client (trunk build) first.`);
+    }
+    // The previous process may still be releasing the port (e.g. a worker being replaced).
+    const portDeadline = Date.now() + 10_000;
+    while (await portIsOpen(this.port)) {
+      if (Date.now() > portDeadline) {
+        throw new Error(
+          `Port ${this.port} is already in use by another process; stop it or set E2E_PORT to a free port.`,
+        );
+      }
+      await sleep(200);
+    }
+
+    this.note(`starting ${this.bin} on ${this.baseURL} with ${this.databaseUrl}`);
+    const out = fs.openSync(this.logPath, 'a');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      COURIER_ADDR: `127.0.0.1:${this.port}`,
+      DATABASE_URL: this.databaseUrl,
+      COURIER_DIST_DIR: DIST_DIR,
+      RUST_LOG: process.env.RUST_LOG ?? 'info',
+      RUST_BACKTRACE: process.env.RUST_BACKTRACE ?? '1',
+      NO_COLOR: '1',
+    };
+    delete env.FORCE_COLOR;
+    const child = spawn(this.bin, [], { cwd: REPO_ROOT, env, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    this.child = child;
+    this.exitInfo = null;
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = `exited with code ${code} signal ${signal}`;
+        this.note(`server process ${child.pid} ${this.exitInfo}`);
+        resolve();
+      });
+      child.once('error', (err) => {
+        this.exitInfo = `failed to spawn: ${err.message}`;
+        resolve();
+      });
+    });
+
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let lastError = '';
+    while (Date.now() < deadline) {
+      if (this.exitInfo !== null) {
+        throw new Error(
+          `Courier server ${this.exitInfo} before becoming healthy. Log (${this.logPath}):\n` +
+            this.logSince(0, 4000),
+        );
+      }
+      try {
+        const res = await fetch(`${this.baseURL}/healthz`, { signal: AbortSignal.timeout(2000) });
+        if (res.status === 200) {
+          this.starts += 1;
+          this.note(`server pid ${child.pid} healthy`);
+          return;
+        }
+        lastError = `GET /healthz -> ${res.status}`;
+      } catch (e) {
+        lastError = String((e as Error).message ?? e);
+      }
+      await sleep(100);
+    }
+    await this.stop('SIGKILL');
+    throw new Error(
+      `Courier server did not answer GET /healthz with 200 within ${START_TIMEOUT_MS} ms (last: ${lastError}). ` +
+        `Log (${this.logPath}):\n${this.logSince(0, 4000)}`,
+    );
+  }
+
+  /** Stops the server. SIGKILL simulates a crash; SIGTERM asks for a graceful shutdown. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<void> {
+    const child = this.child;
+    if (!child || this.exitInfo !== null) {
+      this.child = null;
+      return;
+    }
+    this.note(`stopping server pid ${child.pid} with ${signal}`);
+    child.kill(signal);
+    const timedOut = await Promise.race([this.exited!.then(() => false), sleep(timeoutMs).then(() => true)]);
+    if (timedOut) {
+      this.note(`server pid ${child.pid} did not exit within ${timeoutMs} ms after ${signal}; sending SIGKILL`);
+      child.kill('SIGKILL');
+      await this.exited;
+    }
+    this.child = null;
+  }
+
+  /** Kills the process (crash by default) and starts it again on the same database and port. */
+  async restart(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.stop(signal);
+    await this.start();
+  }
+
+  /** Synchronous last-resort kill, for process exit handlers. */
+  killNow(): void {
+    if (this.child && this.exitInfo === null) {
+      try {
+        this.child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  cleanup(): void {
+    if (process.env.E2E_KEEP_DB) return;
+    try {
+      fs.rmSync(this.dataDir, { recursive: true, force: true });
+    } catch {
+      /* ignore */
+    }
+  }
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The full benchmark set (`make bench`): builds release, runs every courier-bench scenario at
+# full size against a freshly spawned server each time, writes JSON under bench-results/<run>/,
+# and prints a summary. Takes roughly 15-30 minutes on a 2-core machine. See docs/BENCHMARKS.md.
+#
+# Environment:
+#   CARGO_TARGET_DIR   where cargo builds (default: target)
+#   BENCH_ONLY         space-separated subset of step names to run, e.g. "throughput drain-100k"
+#   BENCH_HOLD_SECONDS how long the connection scenarios hold their sockets (default 90: longer
+#                      than the server's 60 s heartbeat timeout, so heartbeats are exercised)
+#   BENCH_SERVER_ENV   extra KEY=VALUE pairs for the spawned servers (space-separated)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+BIN="$TARGET_DIR/release"
+RUN="bench-results/$(date -u +%Y%m%d-%H%M%S)"
+HOLD=${BENCH_HOLD_SECONDS:-90}
+ONLY=${BENCH_ONLY:-}
+mkdir -p "$RUN"
+
+step() { echo "==> [$(date +%H:%M:%S)] $*"; }
+
+step "building release binaries: cargo build --release --bin courier --bin courier-bench (the first build takes several minutes)"
+if ! cargo build --release --bin courier --bin courier-bench; then
+    echo "bench: the release build failed" >&2
+    exit 2
+fi
+
+{
+    echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "nproc:       $(nproc)"
+    echo "memory:      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "cpu:         $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "kernel:      $(uname -r)"
+    echo "rustc:       $(rustc --version 2>/dev/null || echo unknown)"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "commit:      $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+} | tee "$RUN/machine.txt"
+
+SERVER_ENV_ARGS=()
+for kv in ${BENCH_SERVER_ENV:-}; do SERVER_ENV_ARGS+=(--server-env "$kv"); done
+
+FAILED=()
+# run <name> <what it does> <courier-bench arguments…>
+run() {
+    local name=$1 what=$2
+    shift 2
+    if [[ -n "$ONLY" && " $ONLY " != *" $name "* ]]; then
+        return
+    fi
+    step "$name: $what"
+    echo "    $BIN/courier-bench $* --json $RUN/$name.json"
+    if ! "$BIN/courier-bench" "$@" --spawn --server-bin "$BIN/courier" "${SERVER_ENV_ARGS[@]}" --json "$RUN/$name.json" \
+        > >(tee "$RUN/$name.log") 2> >(tee "$RUN/$name.stderr.log" >&2); then
+        FAILED+=("$name")
+        echo "    $name FAILED (see $RUN/$name.log)"
+    fi
+    echo "    load now: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+run throughput "50 pairs × 2,000 messages, window 64, all online, every message acknowledged" \
+    throughput --pairs 50 --messages-per-pair 2000 --window 64
+run latency-1k "1,000 connected users, 1,000 msgs/s for 20 s" \
+    latency --users 1000 --rate 1000 --seconds 20
+run latency-5k "1,000 connected users, 5,000 msgs/s for 20 s" \
+    latency --users 1000 --rate 5000 --seconds 20
+run drain-10k "10,000 messages to an offline user from 8 senders, then connect and drain" \
+    drain --messages 10000 --senders 8
+run drain-100k "100,000 messages to an offline user from 8 senders, then connect and drain" \
+    drain --messages 100000 --senders 8
+run history-1m "fill one conversation with 1,000,000 messages (several minutes; progress is printed), then 1,000 page reads" \
+    history --messages 1000000 --pages 1000
+run connections-10k "10,000 idle WebSockets held ${HOLD} s with pings every 20 s" \
+    connections --connections 10000 --hold-seconds "$HOLD"
+run connections-50k "50,000 idle WebSockets held ${HOLD} s with pings every 20 s" \
+    connections --connections 50000 --hold-seconds "$HOLD"
+
+step "release client bundle size"
+WASM_LINE="release client (gzip -9): not measured — dist/ has no .wasm (run \`make client\` first)"
+shopt -s nullglob
+wasm=(dist/*.wasm)
+if (( ${#wasm[@]} > 0 )); then
+    raw=0; gz=0
+    for f in "${wasm[@]}"; do
+        raw=$(( raw + $(stat -c %s "$f") ))
+        gz=$(( gz + $(gzip -9 -c "$f" | wc -c) ))
+    done
+    js=0
+    for f in dist/*.js; do js=$(( js + $(gzip -9 -c "$f" | wc -c) )); done
+    verdict=$([[ $gz -le $((400 * 1024)) ]] && echo met || echo MISSED)
+    WASM_LINE="release client: wasm ${raw} B raw, $(( gz / 1024 )) KiB gzip -9 (+ $(( js / 1024 )) KiB JS glue gzipped); target ≤ 400 KiB gzipped: $verdict"
+fi
+echo "$WASM_LINE" | tee "$RUN/client-size.txt"
+# TODO(e2e team): time until the chat UI is interactive in Chromium (Playwright) — measured by the e2e suite.
+echo "time to interactive chat UI (Chromium): TODO — measured by the e2e team" | tee -a "$RUN/client-size.txt"
+
+step "summary ($RUN)"
+if command -v python3 >/dev/null; then
+    python3 - "$RUN" <<'EOF'
+import json, pathlib, sys
+run = pathlib.Path(sys.argv[1])
+rows = []
+for f in sorted(run.glob("*.json")):
+    doc = json.loads(f.read_text())
+    for r in doc.get("results", []):
+        ok = "verified" if r.get("verified") else "FAILED"
+        rows.append((f.stem, ok, "", "", ""))
+        for name, m in r.get("metrics", {}).items():
+            v = m["value"]
+            s = f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+            rows.append(("", "", name, s, m["unit"]))
+        for t in r.get("targets", []):
+            cmp = "≥" if t["comparison"] == ">=" else "≤"
+            verdict = ("met" if t["met"] else "MISSED") if r.get("verified") else "not counted"
+            scope = "" if t["applies_to_these_sizes"] else " (informative)"
+            rows.append(("", "", "target: " + t["name"], f'{t["value"]:.4g} {cmp} {t["threshold"]:g}', verdict + scope))
+w = [max((len(r[i]) for r in rows), default=0) for i in range(5)]
+for r in rows:
+    print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
+EOF
+else
+    ls -l "$RUN"
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RUN/machine.txt"
+
+if (( ${#FAILED[@]} > 0 )); then
+    echo "bench: FAILED: ${FAILED[*]}" >&2
+    exit 1
+fi
+echo "bench: every scenario verified; results in $RUN"

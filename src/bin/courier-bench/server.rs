@@ -1,0 +1,449 @@
+//! The server under test: either a running Courier (`--url`, optional `--server-pid`) or one
+//! this process starts on a fresh database (`--spawn`) and stops at the end. Also the
+//! `/proc` readings (CPU time, resident memory) and the machine description.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::R;
+
+/// Where the server is and how to observe it.
+pub struct Target {
+    /// `http://host:port`, no trailing slash.
+    pub base: String,
+    /// The address WebSocket clients connect to (resolved once).
+    pub addr: SocketAddr,
+    /// The `Host` part of URLs (`127.0.0.1:3000`).
+    pub host: String,
+    /// The server process, when known (spawned, or `--server-pid`): CPU and memory readings.
+    pub pid: Option<u32>,
+    pub spawned: Option<Spawned>,
+}
+
+impl Target {
+    pub async fn from_url(url: &str, pid: Option<u32>) -> R<Target> {
+        let base = url.trim_end_matches('/').to_string();
+        let host = base
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("--url must start with http:// (TLS is not supported): {url}"))?
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let addr = tokio::net::lookup_host(host.as_str())
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host} resolves to no address"))?;
+        if let Some(p) = pid {
+            if !Path::new(&format!("/proc/{p}/stat")).exists() {
+                return Err(format!("--server-pid {p}: no such process"));
+            }
+        }
+        Ok(Target {
+            base,
+            addr,
+            host,
+            pid,
+            spawned: None,
+        })
+    }
+
+    pub fn describe(&self) -> Value {
+        match &self.spawned {
+            Some(s) => json!({
+                "mode": "spawn",
+                "url": self.base,
+                "pid": self.pid,
+                "binary": s.binary.display().to_string(),
+                "env": s.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            }),
+            None => json!({ "mode": "url", "url": self.base, "pid": self.pid }),
+        }
+    }
+
+    /// Stops a spawned server (SIGTERM, then SIGKILL after 10 s) and removes its data.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.spawned.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub fn cpu(&self) -> Option<CpuTime> {
+        self.pid.and_then(CpuTime::of)
+    }
+
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.pid.and_then(rss_kib)
+    }
+
+    /// Whether a spawned server is still running (always true for `--url`).
+    pub fn alive(&mut self) -> bool {
+        match self.spawned.as_mut() {
+            Some(s) => matches!(s.child.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    pub fn log_tail(&self) -> Option<String> {
+        let s = self.spawned.as_ref()?;
+        let text = std::fs::read_to_string(&s.log).ok()?;
+        let lines: Vec<&str> = text.lines().collect();
+        Some(lines[lines.len().saturating_sub(20)..].join("\n"))
+    }
+}
+
+pub struct Spawned {
+    child: tokio::process::Child,
+    dir: PathBuf,
+    log: PathBuf,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    keep: bool,
+}
+
+impl Spawned {
+    async fn shutdown(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("courier-bench: the server did not stop within 10 s of SIGTERM; killing it");
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if self.keep {
+            eprintln!("courier-bench: server data kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub struct SpawnOptions {
+    pub server_bin: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub keep_data: bool,
+}
+
+/// The `courier` binary next to this executable, unless `--server-bin` says otherwise.
+fn server_binary(explicit: Option<&Path>) -> R<PathBuf> {
+    let bin = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot locate the bench executable: {e}"))?
+            .parent()
+            .map(|d| d.join("courier"))
+            .ok_or("the bench executable has no folder")?,
+    };
+    if !bin.is_file() {
+        return Err(format!(
+            "server binary {} not found: build it (`cargo build --release --bin courier`) or pass --server-bin PATH",
+            bin.display()
+        ));
+    }
+    std::fs::canonicalize(&bin).map_err(|e| format!("{}: {e}", bin.display()))
+}
+
+/// Starts `courier` on 127.0.0.1 with a free port, a fresh SQLite database and a minimal client
+/// folder, waits for `GET /healthz`, and returns it as the target.
+pub async fn spawn(opts: &SpawnOptions, http: &reqwest::Client) -> R<Target> {
+    let binary = server_binary(opts.server_bin.as_deref())?;
+    let mut last_err = String::new();
+    // A free port is found by binding port 0; another process may take it before the server
+    // does, so a failed start is retried with a new port.
+    for _attempt in 0..3 {
+        match spawn_once(&binary, opts, http).await {
+            Ok(t) => return Ok(t),
+            Err(e) => {
+                eprintln!("courier-bench: server start failed: {e}");
+                last_err = e;
+            }
+        }
+    }
+    Err(format!("could not start the server: {last_err}"))
+}
+
+async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) -> R<Target> {
+    let dir = std::env::temp_dir().join(format!(
+        "courier-bench-{}-{}",
+        std::process::id(),
+        crate::random_id(8)
+    ));
+    let dist = dir.join("dist");
+    std::fs::create_dir_all(&dist).map_err(|e| format!("cannot create {}: {e}", dist.display()))?;
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Courier bench</title>",
+    )
+    .map_err(|e| format!("cannot write index.html: {e}"))?;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot find a free port: {e}"))?;
+        l.local_addr().map_err(|e| e.to_string())?.port()
+    };
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut env: Vec<(String, String)> = vec![
+        ("COURIER_ADDR".into(), addr.to_string()),
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{}", dir.join("data/courier.db").display()),
+        ),
+        ("COURIER_DIST_DIR".into(), dist.display().to_string()),
+        ("COURIER_SEND_RATE_PER_SEC".into(), "1000000000".into()),
+        ("COURIER_SEND_BURST".into(), "1000000000".into()),
+        ("COURIER_SCHEDULER_ENABLED".into(), "false".into()),
+        ("RUST_LOG".into(), "warn".into()),
+    ];
+    for (k, v) in &opts.env {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let log = dir.join("server.log");
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.current_dir(&dir)
+        .env_remove("COURIER_CONFIG")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log_file))
+        .stderr(Stdio::from(log_err))
+        .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe; it makes the kernel kill the server if the bench dies
+    // (e.g. Ctrl-C), so no server is ever left behind.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let pid = child.id();
+    let mut target = Target {
+        base: format!("http://{addr}"),
+        addr,
+        host: addr.to_string(),
+        pid,
+        spawned: Some(Spawned {
+            child,
+            dir,
+            log,
+            binary: binary.to_path_buf(),
+            env,
+            keep: opts.keep_data,
+        }),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if !target.alive() {
+            let tail = target.log_tail().unwrap_or_default();
+            return Err(format!("the server exited during start-up:\n{tail}"));
+        }
+        let ok = http
+            .get(format!("{}/healthz", target.base))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false);
+        if ok {
+            return Ok(target);
+        }
+        if Instant::now() > deadline {
+            let tail = target.log_tail().unwrap_or_default();
+            return Err(format!(
+                "GET /healthz did not answer 200 within 30 s:\n{tail}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// CPU time (user + system) of a process, from `/proc/<pid>/stat`.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuTime {
+    pub ticks: u64,
+}
+
+impl CpuTime {
+    pub fn of(pid: u32) -> Option<CpuTime> {
+        read_cpu(&format!("/proc/{pid}/stat"))
+    }
+    pub fn of_self() -> Option<CpuTime> {
+        read_cpu("/proc/self/stat")
+    }
+    /// Seconds of CPU from `earlier` to `self`.
+    pub fn secs_since(&self, earlier: &CpuTime) -> f64 {
+        self.ticks.saturating_sub(earlier.ticks) as f64 / clock_ticks_per_sec()
+    }
+}
+
+fn read_cpu(path: &str) -> Option<CpuTime> {
+    let text = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may contain spaces; fields after it start at ") ".
+    let rest = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state): utime is field 14, stime field 15.
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(CpuTime {
+        ticks: utime + stime,
+    })
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// Resident set size in KiB (`VmRSS` of `/proc/<pid>/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Samples a process's RSS every `every` until stopped; keeps the peak.
+pub struct RssSampler {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32, every: Duration) -> RssSampler {
+        let peak = Arc::new(AtomicU64::new(rss_kib(pid).unwrap_or(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut samples = 0u64;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            while !s.load(Ordering::Relaxed) {
+                tick.tick().await;
+                if let Some(r) = rss_kib(pid) {
+                    p.fetch_max(r, Ordering::Relaxed);
+                    samples += 1;
+                }
+            }
+            samples
+        });
+        RssSampler { peak, stop, task }
+    }
+
+    /// (peak KiB, number of samples)
+    pub async fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self.task.await.unwrap_or(0);
+        (self.peak.load(Ordering::Relaxed), samples)
+    }
+}
+
+/// Raises this process's open-file limit as far as allowed (root may raise the hard limit).
+/// A spawned server inherits it. Returns the new soft limit.
+pub fn raise_nofile_limit(want: u64) -> u64 {
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) != 0 {
+            return 0;
+        }
+        if cur.rlim_cur >= want {
+            return cur.rlim_cur;
+        }
+        let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(want);
+        let target = want.min(nr_open);
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: target.max(cur.rlim_max),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            return target;
+        }
+        let soft = libc::rlimit {
+            rlim_cur: cur.rlim_max.min(target),
+            rlim_max: cur.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &soft) == 0 {
+            return soft.rlim_cur;
+        }
+        cur.rlim_cur
+    }
+}
+
+pub fn nofile_limit() -> u64 {
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid pointer.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur);
+    }
+    cur.rlim_cur
+}
+
+/// nproc, memory, CPU model, load, kernel: recorded with every result.
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let mem_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string()))
+        })
+        .unwrap_or_default();
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": model,
+        "mem_total": mem_kib,
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "loadavg": loadavg(),
+    })
+}
+
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}

@@ -1,6 +1,6 @@
 # Courier — the two commands: `make run` and `make test`. Everything else is a helper.
 SHELL := /bin/bash
-export PATH := $(HOME)/.cargo/bin:$(PATH)
+export PATH := $(CURDIR)/tools/wasm-opt/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 # Trunk 0.21 would otherwise ask the network for a newer version.
 export TRUNK_SKIP_VERSION_CHECK := true
 

@@ -18,6 +18,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# wasm-opt halves the release client. It comes from npm's binaryen package (pinned in
+# tools/wasm-opt/package.json): Debian's binaryen 108 breaks wasm-bindgen's reference-types table.
+if [[ "$(tools/wasm-opt/node_modules/.bin/wasm-opt --version 2>/dev/null || true)" != *"version_132"* ]]; then
+  echo "==> installing wasm-opt (npm package binaryen 132) into tools/wasm-opt (seconds)"
+  (cd tools/wasm-opt && npm ci --silent --no-audit --no-fund)
+fi
+
 if [[ "$(trunk --version 2>/dev/null || true)" != "trunk $TRUNK_VERSION" ]]; then
   echo "==> installing Trunk $TRUNK_VERSION from crates.io: a first-time install takes about ten minutes on 2 cores"
   cargo install trunk --version "$TRUNK_VERSION" --locked

@@ -45,6 +45,8 @@ pub enum ClientFrame {
     /// reason `sync`), then `caught_up` with reason `sync`. Sent by a client after it reconnects,
     /// for the conversations it holds. With `recalled_since` (a `server_time` the client saw
     /// earlier), messages of those conversations recalled since then come as `recalled` frames.
+    /// After `caught_up{sync}`, everything still waiting for the user is replayed again (as on
+    /// connect: `batch{pending}` pages, then `caught_up{pending}`) unless a replay is running.
     Sync {
         #[serde(default)]
         conversations: Vec<ResumePoint>,

@@ -284,13 +284,15 @@ impl AppState {
         }
     }
 
-    pub fn load_history(&self, id: ConversationId, direction: HistoryDirection) {
+    /// Starts loading a page of history; `false` when there is nothing to load that way or the
+    /// same load is already running.
+    pub fn load_history(&self, id: ConversationId, direction: HistoryDirection) -> bool {
         let Some(req) = self
             .store
             .try_update(|s| begin_history(s, id, direction))
             .flatten()
         else {
-            return;
+            return false;
         };
         let app = *self;
         spawn_local(async move {
@@ -305,6 +307,7 @@ impl AppState {
                 }
             }
         });
+        true
     }
 
     /// Sends a message: shown at once as "sending", delivered by the socket whenever it can.

@@ -125,6 +125,13 @@ export class CourierServer {
       COURIER_ADDR: `127.0.0.1:${this.port}`,
       DATABASE_URL: this.databaseUrl,
       COURIER_DIST_DIR: DIST_DIR,
+      // Short heartbeats so the half-open test sees a frozen server detected within seconds.
+      COURIER_HEARTBEAT_INTERVAL_SECS: process.env.COURIER_HEARTBEAT_INTERVAL_SECS ?? '3',
+      COURIER_HEARTBEAT_TIMEOUT_SECS: process.env.COURIER_HEARTBEAT_TIMEOUT_SECS ?? '8',
+      // Setup traffic (hundreds of API sends) is not what these tests are about; the per-user
+      // rate limit itself is tested in the Rust suite.
+      COURIER_SEND_RATE_PER_SEC: process.env.COURIER_SEND_RATE_PER_SEC ?? '500',
+      COURIER_SEND_BURST: process.env.COURIER_SEND_BURST ?? '1000',
       RUST_LOG: process.env.RUST_LOG ?? 'info',
       RUST_BACKTRACE: process.env.RUST_BACKTRACE ?? '1',
       NO_COLOR: '1',

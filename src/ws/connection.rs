@@ -73,15 +73,7 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
         heartbeat_interval_ms: cfg.heartbeat_interval().as_millis() as u64,
         heartbeat_timeout_ms: cfg.heartbeat_timeout().as_millis() as u64,
     });
-    session.replay = Some(Replay {
-        after: 0,
-        awaiting: HashSet::new(),
-        started: Instant::now(),
-        replayed: 0,
-        total: None,
-        exhausted: false,
-    });
-    session.next_replay_page().await;
+    session.start_replay().await;
 
     let mut shutdown = state.shutdown.clone();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -472,6 +464,23 @@ impl Session {
             reason: ReplayReason::Sync,
             replayed,
         });
+        // "On request" too: anything still waiting for the user is replayed again.
+        if self.replay.is_none() {
+            self.start_replay().await;
+        }
+    }
+
+    /// Starts the paged replay of everything waiting for the user (the original handleUserOnline).
+    async fn start_replay(&mut self) {
+        self.replay = Some(Replay {
+            after: 0,
+            awaiting: HashSet::new(),
+            started: Instant::now(),
+            replayed: 0,
+            total: None,
+            exhausted: false,
+        });
+        self.next_replay_page().await;
     }
 
     /// Pushes not acknowledged in time: their records become failed (and are retried later).

@@ -343,4 +343,37 @@ async fn sync_replays_conversation_tails_after_resume_points() {
         )
     })
     .await;
+    // A message pushed live but never acknowledged is replayed again on request.
+    let late = a.send_http(conv.id, "s-late", "ack me later").await.message;
+    ws.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. }))
+        .await;
+    ws.send(&ClientFrame::Sync {
+        conversations: vec![],
+        recalled_since: None,
+    })
+    .await;
+    ws.wait_for("caught up (sync)", T, |f| {
+        matches!(
+            f,
+            ServerFrame::CaughtUp {
+                reason: ReplayReason::Sync,
+                ..
+            }
+        )
+    })
+    .await;
+    let f = ws
+        .wait_for("pending replay", T, |f| {
+            matches!(
+                f,
+                ServerFrame::Batch {
+                    reason: ReplayReason::Pending,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert!(
+        matches!(f, ServerFrame::Batch { ref messages, .. } if messages.len() == 1 && messages[0].id == late.id)
+    );
 }

@@ -3,6 +3,7 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::components::format;
 use crate::components::status_mark::{status_str, StatusMark};
@@ -80,15 +81,19 @@ pub fn MessageList(
     });
     // Distance from the bottom before an older page was requested, to restore after it lands.
     let anchor = StoredValue::new(None::<i32>);
+    // The first visible message and its offset in the viewport, before a newer page was asked.
+    let seq_anchor = StoredValue::new(None::<(String, i32)>);
     let unseen = RwSignal::new(false);
 
     let load_older = move || {
         let f = flags.get_untracked();
         if f.has_more && !f.loading {
-            if let Some(el) = list_ref.get_untracked() {
-                anchor.set_value(Some(el.scroll_height() - el.scroll_top()));
+            let from_bottom = list_ref
+                .get_untracked()
+                .map(|el| el.scroll_height() - el.scroll_top());
+            if app.load_history(id, HistoryDirection::Older) {
+                anchor.set_value(from_bottom);
             }
-            app.load_history(id, HistoryDirection::Older);
         }
     };
 
@@ -96,6 +101,10 @@ pub fn MessageList(
         let Some(el) = list_ref.get_untracked() else {
             return;
         };
+        // While a page lands the position is about to be restored: these events are ours.
+        if anchor.get_value().is_some() || seq_anchor.get_value().is_some() {
+            return;
+        }
         let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
         let at_bottom = from_bottom < STICK_PX;
         stick.set_value(at_bottom);
@@ -103,7 +112,13 @@ pub fn MessageList(
             unseen.set(false);
             let f = flags.get_untracked();
             if f.has_newer && !f.loading {
-                app.load_history(id, HistoryDirection::Newer);
+                // Appending a newer page trims the oldest above: keep the message the user
+                // is looking at where it is instead of following the bottom.
+                let visible = first_visible(&el);
+                if app.load_history(id, HistoryDirection::Newer) {
+                    seq_anchor.set_value(visible);
+                    stick.set_value(false);
+                }
             }
         }
         if el.scroll_top() < LOAD_OLDER_PX {
@@ -138,10 +153,19 @@ pub fn MessageList(
             };
             let prepended = prev.as_ref().is_some_and(|(pf, _)| *pf != first);
             let appended = prev.as_ref().is_some_and(|(_, pl)| *pl != last);
+            let held = seq_anchor.get_value().filter(|_| appended);
             match anchor.get_value() {
                 Some(from_bottom) if prepended => {
                     el.set_scroll_top(el.scroll_height() - from_bottom);
                     anchor.set_value(None);
+                    stick.set_value(false);
+                }
+                _ if held.is_some() => {
+                    if let Some((seq, offset)) = held {
+                        restore_visible(&el, &seq, offset);
+                    }
+                    seq_anchor.set_value(None);
+                    stick.set_value(false);
                 }
                 _ if stick.get_value() => el.set_scroll_top(el.scroll_height()),
                 _ if appended => unseen.set(true),
@@ -149,6 +173,7 @@ pub fn MessageList(
             }
             if !f.loading {
                 anchor.set_value(None);
+                seq_anchor.set_value(None);
             }
             // Too little to scroll: nothing would ever trigger the older page, so fetch it.
             if f.loaded && f.has_more && !f.loading && el.scroll_height() <= el.client_height() + 4
@@ -213,7 +238,10 @@ pub fn MessageList(
                     <button
                         type="button"
                         class="load-newer link-button"
-                        on:click=move |_| app.load_history(id, HistoryDirection::Newest)
+                        on:click=move |_| {
+                            stick.set_value(true);
+                            app.load_history(id, HistoryDirection::Newest);
+                        }
                     >
                         {move || i18n.t().jump_to_latest}
                     </button>
@@ -226,6 +254,31 @@ pub fn MessageList(
                 </button>
             </Show>
         </div>
+    }
+}
+
+/// The `data-seq` of the first message at least partly in view, and its offset from the top.
+fn first_visible(list: &web_sys::HtmlDivElement) -> Option<(String, i32)> {
+    let top = list.scroll_top();
+    let nodes = list
+        .query_selector_all("[data-testid=message][data-seq]")
+        .ok()?;
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+        .find(|e| e.offset_top() + e.offset_height() > top)
+        .and_then(|e| Some((e.get_attribute("data-seq")?, e.offset_top() - top)))
+}
+
+/// Scrolls so that the message with this `data-seq` is `offset` pixels below the top again.
+fn restore_visible(list: &web_sys::HtmlDivElement, seq: &str, offset: i32) {
+    let selector = format!("[data-testid=message][data-seq=\"{seq}\"]");
+    if let Some(e) = list
+        .query_selector(&selector)
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        list.set_scroll_top(e.offset_top() - offset);
     }
 }
 

@@ -60,7 +60,11 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ConnectionsArgs) 
     );
     let limit = nofile_limit();
     if (limit as usize) < n + 1000 {
-        return Err(format!("the open-file limit is {limit}; {n} connections need more (run as root or raise `ulimit -n`)"));
+        return Err(format!(
+            "the open-file limit is {limit} and could not be raised (the hard limit needs root with CAP_SYS_RESOURCE); \
+             {n} connections need at least {}: raise `ulimit -Hn`, or run fewer connections",
+            n + 1000
+        ));
     }
     log(&format!("connections: registering {nusers} users"));
     let users = Arc::new(api.register_many(&format!("bc{run_id}_"), nusers).await?);

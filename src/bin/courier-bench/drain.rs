@@ -99,10 +99,10 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &DrainArgs) -> R<R
     let sampler = target
         .pid
         .map(|pid| RssSampler::start(pid, Duration::from_millis(50)));
-    let (cpu0, t0) = (target.cpu(), Instant::now());
+    let (cpu0, cs0, t0) = (target.cpu(), target.ctx_switches(), Instant::now());
     let drained = drain(target, receiver, &jobs, a.content_bytes, m).await;
     let drain_secs = t0.elapsed().as_secs_f64();
-    let cpu1 = target.cpu();
+    let (cpu1, cs1) = (target.cpu(), target.ctx_switches());
     let (peak, samples) = match sampler {
         Some(s) => {
             let (p, n) = s.stop().await;
@@ -160,6 +160,10 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &DrainArgs) -> R<R
             "µs/msg",
         );
         report.metric("server_cpu_utilisation", s / drain_secs.max(1e-9), "cores");
+    }
+    if let (Some(a), Some(b)) = (cs0, cs1) {
+        let per = b.saturating_sub(a) as f64 / m.max(1) as f64;
+        report.metric("server_context_switches_per_message", per, "switches/msg");
     }
     report.target(
         "drain ≥ 50,000 msgs/s (100,000 backlog)",

@@ -29,7 +29,7 @@ pub struct HistoryArgs {
     pub page_size: usize,
     /// WebSockets of the sender used to fill the conversation (each also receives the others'
     /// messages as echoes, as the sender's other tabs would).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 24)]
     pub fill_connections: usize,
     #[arg(long, default_value_t = 64)]
     pub window: usize,

@@ -87,7 +87,12 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &LatencyArgs) -> R
     let epoch = Instant::now();
     let start = tokio::time::Instant::now() + Duration::from_millis(300);
     let deadline = start + Duration::from_secs(a.seconds) + Duration::from_secs(60);
-    let (cpu0, bench0, t0) = (target.cpu(), CpuTime::of_self(), Instant::now());
+    let (cpu0, bench0, cs0, t0) = (
+        target.cpu(),
+        CpuTime::of_self(),
+        target.ctx_switches(),
+        Instant::now(),
+    );
     let mut tasks = Vec::with_capacity(u);
     for (i, ws) in sockets.into_iter().enumerate() {
         let prev = (i + u - 1) % u;
@@ -146,7 +151,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &LatencyArgs) -> R
     progress_stop.notify_one();
     let _ = progress.await;
     let elapsed = t0.elapsed().as_secs_f64();
-    let (cpu1, bench1) = (target.cpu(), CpuTime::of_self());
+    let (cpu1, bench1, cs1) = (target.cpu(), CpuTime::of_self(), target.ctx_switches());
     let expected = per_user * u;
     if sent != expected || acked != expected || received != expected {
         checks.fail(format!(
@@ -207,6 +212,13 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &LatencyArgs) -> R
             "bench_cpu_utilisation",
             b1.secs_since(&b0) / elapsed.max(1e-9),
             "cores",
+        );
+    }
+    if let (Some(a), Some(b)) = (cs0, cs1) {
+        report.metric(
+            "server_context_switches_per_message",
+            b.saturating_sub(a) as f64 / expected.max(1) as f64,
+            "switches/msg",
         );
     }
     if achieved < rate * 0.95 {

@@ -109,13 +109,6 @@ impl Report {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| m.value)
-    }
-
     pub fn target(
         &mut self,
         name: &str,
@@ -215,6 +208,7 @@ impl Report {
             },
             "params": self.params,
             "metrics": metrics,
+            "metric_order": self.metrics.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
             "targets": self.targets.iter().map(|t| json!({
                 "name": t.name,
                 "value": t.value,

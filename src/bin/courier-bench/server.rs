@@ -83,6 +83,10 @@ impl Target {
         self.pid.and_then(rss_kib)
     }
 
+    pub fn ctx_switches(&self) -> Option<u64> {
+        self.pid.and_then(ctx_switches)
+    }
+
     /// Whether a spawned server is still running (always true for `--url`).
     pub fn alive(&mut self) -> bool {
         match self.spawned.as_mut() {
@@ -329,6 +333,26 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+/// Context switches (voluntary + involuntary) summed over a process's live threads.
+pub fn ctx_switches(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for entry in dir.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Some(v) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += v.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    Some(total)
 }
 
 /// Samples a process's RSS every `every` until stopped; keeps the peak.

@@ -61,7 +61,12 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ThroughputArgs) -
     ));
     let progress = Arc::new(AtomicU64::new(0));
     let ticker = Progress::start("throughput: sent", progress.clone(), (p * n) as u64);
-    let (cpu0, bench0, t0) = (target.cpu(), CpuTime::of_self(), Instant::now());
+    let (cpu0, bench0, cs0, t0) = (
+        target.cpu(),
+        CpuTime::of_self(),
+        target.ctx_switches(),
+        Instant::now(),
+    );
     let mut tasks = Vec::new();
     for (i, (mut sws, mut rws)) in sender_ws.into_iter().zip(recipient_ws).enumerate() {
         let job = SendJob {
@@ -121,7 +126,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ThroughputArgs) -
         sockets.push(rws);
     }
     let elapsed = finished.duration_since(t0).as_secs_f64();
-    let (cpu1, bench1) = (target.cpu(), CpuTime::of_self());
+    let (cpu1, bench1, cs1) = (target.cpu(), CpuTime::of_self(), target.ctx_switches());
     ticker.stop().await;
 
     // The server recorded every acknowledgement: nothing is pending or failed for any recipient.
@@ -156,6 +161,10 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ThroughputArgs) -
             b1.secs_since(&b0) * 1e6 / total.max(1.0),
             "µs/msg",
         );
+    }
+    if let (Some(a), Some(b)) = (cs0, cs1) {
+        let per = b.saturating_sub(a) as f64 / total.max(1.0);
+        report.metric("server_context_switches_per_message", per, "switches/msg");
     }
     let applies = p * n >= 50_000;
     report.target(

@@ -2,6 +2,7 @@
 //! PostgreSQL backend can be added beside [`sqlite`] without touching them.
 
 pub mod sqlite;
+mod sqlite_batch;
 
 use app::model::{
     Conversation, ConversationId, Message, MessageId, MessageReceipts, MessageStatus, PushRecord,

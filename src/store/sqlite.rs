@@ -4,7 +4,6 @@
 //! writers never contend for SQLite's lock (no SQLITE_BUSY between our own writes), and the
 //! delivery engine's batched inserts commit many sends per fsync.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,21 +20,18 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    AckOutcome, Committed, DueRetry, InsertOutcome, NewMessage, ReadOutcome, RecallOutcome,
-    StatusChange, Store,
+    AckOutcome, DueRetry, InsertOutcome, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
+    Store,
 };
 use crate::error::{AppError, AppResult};
 use crate::telemetry::Metrics;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const MSG_COLS: &str =
+pub(crate) const MSG_COLS: &str =
     "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
      m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
      FROM messages m JOIN users u ON u.id = m.sender_id";
-
-/// SQLite caps bound parameters per statement; acknowledgements are chunked below it.
-const IN_CHUNK: usize = 500;
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -108,7 +104,7 @@ impl SqliteStore {
     }
 }
 
-fn message_from_row(row: &SqliteRow) -> Result<Message, sqlx::Error> {
+pub(crate) fn message_from_row(row: &SqliteRow) -> Result<Message, sqlx::Error> {
     let recalled_at: Option<i64> = row.try_get("recalled_at")?;
     Ok(Message {
         id: row.try_get("id")?,
@@ -186,36 +182,13 @@ async fn acknowledge_on(
     ids: &[MessageId],
     now: i64,
 ) -> Result<AckOutcome, sqlx::Error> {
-    let mut out = AckOutcome::default();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("UPDATE message_push_records SET push_status = 1, push_time = ");
-        qb.push_bind(now)
-            .push(", update_time = ")
-            .push_bind(now)
-            .push(", error_message = NULL, next_retry_at = NULL WHERE user_id = ")
-            .push_bind(user)
-            .push(" AND push_status <> 1 AND message_id IN (");
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        qb.push(") RETURNING message_id, kind");
-        let rows = qb.build().fetch_all(&mut *conn).await?;
-        out.acknowledged += rows.len() as u64;
-        let message_ids: Vec<i64> = rows
-            .iter()
-            .filter(|r| r.get::<i64, _>("kind") == 0)
-            .map(|r| r.get::<i64, _>("message_id"))
-            .collect();
-        out.delivered
-            .extend(mark_delivered_on(conn, &message_ids).await?);
-    }
-    Ok(out)
+    let mut out =
+        super::sqlite_batch::acknowledge_batch_on(conn, &[(user, ids.to_vec())], now).await?;
+    Ok(out.pop().unwrap_or_default())
 }
 
 /// A message is delivered when no recipient's record for it is still unacknowledged.
-async fn mark_delivered_on(
+pub(crate) async fn mark_delivered_on(
     conn: &mut SqliteConnection,
     ids: &[MessageId],
 ) -> Result<Vec<StatusChange>, sqlx::Error> {
@@ -499,106 +472,15 @@ impl Store for SqliteStore {
     ) -> AppResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
-        let mut names: HashMap<UserId, String> = HashMap::new();
-        let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
-        let mut out = Vec::with_capacity(batch.len());
-        for nm in batch {
-            let existing = sqlx::query(&format!(
-                "SELECT {MSG_COLS} WHERE m.sender_id = ? AND m.client_msg_id = ?"
-            ))
-            .bind(nm.sender_id)
-            .bind(&nm.client_msg_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                let message = message_from_row(&row)?;
-                if message.conversation_id != nm.conversation_id {
-                    out.push(InsertOutcome::IdReused);
-                    continue;
-                }
-                let recipients =
-                    recipients(&mut tx, &mut members, nm.conversation_id, nm.sender_id).await?;
-                out.push(InsertOutcome::Duplicate(Committed {
-                    message,
-                    recipients,
-                }));
-                continue;
-            }
-            let seq: Option<i64> = sqlx::query_scalar(
-                "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? AND EXISTS \
-                 (SELECT 1 FROM conversation_members WHERE conversation_id = ? AND user_id = ?) RETURNING last_seq",
-            )
-            .bind(now)
-            .bind(nm.conversation_id)
-            .bind(nm.conversation_id)
-            .bind(nm.sender_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(seq) = seq else {
-                out.push(InsertOutcome::NotMember);
-                continue;
-            };
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) \
-                 VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING id",
-            )
-            .bind(nm.conversation_id)
-            .bind(seq)
-            .bind(nm.sender_id)
-            .bind(&nm.client_msg_id)
-            .bind(&nm.content)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-                 SELECT ?, user_id, 0, 0, ?, ? FROM conversation_members WHERE conversation_id = ? AND user_id <> ?",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(now)
-            .bind(nm.conversation_id)
-            .bind(nm.sender_id)
-            .execute(&mut *tx)
-            .await?;
-            let sender_name = match names.get(&nm.sender_id) {
-                Some(n) => n.clone(),
-                None => {
-                    let n: String =
-                        sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?")
-                            .bind(nm.sender_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    names.insert(nm.sender_id, n.clone());
-                    n
-                }
-            };
-            let recipients =
-                recipients(&mut tx, &mut members, nm.conversation_id, nm.sender_id).await?;
-            out.push(InsertOutcome::Inserted(Committed {
-                message: Message {
-                    id,
-                    conversation_id: nm.conversation_id,
-                    seq,
-                    sender_id: nm.sender_id,
-                    sender_name,
-                    client_msg_id: nm.client_msg_id.clone(),
-                    content: Some(nm.content.clone()),
-                    recalled: false,
-                    recalled_at: None,
-                    status: MessageStatus::Sent,
-                    created_at: now,
-                },
-                recipients,
-            }));
-        }
-        let mut acked = Vec::with_capacity(acks.len());
-        for (user, ids) in acks {
-            acked.push(acknowledge_on(&mut tx, *user, ids, now).await?);
-        }
+        let sent = super::sqlite_batch::insert_batch_on(&mut tx, batch, now).await?;
+        let acked = if acks.is_empty() {
+            Vec::new()
+        } else {
+            super::sqlite_batch::acknowledge_batch_on(&mut tx, acks, now).await?
+        };
         tx.commit().await?;
         self.observe("write_batch", t);
-        Ok((out, acked))
+        Ok((sent, acked))
     }
 
     async fn history(
@@ -1089,19 +971,6 @@ impl Store for SqliteStore {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(AppError::from)
     }
-}
-
-async fn recipients(
-    conn: &mut SqliteConnection,
-    cache: &mut HashMap<ConversationId, Vec<UserId>>,
-    id: ConversationId,
-    sender: UserId,
-) -> Result<Vec<UserId>, sqlx::Error> {
-    let ids = match cache.entry(id) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => e.insert(member_ids_on(conn, id).await?),
-    };
-    Ok(ids.iter().copied().filter(|u| *u != sender).collect())
 }
 
 /// Members, last message and the derived unread count of one conversation row.

@@ -90,6 +90,25 @@ async fn a_repeated_client_msg_id_returns_the_original_and_stores_nothing() {
         .get(&format!("/api/conversations/{}/messages", conv.id))
         .await;
     assert_eq!(page["messages"].as_array().unwrap().len(), 1);
+    // The same new id twice back to back (typically one commit batch): stored once.
+    for _ in 0..2 {
+        ws.send(&send(conv.id, "twice", "pipelined")).await;
+    }
+    let mut dups = Vec::new();
+    while dups.len() < 2 {
+        if let ServerFrame::Sent {
+            duplicate, message, ..
+        } = ws.next(T).await.expect("acks")
+        {
+            dups.push((duplicate, message.id));
+        }
+    }
+    assert_eq!(dups[0].1, dups[1].1, "one message");
+    assert_eq!(
+        dups.iter().filter(|d| d.0).count(),
+        1,
+        "exactly one duplicate"
+    );
     // The same id for another conversation is refused, not silently merged.
     let c = app.register("dc").await;
     let other = a.direct_with(&c).await;
@@ -339,6 +358,17 @@ async fn sync_replays_conversation_tails_after_resume_points() {
             ServerFrame::CaughtUp {
                 reason: ReplayReason::Sync,
                 replayed: 2
+            }
+        )
+    })
+    .await;
+    // A sync also re-runs the pending replay; here nothing is waiting.
+    ws.wait_for("caught up (pending)", T, |f| {
+        matches!(
+            f,
+            ServerFrame::CaughtUp {
+                reason: ReplayReason::Pending,
+                replayed: 0
             }
         )
     })

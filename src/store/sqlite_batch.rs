@@ -1,0 +1,339 @@
+//! The hot write path of the SQLite backend, set-based: a whole batch of sends (and of
+//! acknowledgements) costs a fixed handful of statements, not a handful per message. Every
+//! statement is a round trip to SQLite's worker thread, so this is what makes group commit pay.
+
+use std::collections::{HashMap, HashSet};
+
+use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::sqlite::{mark_delivered_on, message_from_row, MSG_COLS};
+use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
+
+/// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
+const CHUNK: usize = 400;
+
+fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// What the batch decided for one send before anything is written.
+enum Plan {
+    Existing(Message),
+    /// Same key as an earlier send of this batch (index into the batch).
+    SameAs(usize),
+    NotMember,
+    Insert,
+}
+
+pub(crate) async fn insert_batch_on(
+    conn: &mut SqliteConnection,
+    batch: &[NewMessage],
+    now: i64,
+) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    // 1. Sends committed before (idempotency on (sender, client_msg_id)).
+    let keys: HashSet<(UserId, &str)> = batch
+        .iter()
+        .map(|m| (m.sender_id, m.client_msg_id.as_str()))
+        .collect();
+    let mut existing: HashMap<(UserId, String), Message> = HashMap::new();
+    for chunk in batch.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {MSG_COLS} WHERE m.sender_id IN ("));
+        let mut sep = qb.separated(", ");
+        for s in dedup(chunk.iter().map(|m| m.sender_id).collect()) {
+            sep.push_bind(s);
+        }
+        qb.push(") AND m.client_msg_id IN (");
+        let mut sep = qb.separated(", ");
+        for m in chunk {
+            sep.push_bind(m.client_msg_id.clone());
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            let m = message_from_row(&row)?;
+            if keys.contains(&(m.sender_id, m.client_msg_id.as_str())) {
+                existing.insert((m.sender_id, m.client_msg_id.clone()), m);
+            }
+        }
+    }
+
+    // 2. Membership of every (conversation, sender) that may insert.
+    let pairs: Vec<(ConversationId, UserId)> = dedup(
+        batch
+            .iter()
+            .filter(|m| !existing.contains_key(&(m.sender_id, m.client_msg_id.clone())))
+            .map(|m| (m.conversation_id, m.sender_id))
+            .collect(),
+    );
+    let mut member_ok: HashSet<(ConversationId, UserId)> = HashSet::new();
+    for chunk in pairs.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for c in dedup(chunk.iter().map(|p| p.0).collect()) {
+            sep.push_bind(c);
+        }
+        qb.push(") AND user_id IN (");
+        let mut sep = qb.separated(", ");
+        for u in dedup(chunk.iter().map(|p| p.1).collect()) {
+            sep.push_bind(u);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            member_ok.insert((row.try_get("conversation_id")?, row.try_get("user_id")?));
+        }
+    }
+
+    // 3. Decide, in batch order.
+    let mut first_of_key: HashMap<(UserId, &str), usize> = HashMap::new();
+    let mut plans = Vec::with_capacity(batch.len());
+    let mut per_conversation: HashMap<ConversationId, i64> = HashMap::new();
+    for (i, m) in batch.iter().enumerate() {
+        let key = (m.sender_id, m.client_msg_id.as_str());
+        if let Some(e) = existing.get(&(m.sender_id, m.client_msg_id.clone())) {
+            plans.push(Plan::Existing(e.clone()));
+        } else if let Some(&j) = first_of_key.get(&key) {
+            plans.push(Plan::SameAs(j));
+        } else if !member_ok.contains(&(m.conversation_id, m.sender_id)) {
+            plans.push(Plan::NotMember);
+        } else {
+            first_of_key.insert(key, i);
+            *per_conversation.entry(m.conversation_id).or_default() += 1;
+            plans.push(Plan::Insert);
+        }
+    }
+
+    // 4. Advance each conversation's sequence once, by the number of its new messages.
+    let mut next_seq: HashMap<ConversationId, i64> = HashMap::new();
+    let convs: Vec<(ConversationId, i64)> =
+        per_conversation.iter().map(|(c, n)| (*c, *n)).collect();
+    for chunk in convs.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE conversations SET last_seq = last_seq + CASE id");
+        for (c, n) in chunk {
+            qb.push(" WHEN ").push_bind(*c).push(" THEN ").push_bind(*n);
+        }
+        qb.push(" END, updated_at = ")
+            .push_bind(now)
+            .push(" WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for (c, _) in chunk {
+            sep.push_bind(*c);
+        }
+        qb.push(") RETURNING id, last_seq");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            let id: i64 = row.try_get("id")?;
+            let last: i64 = row.try_get("last_seq")?;
+            next_seq.insert(id, last - per_conversation[&id] + 1);
+        }
+    }
+
+    // 5. Insert the new messages, gap-free seqs in batch order.
+    let mut seq_of: HashMap<usize, i64> = HashMap::new();
+    let inserts: Vec<usize> = plans
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p, Plan::Insert))
+        .map(|(i, _)| i)
+        .collect();
+    for &i in &inserts {
+        let s = next_seq
+            .get_mut(&batch[i].conversation_id)
+            .expect("sequence advanced for every inserting conversation");
+        seq_of.insert(i, *s);
+        *s += 1;
+    }
+    let mut id_of: HashMap<(UserId, String), MessageId> = HashMap::new();
+    for chunk in inserts.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) ",
+        );
+        qb.push_values(chunk, |mut b, &i| {
+            let m = &batch[i];
+            b.push_bind(m.conversation_id)
+                .push_bind(seq_of[&i])
+                .push_bind(m.sender_id)
+                .push_bind(m.client_msg_id.clone())
+                .push_bind(m.content.clone())
+                .push_bind(0i64)
+                .push_bind(now);
+        });
+        qb.push(" RETURNING id, sender_id, client_msg_id");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            id_of.insert(
+                (row.try_get("sender_id")?, row.try_get("client_msg_id")?),
+                row.try_get("id")?,
+            );
+        }
+    }
+
+    // 6. A pending push record for every recipient of every new message.
+    let new_ids: Vec<MessageId> = id_of.values().copied().collect();
+    for chunk in new_ids.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
+             SELECT m.id, cm.user_id, 0, 0, ",
+        );
+        qb.push_bind(now).push(", ").push_bind(now).push(
+            " FROM messages m JOIN conversation_members cm ON cm.conversation_id = m.conversation_id \
+             AND cm.user_id <> m.sender_id WHERE m.id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build().execute(&mut *conn).await?;
+    }
+
+    // 7. Members (for recipients) and sender names, once per batch.
+    let conv_ids: Vec<ConversationId> = dedup(batch.iter().map(|m| m.conversation_id).collect());
+    let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
+    for chunk in conv_ids.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for c in chunk {
+            sep.push_bind(*c);
+        }
+        qb.push(") ORDER BY conversation_id, user_id");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            members
+                .entry(row.try_get("conversation_id")?)
+                .or_default()
+                .push(row.try_get("user_id")?);
+        }
+    }
+    let senders: Vec<UserId> = dedup(inserts.iter().map(|&i| batch[i].sender_id).collect());
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    for chunk in senders.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT id, display_name FROM users WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for s in chunk {
+            sep.push_bind(*s);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            names.insert(row.try_get("id")?, row.try_get("display_name")?);
+        }
+    }
+
+    // 8. Outcomes, in batch order.
+    let recipients = |m: &Message| -> Vec<UserId> {
+        members
+            .get(&m.conversation_id)
+            .map(|v| v.iter().copied().filter(|u| *u != m.sender_id).collect())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<InsertOutcome> = Vec::with_capacity(batch.len());
+    for (i, plan) in plans.iter().enumerate() {
+        let nm = &batch[i];
+        let outcome = match plan {
+            Plan::NotMember => InsertOutcome::NotMember,
+            Plan::Existing(m) if m.conversation_id != nm.conversation_id => InsertOutcome::IdReused,
+            Plan::Existing(m) => InsertOutcome::Duplicate(Committed {
+                recipients: recipients(m),
+                message: m.clone(),
+            }),
+            Plan::SameAs(j) => match &out[*j] {
+                InsertOutcome::Inserted(c) if c.message.conversation_id == nm.conversation_id => {
+                    InsertOutcome::Duplicate(c.clone())
+                }
+                _ => InsertOutcome::IdReused,
+            },
+            Plan::Insert => {
+                let id = id_of[&(nm.sender_id, nm.client_msg_id.clone())];
+                let message = Message {
+                    id,
+                    conversation_id: nm.conversation_id,
+                    seq: seq_of[&i],
+                    sender_id: nm.sender_id,
+                    sender_name: names.get(&nm.sender_id).cloned().unwrap_or_default(),
+                    client_msg_id: nm.client_msg_id.clone(),
+                    content: Some(nm.content.clone()),
+                    recalled: false,
+                    recalled_at: None,
+                    status: MessageStatus::Sent,
+                    created_at: now,
+                };
+                InsertOutcome::Inserted(Committed {
+                    recipients: recipients(&message),
+                    message,
+                })
+            }
+        };
+        out.push(outcome);
+    }
+    Ok(out)
+}
+
+/// Acknowledgements of many users at once: one UPDATE per chunk of exact (message, user) pairs,
+/// then one status update for the messages that became delivered.
+pub(crate) async fn acknowledge_batch_on(
+    conn: &mut SqliteConnection,
+    jobs: &[(UserId, Vec<MessageId>)],
+    now: i64,
+) -> Result<Vec<AckOutcome>, sqlx::Error> {
+    let mut outcomes: Vec<AckOutcome> = jobs.iter().map(|_| AckOutcome::default()).collect();
+    // Each (message, user) pair is credited to the first job that asked for it.
+    let mut owner: HashMap<(MessageId, UserId), usize> = HashMap::new();
+    for (j, (user, ids)) in jobs.iter().enumerate() {
+        for id in ids {
+            owner.entry((*id, *user)).or_insert(j);
+        }
+    }
+    let pairs: Vec<(MessageId, UserId)> = dedup(owner.keys().copied().collect());
+    let mut delivered_owner: HashMap<MessageId, usize> = HashMap::new();
+    for chunk in pairs.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE message_push_records SET push_status = 1, push_time = ");
+        qb.push_bind(now)
+            .push(", update_time = ")
+            .push_bind(now)
+            .push(", error_message = NULL, next_retry_at = NULL WHERE push_status <> 1 AND message_id IN (");
+        let mut sep = qb.separated(", ");
+        for m in dedup(chunk.iter().map(|p| p.0).collect()) {
+            sep.push_bind(m);
+        }
+        qb.push(") AND user_id IN (");
+        let mut sep = qb.separated(", ");
+        for u in dedup(chunk.iter().map(|p| p.1).collect()) {
+            sep.push_bind(u);
+        }
+        // The two IN lists use the index; this exact-pair filter drops their cross product.
+        qb.push(") AND (message_id || ':' || user_id) IN (");
+        let mut sep = qb.separated(", ");
+        for (m, u) in chunk {
+            sep.push_bind(format!("{m}:{u}"));
+        }
+        qb.push(") RETURNING message_id, user_id, kind");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            let m: i64 = row.try_get("message_id")?;
+            let u: i64 = row.try_get("user_id")?;
+            let kind: i64 = row.try_get("kind")?;
+            let j = owner[&(m, u)];
+            outcomes[j].acknowledged += 1;
+            if kind == 0 {
+                delivered_owner.entry(m).or_insert(j);
+            }
+        }
+    }
+    let candidates: Vec<MessageId> = dedup(delivered_owner.keys().copied().collect());
+    for chunk in candidates.chunks(CHUNK) {
+        for change in mark_delivered_on(conn, chunk).await? {
+            outcomes[delivered_owner[&change.message_id]]
+                .delivered
+                .push(change);
+        }
+    }
+    Ok(outcomes)
+}

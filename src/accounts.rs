@@ -72,8 +72,25 @@ fn new_token() -> String {
     hex::encode(bytes)
 }
 
+/// Each argon2id run takes 19 MiB and a core for tens of milliseconds; at most one per core runs
+/// at a time, so a flood of logins queues instead of exhausting memory.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )
+    })
+}
+
 /// argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
 async fn hash_password(password: String) -> AppResult<String> {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|_| AppError::Unavailable)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -86,6 +103,10 @@ async fn hash_password(password: String) -> AppResult<String> {
 }
 
 async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|_| AppError::Unavailable)?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| AppError::Internal(format!("stored hash unreadable: {e}")))?;

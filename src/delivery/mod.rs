@@ -45,7 +45,12 @@ impl Delivery {
         metrics: Arc<Metrics>,
         config: Arc<Config>,
     ) -> Arc<Delivery> {
-        let batcher = batcher::Batcher::start(store.clone(), config.delivery.max_batch);
+        let batcher = batcher::Batcher::start(
+            store.clone(),
+            hub.clone(),
+            metrics.clone(),
+            config.delivery.max_batch,
+        );
         let limiter = rate_limit::RateLimiter::new(
             config.delivery.send_rate_per_sec,
             config.delivery.send_burst,

@@ -2,34 +2,43 @@
 //! transaction as the message); here the message is offered to whichever of their devices
 //! is connected. Offline recipients are simply not connected: their record stays pending and
 //! the message is replayed when they come back (see `resume`).
+//!
+//! The batcher calls this right after each commit, in commit order, so every connection sees
+//! a conversation's new messages in sequence order.
 
 use app::protocol::ServerFrame;
 
-use super::{frame, Delivery};
+use super::frame;
 use crate::store::Committed;
+use crate::telemetry::Metrics;
+use crate::ws::hub::Hub;
 
-impl Delivery {
-    pub(crate) fn push_new(&self, committed: &Committed, origin: Option<u64>) {
-        let message = &committed.message;
-        let f = frame(&ServerFrame::Message {
-            message: message.clone(),
-        });
-        let mut pushed = 0;
-        for user in &committed.recipients {
-            let n = self.hub.deliver_to_user(*user, &f, &[message.id]);
-            if n > 0 {
-                pushed += 1;
-                tracing::debug!(message = message.id, user, connections = n, "pushed live");
-            } else {
-                tracing::debug!(
-                    message = message.id,
-                    user,
-                    "recipient offline; record stays pending"
-                );
-            }
+/// Offers a freshly committed message to its recipients' connections and echoes it to the
+/// sender's other connections (`origin`, the sending connection, gets `sent` instead).
+pub(crate) fn push_committed(
+    hub: &Hub,
+    metrics: &Metrics,
+    committed: &Committed,
+    origin: Option<u64>,
+) {
+    let message = &committed.message;
+    let f = frame(&ServerFrame::Message {
+        message: message.clone(),
+    });
+    let mut pushed = 0;
+    for user in &committed.recipients {
+        let n = hub.deliver_to_user(*user, &f, &[message.id]);
+        if n > 0 {
+            pushed += 1;
+            tracing::debug!(message = message.id, user, connections = n, "pushed live");
+        } else {
+            tracing::debug!(
+                message = message.id,
+                user,
+                "recipient offline; record stays pending"
+            );
         }
-        self.metrics.push("live", pushed);
-        // The sender's other tabs and devices show the message too.
-        self.hub.send_to_user(message.sender_id, &f, origin);
     }
+    metrics.push("live", pushed);
+    hub.send_to_user(message.sender_id, &f, origin);
 }

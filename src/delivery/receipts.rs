@@ -27,7 +27,8 @@ impl Delivery {
         if ids.is_empty() {
             return Ok(AckResponse { acknowledged: 0 });
         }
-        let out = self.batcher.acknowledge(user, ids.to_vec()).await?;
+        let pending = self.batcher.enqueue_ack(user, ids.to_vec()).await?;
+        let out = super::batcher::outcome(pending).await?;
         if out.acknowledged > 0 {
             self.metrics.push("acknowledged", out.acknowledged);
             tracing::debug!(user, acknowledged = out.acknowledged, "push acknowledged");

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use app::model::{ConversationId, SendAck, User, MAX_CLIENT_MSG_ID_LEN, MAX_CONTENT_CHARS};
 
+use super::batcher::{self, Pending};
 use super::Delivery;
 use crate::error::{AppError, AppResult};
 use crate::store::{InsertOutcome, NewMessage};
@@ -41,40 +42,60 @@ pub fn validate(client_msg_id: &str, content: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// A send queued for commit; [`Delivery::finish_send`] waits for it.
+pub struct PendingSend {
+    client_msg_id: String,
+    started: Instant,
+    outcome: Pending<InsertOutcome>,
+}
+
 impl Delivery {
-    /// Commits a message and acknowledges it. A repeated `client_msg_id` returns the original
-    /// acknowledgement with `duplicate = true` and stores nothing. `origin` is the sending
-    /// connection, which gets the acknowledgement instead of an echo.
-    pub async fn send(
+    /// Validates, rate-limits and queues a send without waiting for the commit, so one
+    /// connection can have many sends in flight (they commit in the order queued).
+    /// `origin` is the sending connection, which gets the acknowledgement instead of an echo.
+    pub async fn submit_send(
         &self,
         sender: &User,
         conversation_id: ConversationId,
         client_msg_id: String,
         content: String,
         origin: Option<u64>,
-    ) -> AppResult<SendAck> {
+    ) -> AppResult<PendingSend> {
         validate(&client_msg_id, &content)?;
         if let Err(retry_after_ms) = self.limiter.check(sender.id) {
             self.metrics.rate_limited.inc();
             return Err(AppError::RateLimited { retry_after_ms });
         }
         let started = Instant::now();
-        let outcome = self
-            .batcher
-            .commit(NewMessage {
-                conversation_id,
-                sender_id: sender.id,
-                client_msg_id: client_msg_id.clone(),
-                content,
-            })
-            .await?;
-        match outcome {
+        let message = NewMessage {
+            conversation_id,
+            sender_id: sender.id,
+            client_msg_id: client_msg_id.clone(),
+            content,
+        };
+        let outcome = self.batcher.enqueue_send(message, origin).await?;
+        Ok(PendingSend {
+            client_msg_id,
+            started,
+            outcome,
+        })
+    }
+
+    /// Waits for a queued send's commit. A repeated `client_msg_id` returns the original
+    /// acknowledgement with `duplicate = true` and stores nothing. (The batcher has already
+    /// pushed a new message to its recipients.)
+    pub async fn finish_send(&self, pending: PendingSend) -> AppResult<SendAck> {
+        let PendingSend {
+            client_msg_id,
+            started,
+            outcome,
+        } = pending;
+        match batcher::outcome(outcome).await? {
             InsertOutcome::Inserted(committed) => {
                 self.metrics.messages_sent.inc();
                 self.metrics
                     .send_to_sent
                     .observe(started.elapsed().as_secs_f64());
-                self.push_new(&committed, origin);
                 Ok(SendAck {
                     client_msg_id,
                     message: committed.message,
@@ -83,7 +104,11 @@ impl Delivery {
             }
             InsertOutcome::Duplicate(committed) => {
                 self.metrics.duplicates_absorbed.inc();
-                tracing::debug!(user = sender.id, client_msg_id, "duplicate send absorbed");
+                tracing::debug!(
+                    user = committed.message.sender_id,
+                    client_msg_id,
+                    "duplicate send absorbed"
+                );
                 Ok(SendAck {
                     client_msg_id,
                     message: committed.message,
@@ -96,6 +121,21 @@ impl Delivery {
                 message: "this client_msg_id was already used for a different conversation".into(),
             }),
         }
+    }
+
+    /// Commits a message and acknowledges it (submit, then wait).
+    pub async fn send(
+        &self,
+        sender: &User,
+        conversation_id: ConversationId,
+        client_msg_id: String,
+        content: String,
+        origin: Option<u64>,
+    ) -> AppResult<SendAck> {
+        let pending = self
+            .submit_send(sender, conversation_id, client_msg_id, content, origin)
+            .await?;
+        self.finish_send(pending).await
     }
 }
 

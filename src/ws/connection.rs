@@ -162,6 +162,26 @@ async fn write_loop(
     let _ = sink.close().await;
 }
 
+/// The `error` frame for a refused request (internal causes are logged, not sent).
+fn error_frame(
+    e: AppError,
+    client_msg_id: Option<String>,
+    message_id: Option<MessageId>,
+) -> ServerFrame {
+    e.log();
+    let retry_after_ms = match e {
+        AppError::RateLimited { retry_after_ms } => Some(retry_after_ms),
+        _ => None,
+    };
+    ServerFrame::Error {
+        code: e.code().to_string(),
+        message: e.public_message(),
+        client_msg_id,
+        message_id,
+        retry_after_ms,
+    }
+}
+
 impl Session {
     fn send(&self, f: &ServerFrame) -> bool {
         self.handle.send(&frame(f))
@@ -184,18 +204,7 @@ impl Session {
     }
 
     fn app_error(&self, e: AppError, client_msg_id: Option<String>, message_id: Option<MessageId>) {
-        e.log();
-        let retry_after_ms = match e {
-            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms),
-            _ => None,
-        };
-        self.send(&ServerFrame::Error {
-            code: e.code().to_string(),
-            message: e.public_message(),
-            client_msg_id,
-            message_id,
-            retry_after_ms,
-        });
+        self.send(&error_frame(e, client_msg_id, message_id));
     }
 
     async fn on_text(&mut self, text: &str) {
@@ -221,8 +230,10 @@ impl Session {
                 conversation_id,
                 content,
             } => {
+                // Queued, not awaited: the next frame is read while this one commits, so a
+                // client can pipeline sends. The acknowledgement follows from a small task.
                 match d
-                    .send(
+                    .submit_send(
                         &user,
                         conversation_id,
                         client_msg_id.clone(),
@@ -231,11 +242,18 @@ impl Session {
                     )
                     .await
                 {
-                    Ok(ack) => {
-                        self.send(&ServerFrame::Sent {
-                            client_msg_id,
-                            message: ack.message,
-                            duplicate: ack.duplicate,
+                    Ok(pending) => {
+                        let handle = self.handle.clone();
+                        tokio::spawn(async move {
+                            let f = match d.finish_send(pending).await {
+                                Ok(ack) => ServerFrame::Sent {
+                                    client_msg_id,
+                                    message: ack.message,
+                                    duplicate: ack.duplicate,
+                                },
+                                Err(e) => error_frame(e, Some(client_msg_id), None),
+                            };
+                            handle.send(&frame(&f));
                         });
                     }
                     Err(e) => self.app_error(e, Some(client_msg_id), None),
@@ -251,10 +269,13 @@ impl Session {
                         r.awaiting.remove(id);
                     }
                 }
-                match d.acknowledge(user.id, &message_ids).await {
-                    Ok(_) => {}
-                    Err(e) => self.app_error(e, None, None),
-                }
+                // Not awaited either: replay paging moves on by message id, not by commit.
+                let handle = self.handle.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = d.acknowledge(user.id, &message_ids).await {
+                        handle.send(&frame(&error_frame(e, None, None)));
+                    }
+                });
                 if self.replay.is_some() {
                     self.next_replay_page().await;
                 }

@@ -68,6 +68,8 @@ impl Api {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
+            // Loopback benchmarks: never route through an HTTP proxy from the environment.
+            .no_proxy()
             .pool_max_idle_per_host(64)
             .build()
             .unwrap_or_default();

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use super::sqlite::{mark_delivered_on, message_from_row, MSG_COLS};
+use super::sqlite::{mark_delivered_on, message_from_row};
 use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
 
 /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
@@ -43,18 +43,18 @@ pub(crate) async fn insert_batch_on(
         .collect();
     let mut existing: HashMap<(UserId, String), Message> = HashMap::new();
     for chunk in batch.chunks(CHUNK) {
+        // A VALUES list joined to the unique index: one index lookup per key.
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {MSG_COLS} WHERE m.sender_id IN ("));
-        let mut sep = qb.separated(", ");
-        for s in dedup(chunk.iter().map(|m| m.sender_id).collect()) {
-            sep.push_bind(s);
-        }
-        qb.push(") AND m.client_msg_id IN (");
-        let mut sep = qb.separated(", ");
-        for m in chunk {
-            sep.push_bind(m.client_msg_id.clone());
-        }
-        qb.push(")");
+            QueryBuilder::new("WITH k(sender_id, client_msg_id) AS (");
+        qb.push_values(chunk, |mut b, m| {
+            b.push_bind(m.sender_id).push_bind(m.client_msg_id.clone());
+        });
+        qb.push(
+            ") SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, m.client_msg_id, \
+             m.content, m.status, m.recalled_at, m.created_at FROM k \
+             JOIN messages m ON m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id \
+             JOIN users u ON u.id = m.sender_id",
+        );
         for row in qb.build().fetch_all(&mut *conn).await? {
             let m = message_from_row(&row)?;
             if keys.contains(&(m.sender_id, m.client_msg_id.as_str())) {
@@ -73,19 +73,15 @@ pub(crate) async fn insert_batch_on(
     );
     let mut member_ok: HashSet<(ConversationId, UserId)> = HashSet::new();
     for chunk in pairs.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id IN (",
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("WITH k(conversation_id, user_id) AS (");
+        qb.push_values(chunk, |mut b, (c, u)| {
+            b.push_bind(*c).push_bind(*u);
+        });
+        qb.push(
+            ") SELECT cm.conversation_id, cm.user_id FROM k JOIN conversation_members cm \
+             ON cm.conversation_id = k.conversation_id AND cm.user_id = k.user_id",
         );
-        let mut sep = qb.separated(", ");
-        for c in dedup(chunk.iter().map(|p| p.0).collect()) {
-            sep.push_bind(c);
-        }
-        qb.push(") AND user_id IN (");
-        let mut sep = qb.separated(", ");
-        for u in dedup(chunk.iter().map(|p| p.1).collect()) {
-            sep.push_bind(u);
-        }
-        qb.push(")");
         for row in qb.build().fetch_all(&mut *conn).await? {
             member_ok.insert((row.try_get("conversation_id")?, row.try_get("user_id")?));
         }
@@ -299,23 +295,15 @@ pub(crate) async fn acknowledge_batch_on(
         qb.push_bind(now)
             .push(", update_time = ")
             .push_bind(now)
-            .push(", error_message = NULL, next_retry_at = NULL WHERE push_status <> 1 AND message_id IN (");
-        let mut sep = qb.separated(", ");
-        for m in dedup(chunk.iter().map(|p| p.0).collect()) {
-            sep.push_bind(m);
-        }
-        qb.push(") AND user_id IN (");
-        let mut sep = qb.separated(", ");
-        for u in dedup(chunk.iter().map(|p| p.1).collect()) {
-            sep.push_bind(u);
-        }
-        // The two IN lists use the index; this exact-pair filter drops their cross product.
-        qb.push(") AND (message_id || ':' || user_id) IN (");
-        let mut sep = qb.separated(", ");
-        for (m, u) in chunk {
-            sep.push_bind(format!("{m}:{u}"));
-        }
-        qb.push(") RETURNING message_id, user_id, kind");
+            .push(", error_message = NULL, next_retry_at = NULL WHERE id IN (SELECT r.id FROM (");
+        // Exact (message, user) pairs, each an index lookup.
+        qb.push_values(chunk, |mut b, (m, u)| {
+            b.push_bind(*m).push_bind(*u);
+        });
+        qb.push(
+            ") AS k JOIN message_push_records r ON r.message_id = k.column1 AND r.user_id = k.column2 \
+             WHERE r.push_status <> 1) RETURNING message_id, user_id, kind",
+        );
         for row in qb.build().fetch_all(&mut *conn).await? {
             let m: i64 = row.try_get("message_id")?;
             let u: i64 = row.try_get("user_id")?;

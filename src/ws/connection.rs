@@ -41,6 +41,8 @@ struct Session {
     handle: Arc<ConnHandle>,
     user: User,
     replay: Option<Replay>,
+    /// Acknowledgements queued for commit and not yet done.
+    acks_in_flight: Vec<tokio::task::JoinHandle<()>>,
     /// Conversations this connection may send typing notices to (checked once each).
     typing_ok: HashSet<i64>,
 }
@@ -63,6 +65,7 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
         handle: handle.clone(),
         user,
         replay: None,
+        acks_in_flight: Vec::new(),
         typing_ok: HashSet::new(),
     };
     session.send(&ServerFrame::Welcome {
@@ -271,11 +274,12 @@ impl Session {
                 }
                 // Not awaited either: replay paging moves on by message id, not by commit.
                 let handle = self.handle.clone();
-                tokio::spawn(async move {
+                self.acks_in_flight.retain(|t| !t.is_finished());
+                self.acks_in_flight.push(tokio::spawn(async move {
                     if let Err(e) = d.acknowledge(user.id, &message_ids).await {
                         handle.send(&frame(&error_frame(e, None, None)));
                     }
-                });
+                }));
                 if self.replay.is_some() {
                     self.next_replay_page().await;
                 }
@@ -485,8 +489,12 @@ impl Session {
             reason: ReplayReason::Sync,
             replayed,
         });
-        // "On request" too: anything still waiting for the user is replayed again.
+        // "On request" too: anything still waiting for the user is replayed again — after this
+        // connection's own acknowledgements have committed, so they are not replayed back.
         if self.replay.is_none() {
+            for t in self.acks_in_flight.drain(..) {
+                let _ = t.await;
+            }
             self.start_replay().await;
         }
     }

@@ -4,8 +4,19 @@ use clap::Parser;
 use courier::config::{Config, Flags};
 use courier::{shutdown_signal, telemetry, Application};
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    limit_malloc_arenas();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(run());
+}
+
+async fn run() {
     let flags = Flags::parse();
     telemetry::init_tracing();
     let config = match Config::load(&flags, &|k| std::env::var(k).ok()) {
@@ -27,4 +38,14 @@ async fn main() {
 fn fail(message: &str) -> ! {
     eprintln!("courier: {message}");
     std::process::exit(1);
+}
+
+/// Password hashing runs on blocking threads and takes 19 MiB per hash; glibc would keep a
+/// separate arena per thread and never give that memory back. Two arenas are plenty here.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it runs before the runtime starts any thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }

@@ -79,7 +79,9 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
     session.start_replay().await;
 
     let mut shutdown = state.shutdown.clone();
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    // Once a second is enough to notice silence and expired acks; idle connections stay cheap.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_seen = Instant::now();
     let reason = loop {
         tokio::select! {

@@ -105,8 +105,17 @@ if (( ${#wasm[@]} > 0 )); then
     WASM_LINE="release client: wasm ${raw} B raw, $(( gz / 1024 )) KiB gzip -9 (+ $(( js / 1024 )) KiB JS glue gzipped); target ≤ 400 KiB gzipped: $verdict"
 fi
 echo "$WASM_LINE" | tee "$RUN/client-size.txt"
-# TODO(e2e team): time until the chat UI is interactive in Chromium (Playwright) — measured by the e2e suite.
-echo "time to interactive chat UI (Chromium): TODO — measured by the e2e team" | tee -a "$RUN/client-size.txt"
+if [[ -z "$ONLY" || " $ONLY " == *" interactive "* ]]; then
+    step "time until the chat UI is interactive: Playwright in Chromium against the release server (end2end/tests/perf.spec.ts)"
+    if COURIER_BIN="$(realpath "$BIN/courier")" E2E_WORKERS=1 E2E_PORT=${E2E_PORT:-3900} bash scripts/e2e.sh tests/perf.spec.ts > "$RUN/interactive.log" 2>&1 \
+        && [[ -f end2end/test-results/perf.json ]]; then
+        cp end2end/test-results/perf.json "$RUN/interactive.json"
+        echo "time to interactive chat UI (Chromium): $(tr -d '\n ' < "$RUN/interactive.json")" | tee -a "$RUN/client-size.txt"
+    else
+        FAILED+=(interactive)
+        echo "time to interactive chat UI (Chromium): FAILED (see $RUN/interactive.log)" | tee -a "$RUN/client-size.txt"
+    fi
+fi
 
 step "summary ($RUN)"
 if command -v python3 >/dev/null; then

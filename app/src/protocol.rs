@@ -79,6 +79,9 @@ pub enum ServerFrame {
         heartbeat_interval_ms: u64,
         /// A connection silent for longer than this is closed by the server.
         heartbeat_timeout_ms: u64,
+        /// How long after sending a message its sender may recall it (0 from older servers).
+        #[serde(default)]
+        recall_window_ms: u64,
     },
     Pong {
         nonce: u64,

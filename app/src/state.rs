@@ -54,6 +54,8 @@ pub struct AppState {
     pub diag: SocketDiag,
     /// Server-aligned clock (ms), ticking every second: recall windows, "today".
     pub now: RwSignal<i64>,
+    /// The server's recall window (from `welcome`), for showing the recall action.
+    pub recall_window_ms: RwSignal<i64>,
     clock_offset: RwSignal<i64>,
     /// The tab is visible (reading only counts when the user can see the messages).
     pub visible: RwSignal<bool>,
@@ -68,6 +70,9 @@ pub struct AppState {
 pub fn use_app() -> AppState {
     expect_context::<AppState>()
 }
+
+/// Until the first `welcome` says otherwise (the server's default).
+const DEFAULT_RECALL_WINDOW_MS: i64 = 2 * 60 * 1000;
 
 fn local_now() -> i64 {
     js_sys::Date::now() as i64
@@ -102,6 +107,7 @@ impl AppState {
             auth: RwSignal::new(Auth::Checking),
             diag: SocketDiag::new(),
             now: RwSignal::new(local_now()),
+            recall_window_ms: RwSignal::new(DEFAULT_RECALL_WINDOW_MS),
             clock_offset: RwSignal::new(0),
             visible: RwSignal::new(document_visible()),
             notice: RwSignal::new(None),
@@ -525,9 +531,15 @@ impl AppState {
     fn on_frame(&self, f: ServerFrame) {
         match f {
             ServerFrame::Welcome {
-                user, server_time, ..
+                user,
+                server_time,
+                recall_window_ms,
+                ..
             } => {
                 self.clock_offset.set(server_time - local_now());
+                if recall_window_ms > 0 {
+                    self.recall_window_ms.set(recall_window_ms as i64);
+                }
                 let recalled_since = self.last_server_time.get_value();
                 self.last_server_time.set_value(Some(server_time));
                 self.welcomed(user, recalled_since);

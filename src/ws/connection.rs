@@ -75,6 +75,7 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
         server_time: now_ms(),
         heartbeat_interval_ms: cfg.heartbeat_interval().as_millis() as u64,
         heartbeat_timeout_ms: cfg.heartbeat_timeout().as_millis() as u64,
+        recall_window_ms: cfg.recall_window_secs.saturating_mul(1000),
     });
     session.start_replay().await;
 

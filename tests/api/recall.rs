@@ -105,6 +105,25 @@ async fn only_the_sender_within_the_window() {
     let a = app.register("wa").await;
     let b = app.register("wb").await;
     let conv = a.direct_with(&b).await;
+    // Clients learn the window from `welcome`.
+    let mut ws = a.ws_raw().await.unwrap();
+    let first = futures_util::StreamExt::next(&mut ws)
+        .await
+        .unwrap()
+        .unwrap();
+    let welcome: app::protocol::ServerFrame =
+        serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert!(
+        matches!(
+            welcome,
+            app::protocol::ServerFrame::Welcome {
+                recall_window_ms: 1000,
+                ..
+            }
+        ),
+        "{welcome:?}"
+    );
+    drop(ws);
     let m = a.send_http(conv.id, "w1", "mine").await.message;
     let (s, e) = b
         .post(&format!("/api/messages/{}/recall", m.id), json!({}))

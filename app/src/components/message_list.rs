@@ -12,8 +12,6 @@ use crate::model::{ConversationId, Seq};
 use crate::state::use_app;
 use crate::store::{HistoryDirection, MessageView};
 
-/// The server's recall window; the button hides after it (the server enforces it anyway).
-pub const RECALL_WINDOW_MS: i64 = 2 * 60 * 1000;
 /// Within this many pixels of the bottom the list follows new messages.
 const STICK_PX: i32 = 80;
 /// Within this many pixels of the top an older page is requested.
@@ -299,7 +297,9 @@ fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
     };
     let sender = (!mine).then(|| m.sender_name.clone());
     let can_recall = move || {
-        mine && !recalled && message_id.is_some() && app.now.get() - created_at < RECALL_WINDOW_MS
+        mine && !recalled
+            && message_id.is_some()
+            && app.now.get() - created_at < app.recall_window_ms.get()
     };
     view! {
         <div

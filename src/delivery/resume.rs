@@ -16,14 +16,11 @@ impl Delivery {
         limit: i64,
     ) -> AppResult<OfflinePage> {
         let limit = limit.clamp(1, 1000);
-        let messages = self.store.waiting_for(user, after, limit).await?;
+        // One extra row says whether another page follows.
+        let mut messages = self.store.waiting_for(user, after, limit + 1).await?;
+        let has_more = messages.len() as i64 > limit;
+        messages.truncate(limit as usize);
         let pending_total = self.store.waiting_count(user).await?;
-        let has_more = messages.len() as i64 == limit
-            && !self
-                .store
-                .waiting_for(user, messages.last().map(|m| m.id).unwrap_or(after), 1)
-                .await?
-                .is_empty();
         Ok(OfflinePage {
             messages,
             pending_total,

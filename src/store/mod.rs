@@ -110,7 +110,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> AppResult<Option<User>>;
     /// The user and their password hash.
     async fn user_credentials(&self, username: &str) -> AppResult<Option<(User, String)>>;
-    async fn user(&self, id: UserId) -> AppResult<Option<User>>;
     async fn search_users(&self, query: &str, exclude: UserId, limit: i64) -> AppResult<Vec<User>>;
     async fn create_session(
         &self,
@@ -158,13 +157,6 @@ pub trait Store: Send + Sync + 'static {
         acks: &[(UserId, Vec<MessageId>)],
         now: i64,
     ) -> AppResult<(Vec<InsertOutcome>, Vec<AckOutcome>)>;
-    async fn insert_messages(
-        &self,
-        batch: &[NewMessage],
-        now: i64,
-    ) -> AppResult<Vec<InsertOutcome>> {
-        Ok(self.write_batch(batch, &[], now).await?.0)
-    }
     /// Up to `limit` messages with seq < `before` (or the newest), ascending; and whether older exist.
     async fn history(
         &self,
@@ -195,18 +187,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> AppResult<Vec<Message>>;
     /// How many messages (with records not pushed) wait for `user`.
     async fn waiting_count(&self, user: UserId) -> AppResult<i64>;
-    /// A device of `user` acknowledged these messages (and their recall events).
-    async fn acknowledge(
-        &self,
-        user: UserId,
-        message_ids: &[MessageId],
-        now: i64,
-    ) -> AppResult<AckOutcome> {
-        let (_, mut acks) = self
-            .write_batch(&[], &[(user, message_ids.to_vec())], now)
-            .await?;
-        Ok(acks.pop().unwrap_or_default())
-    }
     /// Push attempts that were not acknowledged: mark failed, count the attempt, schedule a retry.
     async fn mark_failed(
         &self,

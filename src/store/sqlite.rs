@@ -250,15 +250,6 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn user(&self, id: UserId) -> AppResult<Option<User>> {
-        let row =
-            sqlx::query("SELECT id, username, display_name, created_at FROM users WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
-    }
-
     async fn search_users(&self, query: &str, exclude: UserId, limit: i64) -> AppResult<Vec<User>> {
         // LIKE metacharacters in the query are escaped so they match literally.
         let escaped = query

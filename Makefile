@@ -1,10 +1,12 @@
 # Courier — the two commands: `make run` and `make test`. Everything else is a helper.
 SHELL := /bin/bash
-export PATH := $(CURDIR)/tools/wasm-opt/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# Tools installed by `cargo install` land in $CARGO_HOME/bin (~/.cargo/bin when CARGO_HOME is unset).
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CURDIR)/tools/wasm-opt/node_modules/.bin:$(CARGO_BIN):$(PATH)
 # Trunk 0.21 would otherwise ask the network for a newer version.
 export TRUNK_SKIP_VERSION_CHECK := true
 
-.PHONY: run test tools client server e2e bench-smoke bench lint fmt clean
+.PHONY: run test tools fetch client server e2e bench-smoke bench lint fmt clean fresh-check
 
 ## make run: install what is missing, build client and server, start on http://127.0.0.1:3000
 run: client
@@ -23,7 +25,13 @@ test: client
 tools:
 	@bash scripts/install-tools.sh
 
-client: tools
+# Every crate of the host and wasm32 builds, downloaded before anything builds with --offline
+# (Trunk's --offline reaches cargo too). Takes under a second when they are already cached.
+fetch:
+	@echo "==> cargo fetch --locked (crates for the server and the wasm client; the first run downloads them)"
+	@cargo fetch --locked
+
+client: tools fetch
 	@echo "==> building the web client with Trunk (release wasm; the first build takes a few minutes)"
 	trunk build --offline --release
 
@@ -41,6 +49,10 @@ bench-smoke:
 ## make bench: the full benchmark set (takes a long time; see docs/BENCHMARKS.md)
 bench: client
 	@bash scripts/bench.sh
+
+## make fresh-check: a clean clone, empty CARGO_HOME and npm cache, then `make test` and `make run` (about half an hour)
+fresh-check:
+	@bash scripts/fresh-check.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
 WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
 
-export PATH="$HOME/.cargo/bin:$PATH"
+# `cargo install` puts binaries in $CARGO_HOME/bin; look there first.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "==> adding the wasm32-unknown-unknown target (seconds)"

@@ -18,7 +18,7 @@ test('half-open connection is detected by heartbeat silence and resumes', async 
   process.kill(pid, 'SIGSTOP');
   const t0 = Date.now();
   await expect(alice.page.getByTestId('conn-state')).not.toHaveAttribute('data-state', 'open', { timeout: 60_000 });
-  console.log('detected after', Date.now() - t0, 'ms');
+  test.info().annotations.push({ type: 'detected after (ms)', description: String(Date.now() - t0) });
   await expect(alice.page.getByTestId('reconnect-banner')).toBeVisible();
   const text = uniqueText('while frozen');
   const bubble = await alice.send(text);

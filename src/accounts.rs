@@ -1,5 +1,13 @@
 //! Accounts: registration rules, argon2id password hashing, session tokens.
 //! Only the SHA-256 of a session token is stored, so a database leak yields no usable cookie.
+//! [`AuthLimits`] keeps the password endpoints affordable: login and registration throttles
+//! ([`throttle`]) and a bounded queue in front of the hashing workers, both checked before
+//! any argon2 work.
+
+pub mod throttle;
+
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use app::model::{
     LoginRequest, RegisterRequest, User, DISPLAY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN,
@@ -12,9 +20,12 @@ use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::config::LimitsConfig;
 use crate::delivery::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
+use crate::telemetry::{Metrics, OpLabel};
+use throttle::{LoginThrottle, RegistrationLimit};
 
 /// A fresh session: the token goes into the cookie, its hash into the database.
 pub struct NewSession {
@@ -40,13 +51,7 @@ pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String
             "username may contain only letters, digits, '_', '-' and '.'",
         ));
     }
-    let p = req.password.chars().count();
-    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&p) {
-        return Err(AppError::invalid(
-            "password",
-            format!("password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
-        ));
-    }
+    validate_new_password("password", &req.password, username)?;
     let display = req
         .display_name
         .as_deref()
@@ -59,7 +64,54 @@ pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String
             format!("display name must be at most {DISPLAY_NAME_MAX} characters, without control characters"),
         ));
     }
+    if display.chars().any(is_format_char) {
+        return Err(AppError::invalid(
+            "display_name",
+            "display name must not contain invisible formatting characters (bidi overrides, zero-width characters)",
+        ));
+    }
     Ok((username.to_string(), display.to_string()))
+}
+
+/// Unicode format characters (general category Cf): bidi overrides and isolates, zero-width
+/// spaces and joiners, the BOM, tags. Invisible, they let one name pass for another.
+pub fn is_format_char(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
+}
+
+/// The rules for a new password: its length, not one of the most common passwords, not the
+/// username. `field` names it in the error.
+pub fn validate_new_password(field: &str, password: &str, username: &str) -> AppResult<()> {
+    let p = password.chars().count();
+    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&p) {
+        return Err(AppError::invalid(
+            field,
+            format!("password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+        ));
+    }
+    let lower = password.to_lowercase();
+    if is_common_password(&lower) || lower == username.trim().to_lowercase() {
+        return Err(AppError::invalid(
+            field,
+            "this password is too common or too easy to guess; choose another",
+        ));
+    }
+    Ok(())
+}
+
+/// The embedded list of the most common passwords (lower case, one a line).
+fn is_common_password(lower: &str) -> bool {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        include_str!("accounts/common_passwords.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    })
+    .contains(lower)
 }
 
 pub fn hash_token(token: &str) -> String {
@@ -73,16 +125,17 @@ fn new_token() -> String {
 }
 
 /// Each argon2id run takes 19 MiB and a core for tens of milliseconds; at most one per core runs
-/// at a time, so a flood of logins queues instead of exhausting memory.
+/// at a time, so a flood of logins queues instead of exhausting memory; [`AuthLimits`] bounds
+/// how many may wait (login and registration take a place there first).
 fn hashing_permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    PERMITS.get_or_init(|| {
-        tokio::sync::Semaphore::new(
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-        )
-    })
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(hashing_workers()))
+}
+
+fn hashing_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 /// argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
@@ -130,13 +183,85 @@ async fn dummy_hash() -> String {
     DUMMY_HASH.get_or_init(|| h).clone()
 }
 
+/// What keeps the password endpoints affordable (one per server): the login and registration
+/// throttles, and a bound on how many hashes may wait for a worker.
+pub struct AuthLimits {
+    pub logins: LoginThrottle,
+    pub registrations: RegistrationLimit,
+    /// Places for running or waiting hashes: the workers plus `hashing_queue`.
+    hashing_places: tokio::sync::Semaphore,
+    metrics: Arc<Metrics>,
+}
+
+impl AuthLimits {
+    pub fn new(c: &LimitsConfig, metrics: Arc<Metrics>) -> AuthLimits {
+        AuthLimits {
+            logins: LoginThrottle::new(c),
+            registrations: RegistrationLimit::new(c),
+            hashing_places: tokio::sync::Semaphore::new(
+                hashing_workers()
+                    .saturating_add(c.hashing_queue)
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            ),
+            metrics,
+        }
+    }
+
+    /// A place in the hashing queue, or 503 at once when it is full (the flood waits, not
+    /// everyone else). Hold it until the hashing is done.
+    pub fn hashing_place(&self) -> AppResult<tokio::sync::SemaphorePermit<'_>> {
+        let place = self.hashing_places.try_acquire().map_err(|_| {
+            self.metrics.hashing_rejected.inc();
+            AppError::Unavailable
+        })?;
+        self.metrics.hashing_admitted.inc();
+        Ok(place)
+    }
+
+    fn throttled(
+        &self,
+        op: &'static str,
+        code: &'static str,
+        what: &str,
+        wait: std::time::Duration,
+    ) -> AppError {
+        self.metrics
+            .auth_throttled
+            .get_or_create(&OpLabel { op })
+            .inc();
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        AppError::TooManyAttempts {
+            code,
+            message: format!("{what}; retry in {secs} s"),
+            retry_after_secs: secs,
+        }
+    }
+}
+
+/// Registers `req` for a client at `client`. Registrations are limited per client address.
 pub async fn register(
     store: &dyn Store,
+    limits: &AuthLimits,
     req: RegisterRequest,
     ttl_days: i64,
+    client: IpAddr,
 ) -> AppResult<NewSession> {
     let (username, display) = validate_registration(&req)?;
+    if let Err(wait) = limits.registrations.check(client) {
+        tracing::warn!(client = %client, "registration refused: too many from this address");
+        return Err(limits.throttled(
+            "register",
+            "too_many_registrations",
+            "too many registrations from this address",
+            wait,
+        ));
+    }
+    let place = limits.hashing_place().inspect_err(|_| {
+        // Not registered: the address keeps its allowance.
+        limits.registrations.refund(client);
+    })?;
     let hash = hash_password(req.password).await?;
+    drop(place);
     let user = store
         .create_user(&username, &display, &hash, now_ms())
         .await?
@@ -148,26 +273,55 @@ pub async fn register(
     start_session(store, user, ttl_days).await
 }
 
-pub async fn login(store: &dyn Store, req: LoginRequest, ttl_days: i64) -> AppResult<NewSession> {
+/// Logs in a client at `client`. Failed logins are throttled per username and per address
+/// (checked before the password is hashed), logged and counted.
+pub async fn login(
+    store: &dyn Store,
+    limits: &AuthLimits,
+    req: LoginRequest,
+    ttl_days: i64,
+    client: IpAddr,
+) -> AppResult<NewSession> {
     if req.username.trim().is_empty() {
         return Err(AppError::invalid("username", "username is required"));
     }
     if req.password.is_empty() {
         return Err(AppError::invalid("password", "password is required"));
     }
-    if req.password.len() > PASSWORD_MAX * 4 {
-        return Err(AppError::InvalidCredentials);
-    }
-    match store.user_credentials(req.username.trim()).await? {
-        Some((user, hash)) => {
-            if verify_password(req.password, hash).await? {
-                start_session(store, user, ttl_days).await
-            } else {
-                Err(AppError::InvalidCredentials)
+    let username = req.username.trim();
+    let attempt = match limits.logins.check(username, client) {
+        Ok(a) => a,
+        Err(wait) => {
+            tracing::debug!(username = ?username, client = %client, "login throttled");
+            return Err(limits.throttled(
+                "login",
+                "too_many_attempts",
+                "too many failed logins",
+                wait,
+            ));
+        }
+    };
+    let verified = if req.password.len() > PASSWORD_MAX * 4 {
+        None
+    } else {
+        let _place = limits.hashing_place()?;
+        match store.user_credentials(username).await? {
+            Some((user, hash)) => verify_password(req.password, hash).await?.then_some(user),
+            None => {
+                let _ = verify_password(req.password, dummy_hash().await).await;
+                None
             }
         }
+    };
+    match verified {
+        Some(user) => {
+            attempt.succeeded();
+            start_session(store, user, ttl_days).await
+        }
         None => {
-            let _ = verify_password(req.password, dummy_hash().await).await;
+            attempt.failed();
+            limits.metrics.login_failures.inc();
+            tracing::warn!(username = ?username, client = %client, "login failed");
             Err(AppError::InvalidCredentials)
         }
     }
@@ -187,6 +341,58 @@ async fn start_session(store: &dyn Store, user: User, ttl_days: i64) -> AppResul
     Ok(NewSession { token, user })
 }
 
+/// Changes a user's password after checking the current one. The caller revokes sessions.
+/// Wrong current passwords count as failed logins (the same throttle), and both hashes take
+/// places in the bounded hashing queue.
+pub async fn change_password(
+    store: &dyn Store,
+    limits: &AuthLimits,
+    user: &User,
+    current: String,
+    new: String,
+    client: IpAddr,
+) -> AppResult<()> {
+    validate_new_password("new_password", &new, &user.username)?;
+    let attempt = limits
+        .logins
+        .check(&user.username, client)
+        .map_err(|wait| {
+            limits.throttled(
+                "login",
+                "too_many_attempts",
+                "too many failed password checks",
+                wait,
+            )
+        })?;
+    let verified = current.len() <= PASSWORD_MAX * 4 && {
+        let _place = limits.hashing_place()?;
+        let (_, hash) = store
+            .user_credentials(&user.username)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        verify_password(current, hash).await?
+    };
+    if !verified {
+        attempt.failed();
+        limits.metrics.login_failures.inc();
+        tracing::warn!(user = user.id, client = %client, "password change refused: wrong current password");
+        return Err(AppError::InvalidCredentials);
+    }
+    attempt.succeeded();
+    let hash = {
+        let _place = limits.hashing_place()?;
+        hash_password(new).await?
+    };
+    store.set_password_hash(user.id, &hash).await?;
+    tracing::info!(user = user.id, "password changed");
+    Ok(())
+}
+
+/// Starts a new session for a user who proved who they are (after a password change).
+pub async fn new_session(store: &dyn Store, user: User, ttl_days: i64) -> AppResult<NewSession> {
+    start_session(store, user, ttl_days).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,12 +407,59 @@ mod tests {
 
     #[test]
     fn registration_rules() {
-        assert!(validate_registration(&req("alice", "password1")).is_ok());
-        assert!(validate_registration(&req("al", "password1")).is_err());
-        assert!(validate_registration(&req("al ice", "password1")).is_err());
+        assert!(validate_registration(&req("alice", "tulip lantern")).is_ok());
+        assert!(validate_registration(&req("al", "tulip lantern")).is_err());
+        assert!(validate_registration(&req("al ice", "tulip lantern")).is_err());
         assert!(validate_registration(&req("alice", "short")).is_err());
         let e = validate_registration(&req("alice", "short")).unwrap_err();
         assert_eq!(e.field().as_deref(), Some("password"));
+    }
+
+    #[test]
+    fn common_passwords_and_the_username_are_refused() {
+        for p in [
+            "password1",
+            "12345678",
+            "QWERTY123",
+            "iloveyou",
+            "Passw0rd",
+            "aliceSmith",
+        ] {
+            let e = validate_registration(&req("alicesmith", p)).unwrap_err();
+            assert_eq!(e.field().as_deref(), Some("password"), "{p}");
+        }
+        assert!(is_common_password("123456789"));
+        assert!(!is_common_password("tulip lantern"));
+        // Every listed entry is stored in lower case, or it could never match.
+        for l in include_str!("accounts/common_passwords.txt").lines() {
+            if !l.starts_with('#') {
+                assert_eq!(l, l.to_lowercase(), "{l}");
+            }
+        }
+    }
+
+    #[test]
+    fn display_names_refuse_format_characters() {
+        for bad in [
+            "\u{202E}evil",
+            "a\u{200B}b",
+            "x\u{2066}y",
+            "\u{FEFF}bom",
+            "z\u{2060}",
+            "a\u{00AD}b",
+        ] {
+            let r = RegisterRequest {
+                display_name: Some(bad.into()),
+                ..req("alice", "tulip lantern")
+            };
+            let e = validate_registration(&r).unwrap_err();
+            assert_eq!(e.field().as_deref(), Some("display_name"), "{bad:?}");
+        }
+        let ok = RegisterRequest {
+            display_name: Some("Zoë 🐱 李".into()),
+            ..req("alice", "tulip lantern")
+        };
+        assert!(validate_registration(&ok).is_ok());
     }
 
     #[test]

@@ -19,13 +19,27 @@ pub struct Config {
     pub dist_dir: PathBuf,
     /// Set the `Secure` attribute on the session cookie (behind HTTPS).
     pub secure_cookies: bool,
-    /// Extra origins allowed to open the WebSocket (the server's own origin always is).
+    /// Extra origins (`scheme://host[:port]`) allowed to open the WebSocket and to make
+    /// state-changing API requests (the server's own origin always is).
     pub allowed_origins: Vec<String>,
+    /// The origin browsers see, e.g. `https://chat.example.com` behind a TLS proxy. Unset: the
+    /// request's `Host` with `https` when `secure_cookies` is on, `http` otherwise.
+    pub public_origin: Option<String>,
+    /// Where `/metrics` is served: its own listener, loopback-only by default. Empty disables it.
+    pub metrics_addr: String,
+    /// When set, `/metrics` is also served on the main listener to `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// Usernames that see server-wide figures in `/api/diagnostics`.
+    pub operators: Vec<String>,
     pub session_ttl_days: i64,
     /// SQLite `synchronous` pragma: `full` (default: a commit survives power loss) or `normal`.
     pub sqlite_synchronous: String,
     pub delivery: DeliveryConfig,
     pub scheduler: SchedulerConfig,
+    pub conversations: ConversationLimits,
+    /// Abuse limits: login throttling, registration limits, the password-hashing queue, HTTP
+    /// timeouts and WebSocket connections per user (`[limits]` in `courier.toml`).
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +62,17 @@ pub struct DeliveryConfig {
     pub send_burst: f64,
     /// Most sends committed in one transaction by the writer.
     pub max_batch: usize,
+    // --- per-connection bounds (one user must not be able to exhaust the server) ---
+    /// Bytes queued per connection before it is treated as a slow consumer and disconnected.
+    pub outbox_max_bytes: usize,
+    /// Most messages one `sync` replays; past it `caught_up` says `more` and the client syncs again.
+    pub sync_max_messages: i64,
+    /// A user's `typing` notices are relayed at most once per conversation in this interval.
+    pub typing_interval_ms: u64,
+    /// Frames a connection may send per second (sustained) and in a burst; past that the
+    /// server stops reading from it until the budget refills (the client is slowed, not closed).
+    pub frame_rate_per_sec: f64,
+    pub frame_burst: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,10 +100,16 @@ impl Default for Config {
             dist_dir: PathBuf::from("dist"),
             secure_cookies: false,
             allowed_origins: Vec::new(),
+            public_origin: None,
+            metrics_addr: "127.0.0.1:9464".to_string(),
+            metrics_token: None,
+            operators: Vec::new(),
             session_ttl_days: 30,
             sqlite_synchronous: "full".to_string(),
             delivery: DeliveryConfig::default(),
             scheduler: SchedulerConfig::default(),
+            conversations: ConversationLimits::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -95,6 +126,11 @@ impl Default for DeliveryConfig {
             send_rate_per_sec: 20.0,
             send_burst: 100.0,
             max_batch: 512,
+            outbox_max_bytes: 8 * 1024 * 1024,
+            sync_max_messages: 5000,
+            typing_interval_ms: 2000,
+            frame_rate_per_sec: 200.0,
+            frame_burst: 400.0,
         }
     }
 }
@@ -112,6 +148,86 @@ impl Default for SchedulerConfig {
         }
     }
 }
+
+// --- conversation creation limits (security review #6) ---
+/// Per-user token buckets for creating conversations: one user must not be able to put
+/// everyone into group after group, nor open a direct conversation with every user. Reopening
+/// an existing direct conversation is free.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConversationLimits {
+    /// Groups a user may create in a burst, and how many per second after that.
+    pub group_create_burst: f64,
+    pub group_create_rate_per_sec: f64,
+    /// New direct conversations a user may start in a burst, and how many per second after that.
+    pub direct_create_burst: f64,
+    pub direct_create_rate_per_sec: f64,
+}
+
+impl Default for ConversationLimits {
+    fn default() -> Self {
+        ConversationLimits {
+            group_create_burst: 10.0,
+            group_create_rate_per_sec: 0.1,
+            direct_create_burst: 30.0,
+            direct_create_rate_per_sec: 0.2,
+        }
+    }
+}
+
+// --- abuse limits (security review #4, #7, #14) ---
+/// Limits that keep one client from guessing passwords, exhausting the password-hashing
+/// workers or holding connections open. A client address is the TCP peer's: behind a reverse
+/// proxy every client shares the proxy's address, so raise the per-address limits there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Failed logins per username before each further attempt must wait (exponential backoff).
+    pub login_free_failures: u32,
+    /// Failed logins per client address before its attempts must wait.
+    pub login_free_failures_per_addr: u32,
+    /// The first wait after the free failures; it doubles with each further failure, up to
+    /// `login_backoff_max_secs`. A counter is forgotten after twice that long without a failure.
+    pub login_backoff_base_ms: u64,
+    pub login_backoff_max_secs: u64,
+    /// Registrations allowed per client address per hour (a token bucket: they refill evenly).
+    pub registrations_per_addr_per_hour: u32,
+    /// Usernames and addresses each throttle tracks; past this the least recently failed are
+    /// forgotten, so a flood of names cannot grow memory without bound.
+    pub throttle_max_entries: usize,
+    /// Logins and registrations that may wait for a password-hashing worker (one per core);
+    /// past this they are answered 503 at once.
+    pub hashing_queue: usize,
+    /// A connection must send a complete request head within this time of opening, or of its
+    /// previous response (so this is also how long an idle keep-alive connection stays open).
+    pub http_header_timeout_secs: u64,
+    /// Longest an HTTP request may take, body included (an open WebSocket is not affected).
+    pub http_request_timeout_secs: u64,
+    /// Open WebSockets per user; a new one past this closes the user's oldest (code 4009).
+    pub ws_connections_per_user: usize,
+    /// Open TCP connections per client address (0: no cap). Loopback peers are exempt, so a
+    /// proxy on the same host is never capped; raise it (or set 0) for a proxy on another host.
+    pub connections_per_addr: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            login_free_failures: 5,
+            login_free_failures_per_addr: 20,
+            login_backoff_base_ms: 1000,
+            login_backoff_max_secs: 900,
+            registrations_per_addr_per_hour: 5,
+            throttle_max_entries: 10_000,
+            hashing_queue: 32,
+            http_header_timeout_secs: 10,
+            http_request_timeout_secs: 30,
+            ws_connections_per_user: 20,
+            connections_per_addr: 512,
+        }
+    }
+}
+// --- end of abuse limits ---
 
 impl DeliveryConfig {
     pub fn heartbeat_interval(&self) -> Duration {
@@ -240,6 +356,23 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect();
         }
+        if let Some(v) = env("COURIER_PUBLIC_ORIGIN") {
+            self.public_origin =
+                Some(v.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = env("COURIER_METRICS_ADDR") {
+            self.metrics_addr = v.trim().to_string();
+        }
+        if let Some(v) = env("COURIER_METRICS_TOKEN") {
+            self.metrics_token = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = env("COURIER_OPERATORS") {
+            self.operators = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         set!("COURIER_SESSION_TTL_DAYS", self.session_ttl_days);
         if let Some(v) = env("COURIER_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous = v;
@@ -254,6 +387,11 @@ impl Config {
         set!("COURIER_SEND_RATE_PER_SEC", d.send_rate_per_sec);
         set!("COURIER_SEND_BURST", d.send_burst);
         set!("COURIER_MAX_BATCH", d.max_batch);
+        set!("COURIER_OUTBOX_MAX_BYTES", d.outbox_max_bytes);
+        set!("COURIER_SYNC_MAX_MESSAGES", d.sync_max_messages);
+        set!("COURIER_TYPING_INTERVAL_MS", d.typing_interval_ms);
+        set!("COURIER_FRAME_RATE_PER_SEC", d.frame_rate_per_sec);
+        set!("COURIER_FRAME_BURST", d.frame_burst);
         let s = &mut self.scheduler;
         set!("COURIER_SCHEDULER_ENABLED", s.enabled);
         set!("COURIER_RETRY_INTERVAL_SECS", s.retry_interval_secs);
@@ -264,6 +402,43 @@ impl Config {
             s.cleanup_at = v;
         }
         set!("COURIER_RETENTION_DAYS", s.retention_days);
+        // --- abuse limits ---
+        let l = &mut self.limits;
+        set!("COURIER_LOGIN_FREE_FAILURES", l.login_free_failures);
+        set!(
+            "COURIER_LOGIN_FREE_FAILURES_PER_ADDR",
+            l.login_free_failures_per_addr
+        );
+        set!("COURIER_LOGIN_BACKOFF_BASE_MS", l.login_backoff_base_ms);
+        set!("COURIER_LOGIN_BACKOFF_MAX_SECS", l.login_backoff_max_secs);
+        set!(
+            "COURIER_REGISTRATIONS_PER_ADDR_PER_HOUR",
+            l.registrations_per_addr_per_hour
+        );
+        set!("COURIER_THROTTLE_MAX_ENTRIES", l.throttle_max_entries);
+        set!("COURIER_HASHING_QUEUE", l.hashing_queue);
+        set!(
+            "COURIER_HTTP_HEADER_TIMEOUT_SECS",
+            l.http_header_timeout_secs
+        );
+        set!(
+            "COURIER_HTTP_REQUEST_TIMEOUT_SECS",
+            l.http_request_timeout_secs
+        );
+        set!("COURIER_WS_CONNECTIONS_PER_USER", l.ws_connections_per_user);
+        set!("COURIER_CONNECTIONS_PER_ADDR", l.connections_per_addr);
+        // --- conversation creation limits ---
+        let c = &mut self.conversations;
+        set!("COURIER_GROUP_CREATE_BURST", c.group_create_burst);
+        set!(
+            "COURIER_GROUP_CREATE_RATE_PER_SEC",
+            c.group_create_rate_per_sec
+        );
+        set!("COURIER_DIRECT_CREATE_BURST", c.direct_create_burst);
+        set!(
+            "COURIER_DIRECT_CREATE_RATE_PER_SEC",
+            c.direct_create_rate_per_sec
+        );
         Ok(())
     }
 }

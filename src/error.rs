@@ -28,8 +28,17 @@ pub enum AppError {
     NotFound,
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
-    #[error("too many messages; retry in {retry_after_ms} ms")]
+    #[error("too many requests; retry in {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u64 },
+    /// Too many failed logins, or registrations, from one username or client address. The
+    /// answer carries `Retry-After` (whole seconds).
+    #[error("{message}")]
+    TooManyAttempts {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// Answered with `Retry-After: 1`.
     #[error("the server is shutting down or overloaded")]
     Unavailable,
     #[error("database error: {0}")]
@@ -59,6 +68,16 @@ impl AppError {
         }
     }
 
+    /// A 400 with its own machine-readable code.
+    pub fn bad_request_code(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            field: None,
+            message: message.into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Invalid { status, .. } => *status,
@@ -66,7 +85,9 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } | AppError::TooManyAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -82,6 +103,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Forbidden { code, .. } => code,
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::TooManyAttempts { code, .. } => code,
             AppError::Unavailable => "unavailable",
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
@@ -126,11 +148,19 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let mut res = (self.status(), Json(self.body())).into_response();
-        if let AppError::RateLimited { retry_after_ms } = self {
-            let secs = retry_after_ms.div_ceil(1000).max(1);
-            if let Ok(v) = secs.to_string().parse() {
-                res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-            }
+        let retry_after_secs = match self {
+            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000)),
+            AppError::TooManyAttempts {
+                retry_after_secs, ..
+            } => Some(retry_after_secs),
+            AppError::Unavailable => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after_secs {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
         }
         res
     }

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod scheduler;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod ws;
@@ -31,12 +32,15 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub delivery: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
+    /// Login and registration throttles and the password-hashing queue bound.
+    pub auth_limits: Arc<accounts::AuthLimits>,
     /// Flips to true when the server is shutting down; socket tasks close on it.
     pub shutdown: watch::Receiver<bool>,
 }
 
 pub struct Application {
     listener: TcpListener,
+    metrics_addr: Option<SocketAddr>,
     router: axum::Router,
     pub state: AppState,
     shutdown_tx: watch::Sender<bool>,
@@ -80,8 +84,17 @@ impl Application {
                 config.addr
             )
         })?;
+        if !config.addr.ip().is_loopback() && !config.secure_cookies {
+            tracing::warn!(
+                addr = %config.addr,
+                "listening beyond loopback with secure_cookies off: behind HTTPS, set COURIER_SECURE_COOKIES=true (see docs/SECURITY.md)"
+            );
+        }
         let config = Arc::new(config);
-        let hub = Arc::new(Hub::new(metrics.clone()));
+        let hub = Arc::new(
+            Hub::new(metrics.clone()).with_connection_cap(config.limits.ws_connections_per_user),
+        );
+        let auth_limits = Arc::new(accounts::AuthLimits::new(&config.limits, metrics.clone()));
         let delivery = Delivery::new(store.clone(), hub, metrics.clone(), config.clone());
         let (shutdown_tx, shutdown) = watch::channel(false);
         scheduler::start(delivery.clone(), shutdown.clone());
@@ -90,15 +103,23 @@ impl Application {
             store,
             delivery,
             metrics,
+            auth_limits,
             shutdown,
         };
         let router = http::router(state.clone());
+        let metrics_addr = serve_metrics(&state).await?;
         Ok(Application {
             listener,
+            metrics_addr,
             router,
             state,
             shutdown_tx,
         })
+    }
+
+    /// Where `/metrics` is served (None when `metrics_addr` is empty).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -115,6 +136,7 @@ impl Application {
         let Application {
             listener,
             router,
+            state,
             shutdown_tx,
             ..
         } = self;
@@ -123,13 +145,33 @@ impl Application {
             tracing::info!("shutting down");
             let _ = shutdown_tx.send(true);
         };
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal)
-        .await
+        // Not `axum::serve`: it has no header-read timeout (see `serve`).
+        serve::serve(listener, router, &state.config.limits, shutdown_signal).await
     }
+}
+
+/// Starts the metrics listener (`metrics_addr`), which stops with the server.
+async fn serve_metrics(state: &AppState) -> Result<Option<SocketAddr>, String> {
+    let addr = state.config.metrics_addr.trim();
+    if addr.is_empty() {
+        return Ok(None);
+    }
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        format!("cannot listen for metrics on {addr}: {e} (set COURIER_METRICS_ADDR to a free address, or to an empty value to turn it off)")
+    })?;
+    let local = listener.local_addr().ok();
+    let mut shutdown = state.shutdown.clone();
+    let router = http::health::metrics_router(state.clone());
+    let config = state.config.clone();
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        };
+        if let Err(e) = serve::serve(listener, router, &config.limits, stop).await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    Ok(local)
 }
 
 /// Resolves on SIGINT or SIGTERM.

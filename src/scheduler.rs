@@ -2,12 +2,15 @@
 //! and the daily cleanup of pushed records (at `cleanup_at` local time, default 02:00).
 //! Both jobs live in the delivery engine (`delivery::retry`) so tests call them directly.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, NaiveTime, TimeZone};
+use futures_util::FutureExt;
 
 use crate::delivery::{now_ms, Delivery};
+use crate::telemetry::OutcomeLabel;
 
 /// Starts both jobs unless the scheduler is disabled. They stop when `shutdown` fires.
 pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -27,9 +30,7 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        if let Err(e) = delivery.retry_sweep(now_ms()).await {
-                            e.log();
-                        }
+                        supervised(&delivery, "retry_sweep", delivery.retry_sweep(now_ms())).await;
                     }
                     _ = shutdown.changed() => break,
                 }
@@ -43,14 +44,33 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
             tracing::info!(in_secs = wait.as_secs(), "next daily cleanup scheduled");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {
-                    if let Err(e) = delivery.cleanup(now_ms()).await {
-                        e.log();
-                    }
+                    supervised(&delivery, "cleanup", delivery.cleanup(now_ms())).await;
                 }
                 _ = shutdown.changed() => break,
             }
         }
     });
+}
+
+/// Runs one job: an error is logged, and a panic is logged and counted while the job's loop
+/// carries on (the next period runs it again), so a bad row can never stop the scheduler.
+async fn supervised<T>(
+    delivery: &Delivery,
+    job: &'static str,
+    run: impl std::future::Future<Output = crate::error::AppResult<T>>,
+) {
+    match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => e.log(),
+        Err(_) => {
+            delivery
+                .metrics
+                .task_panics
+                .get_or_create(&OutcomeLabel { outcome: job })
+                .inc();
+            tracing::error!(job, "a scheduled job panicked; it runs again next period");
+        }
+    }
 }
 
 /// Time from `now` until the next `hour:minute` local time (tomorrow if it has passed today).

@@ -50,6 +50,27 @@ pub struct Metrics {
     pub cleanup_removed: Counter,
     pub retry_sweeps: Counter,
     pub rate_limited: Counter,
+    // --- conversation creation limits ---
+    /// Conversation creations (group or new direct) refused by the per-user limit, by kind.
+    pub creations_rate_limited: Family<OutcomeLabel, Counter>,
+    // --- per-connection protections ---
+    /// Typing notices dropped by the per-(user, conversation) throttle.
+    pub typing_dropped: Counter,
+    /// Times a connection's reading paused because it used up its frame budget.
+    pub frames_throttled: Counter,
+    /// Connections closed by the server, by reason (slow consumer, session ended, …).
+    pub closed_by_server: Family<OutcomeLabel, Counter>,
+    /// Panics caught in the writer or the scheduler (the task carried on).
+    pub task_panics: Family<OutcomeLabel, Counter>,
+    // --- login and registration abuse (security review #4) ---
+    /// Logins refused for a wrong password or an unknown user.
+    pub login_failures: Counter,
+    /// Logins (op="login") and registrations (op="register") refused with 429 by the throttles.
+    pub auth_throttled: Family<OpLabel, Counter>,
+    /// Logins and registrations let into the password-hashing queue, and those refused with 503
+    /// because it was full.
+    pub hashing_admitted: Counter,
+    pub hashing_rejected: Counter,
 }
 
 impl Default for Metrics {
@@ -78,6 +99,15 @@ impl Metrics {
             cleanup_removed: Counter::default(),
             retry_sweeps: Counter::default(),
             rate_limited: Counter::default(),
+            creations_rate_limited: Family::default(),
+            typing_dropped: Counter::default(),
+            frames_throttled: Counter::default(),
+            closed_by_server: Family::default(),
+            task_panics: Family::default(),
+            login_failures: Counter::default(),
+            auth_throttled: Family::default(),
+            hashing_admitted: Counter::default(),
+            hashing_rejected: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -145,6 +175,51 @@ impl Metrics {
             "rate_limited",
             "Sends refused by the per-user rate limit",
             m.rate_limited.clone(),
+        );
+        registry.register(
+            "typing_dropped",
+            "Typing notices dropped by the per-user, per-conversation throttle",
+            m.typing_dropped.clone(),
+        );
+        registry.register(
+            "frames_throttled",
+            "Pauses in reading a connection that used up its frame budget",
+            m.frames_throttled.clone(),
+        );
+        registry.register(
+            "connections_closed_by_server",
+            "Connections the server closed, by reason",
+            m.closed_by_server.clone(),
+        );
+        registry.register(
+            "task_panics",
+            "Panics caught in background tasks (writer, scheduler), which carried on",
+            m.task_panics.clone(),
+        );
+        registry.register(
+            "login_failures",
+            "Logins refused for a wrong password or an unknown user",
+            m.login_failures.clone(),
+        );
+        registry.register(
+            "auth_throttled",
+            "Logins and registrations refused with 429 by the per-username and per-address throttles",
+            m.auth_throttled.clone(),
+        );
+        registry.register(
+            "password_hashing_admitted",
+            "Logins and registrations let into the password-hashing queue",
+            m.hashing_admitted.clone(),
+        );
+        registry.register(
+            "password_hashing_rejected",
+            "Logins and registrations refused with 503 because the password-hashing queue was full",
+            m.hashing_rejected.clone(),
+        );
+        registry.register(
+            "conversation_creations_rate_limited",
+            "Group or direct conversation creations refused by the per-user limit",
+            m.creations_rate_limited.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::model::{
     AckRequest, AckResponse, Conversation, ConversationId, CreateGroupRequest, Diagnostics,
-    ErrorBody, ErrorDetail, HistoryPage, LoginRequest, MarkOfflineReadRequest,
+    ErrorBody, ErrorDetail, HistoryPage, LeftConversation, LoginRequest, MarkOfflineReadRequest,
     MarkOfflineReadResponse, MarkReadRequest, Message, MessageId, MessageReceipts, OfflinePage,
     ReadPosition, RegisterRequest, SendAck, SendMessageRequest, Seq, StartDirectRequest, User,
     UserId,
@@ -127,7 +127,8 @@ pub async fn login(req: &LoginRequest) -> ApiResult<User> {
 }
 
 pub async fn logout() -> ApiResult<()> {
-    let resp = Request::post("/api/auth/logout")
+    // JSON like every mutation: the server refuses body-less form-style POSTs (CSRF).
+    let resp = json_request("/api/auth/logout", &serde_json::json!({}))?
         .send()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
@@ -162,6 +163,15 @@ pub async fn create_group(req: &CreateGroupRequest) -> ApiResult<Conversation> {
 
 pub async fn conversation(id: ConversationId) -> ApiResult<Conversation> {
     get(Request::get(&format!("/api/conversations/{id}"))).await
+}
+
+/// Leaves a group (direct conversations cannot be left: 422 `direct_conversation`).
+pub async fn leave_conversation(id: ConversationId) -> ApiResult<LeftConversation> {
+    post(
+        &format!("/api/conversations/{id}/leave"),
+        &serde_json::json!({}),
+    )
+    .await
 }
 
 /// One page of history: the newest when `before` is `None`, else the page before that seq.

@@ -45,6 +45,22 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// `POST /api/auth/password`: every session of the user ends; the caller gets a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// The answer of `POST /api/auth/logout-all` and `POST /api/auth/password`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsRevoked {
+    /// Sessions deleted (the caller's included).
+    pub sessions: u64,
+    /// Open WebSocket connections closed.
+    pub sockets: u64,
+}
+
 /// The JSON body of every non-2xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -185,6 +201,12 @@ pub struct StartDirectRequest {
     pub user_id: UserId,
 }
 
+/// The answer to `POST /api/conversations/{id}/leave`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftConversation {
+    pub conversation_id: ConversationId,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateGroupRequest {
     pub title: String,
@@ -309,10 +331,13 @@ pub struct Diagnostics {
     pub sent_records: PushStats,
     /// The newest push records for messages the caller sent (most recent first).
     pub recent_sent_records: Vec<PushRecord>,
-    /// Server-wide counters.
-    pub server: PushStats,
-    pub online_users: i64,
-    pub open_connections: i64,
+    /// Server-wide counters: only for operators (the server's `operators` list), else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<PushStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_users: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_connections: Option<i64>,
     pub server_time: i64,
 }
 
@@ -322,11 +347,17 @@ pub struct ConnectionInfo {
     pub connected_at: i64,
     pub last_seen_at: i64,
     pub in_flight: i64,
+    /// Bytes queued for this connection and not yet written to its socket.
+    #[serde(default)]
+    pub outbox_bytes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
     pub database: String,
+    /// `ok` while the single writer that commits sends answers; `stalled` otherwise.
+    #[serde(default)]
+    pub writer: String,
     pub version: String,
 }

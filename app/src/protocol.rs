@@ -42,7 +42,9 @@ pub enum ClientFrame {
     /// Recall one of my messages (within the server's recall window).
     Recall { message_id: MessageId },
     /// Replay, from the database, every message after each given point (as `batch` frames with
-    /// reason `sync`), then `caught_up` with reason `sync`. Sent by a client after it reconnects,
+    /// reason `sync`, gated by acks), then `caught_up` with reason `sync`. A conversation named
+    /// twice counts once (from the lower seq); at most `sync_max_messages` are replayed per sync,
+    /// and `caught_up{more: true}` asks the client to sync again from where it now is. Sent by a client after it reconnects,
     /// for the conversations it holds. With `recalled_since` (a `server_time` the client saw
     /// earlier), messages of those conversations recalled since then come as `recalled` frames.
     /// After `caught_up{sync}`, everything still waiting for the user is replayed again (as on
@@ -99,19 +101,22 @@ pub enum ServerFrame {
     Message {
         message: Message,
     },
-    /// A bounded page of replayed messages, oldest first. Acknowledge with `ack`: for reason
-    /// `pending` the server keeps at most about two pages unacknowledged and sends more as acks
-    /// arrive (`sync` pages are not gated).
+    /// A bounded page of replayed messages, oldest first. Acknowledge with `ack`: the server
+    /// keeps at most about two pages of a replay unacknowledged and sends more as acks arrive.
     Batch {
         reason: ReplayReason,
         messages: Vec<Message>,
         /// Messages still waiting after this page (for `pending`).
         remaining: i64,
     },
-    /// The replay is complete: everything stored for this client has been sent.
+    /// The replay is complete: everything stored for this client has been sent. For reason
+    /// `sync`, `more` says the sync stopped at its cap (the server's `sync_max_messages`): send
+    /// `sync` again with the new resume points to continue.
     CaughtUp {
         reason: ReplayReason,
         replayed: i64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        more: bool,
     },
     /// A message of mine changed status (sent → delivered → read).
     Status {
@@ -140,6 +145,11 @@ pub enum ServerFrame {
     /// A conversation I am a member of was created or changed.
     Conversation {
         conversation: Conversation,
+    },
+    /// I left this conversation (from this or another tab): forget it. Nothing more about it
+    /// is sent to me.
+    ConversationLeft {
+        conversation_id: ConversationId,
     },
     /// Something the client sent was refused. `client_msg_id` / `message_id` tie it to a request.
     Error {
@@ -182,6 +192,7 @@ const KNOWN_SERVER_TYPES: &[&str] = &[
     "recalled",
     "typing",
     "conversation",
+    "conversation_left",
     "error",
 ];
 

@@ -43,6 +43,8 @@ pub enum SocketEvent {
     Dropped {
         attempts: u32,
         was_open: bool,
+        /// The close code (4001: the server ended this session, see docs/API.md).
+        code: u16,
     },
     /// Once a second while running (resend sweep, typing expiry).
     Tick,
@@ -554,7 +556,11 @@ impl Socket {
             format!("reconnect attempt {attempts} in {delay:.0} ms"),
         );
         self.set_state(ConnState::Reconnecting);
-        self.emit(SocketEvent::Dropped { attempts, was_open });
+        self.emit(SocketEvent::Dropped {
+            attempts,
+            was_open,
+            code,
+        });
         let weak = Rc::downgrade(&self.inner);
         let s = self.clone_with(weak);
         let timer = set_timeout_with_handle(

@@ -18,7 +18,7 @@ use crate::i18n::I18n;
 use crate::model::{
     Conversation, ConversationId, CreateGroupRequest, MessageId, SendAck, Seq, User, UserId,
 };
-use crate::protocol::{ClientFrame, ResumePoint, ServerFrame};
+use crate::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame};
 use crate::socket::{LogKind, Socket, SocketDiag, SocketEvent};
 use crate::store::{
     apply, begin_history, ClientState, ConnState, Event, HistoryDirection, PendingMessage,
@@ -465,6 +465,20 @@ impl AppState {
         Ok(id)
     }
 
+    /// Leaves a group. Every tab of mine also hears `conversation_left` from the server.
+    pub fn leave_group(&self, id: ConversationId) {
+        let app = *self;
+        spawn_local(async move {
+            match api::leave_conversation(id).await {
+                Ok(_) => app.dispatch(Event::ConversationLeft(id)),
+                Err(e) => {
+                    let t = app.i18n.lang.get_untracked().strings();
+                    app.failed(t.leave_failed, &e);
+                }
+            }
+        });
+    }
+
     /// A conversation fetched outside the usual flows (e.g. by /message-test).
     pub fn note_conversation(&self, c: Conversation) {
         self.dispatch(Event::ConversationUpserted(c));
@@ -497,10 +511,15 @@ impl AppState {
                 self.on_frame(f);
                 self.follow_up();
             }
-            SocketEvent::Dropped { attempts, was_open } => {
-                // Failing to connect again and again may mean the session expired (the
-                // upgrade is refused with 401, which a browser reports as a plain close).
-                if !was_open && attempts % 3 == 0 {
+            SocketEvent::Dropped {
+                attempts,
+                was_open,
+                code,
+            } => {
+                // 4001: the server ended the session (logout elsewhere, expiry). Failing to
+                // connect again and again may mean the same (the upgrade is refused with 401,
+                // which a browser reports as a plain close).
+                if code == 4001 || (!was_open && attempts % 3 == 0) {
                     let app = *self;
                     spawn_local(async move {
                         if let Ok(None) = api::me().await {
@@ -579,11 +598,25 @@ impl AppState {
                 );
                 self.dispatch(Event::Batch { reason, messages });
             }
-            ServerFrame::CaughtUp { reason, replayed } => {
+            ServerFrame::CaughtUp {
+                reason,
+                replayed,
+                more,
+            } => {
                 self.diag.push(
                     LogKind::Info,
                     format!("caught up ({reason:?}, {replayed} replayed)"),
                 );
+                // The server capped this sync: continue from where the store now is.
+                if more && reason == ReplayReason::Sync {
+                    let conversations = self.store.with_untracked(|s| s.resume_points());
+                    if let Some(s) = socket() {
+                        s.send(&ClientFrame::Sync {
+                            conversations,
+                            recalled_since: None,
+                        });
+                    }
+                }
             }
             ServerFrame::Status {
                 message_id,
@@ -626,6 +659,9 @@ impl AppState {
             }),
             ServerFrame::Conversation { conversation } => {
                 self.dispatch(Event::ConversationUpserted(conversation))
+            }
+            ServerFrame::ConversationLeft { conversation_id } => {
+                self.dispatch(Event::ConversationLeft(conversation_id))
             }
             ServerFrame::Error {
                 code,

@@ -189,6 +189,9 @@ pub struct ClientState {
     pub gaps: BTreeSet<ConversationId>,
     /// Who is typing where, until when (local ms).
     pub typing: HashMap<ConversationId, BTreeMap<UserId, i64>>,
+    /// Groups I left: anything about them that still arrives (a list or a message sent just
+    /// before I left) is ignored. Groups cannot be rejoined, so this never needs undoing.
+    pub left: BTreeSet<ConversationId>,
     /// Recalls seen, so a page fetched before the recall cannot bring content back.
     recalls: HashMap<MessageId, i64>,
     /// Status updates for my messages that were not in memory when they arrived.
@@ -208,6 +211,9 @@ pub enum Event {
     ConversationsLoaded(Vec<Conversation>),
     /// One conversation created or changed (start direct, create group, `conversation` frame).
     ConversationUpserted(Conversation),
+    /// I left a group (`conversation_left` frame, or the answer to my leave request): it
+    /// disappears with its messages, typing and unsent messages.
+    ConversationLeft(ConversationId),
     /// The user switched to a conversation (or to none). In-flight history requests of other
     /// conversations are abandoned: their answers will be ignored.
     Opened(Option<ConversationId>),
@@ -312,17 +318,34 @@ pub fn apply(state: &mut ClientState, event: Event) {
         }
         Event::LoggedOut => *state = ClientState::default(),
         Event::ConversationsLoaded(list) => {
-            // Merged, never replaced: the API has no way to leave a conversation, and a list
-            // requested before a conversation was created may arrive after it.
+            // Merged, never replaced: a list requested before a conversation was created may
+            // arrive after it. Groups left since are removed by `ConversationLeft`.
             for c in list {
                 state.unknown_conversations.remove(&c.id);
-                state.upsert_conversation(c);
+                if !state.left.contains(&c.id) {
+                    state.upsert_conversation(c);
+                }
             }
             state.conversations_loaded = true;
         }
         Event::ConversationUpserted(c) => {
             state.unknown_conversations.remove(&c.id);
-            state.upsert_conversation(c);
+            if !state.left.contains(&c.id) {
+                state.upsert_conversation(c);
+            }
+        }
+        Event::ConversationLeft(id) => {
+            state.left.insert(id);
+            state.conversations.remove(&id);
+            state.timelines.remove(&id);
+            state.typing.remove(&id);
+            state.gaps.remove(&id);
+            state.unknown_conversations.remove(&id);
+            // The server refuses sends there now: they could only ever fail.
+            state.pending.retain(|_, p| p.conversation_id != id);
+            if state.active == Some(id) {
+                state.active = None;
+            }
         }
         Event::Opened(id) => {
             state.active = id;
@@ -475,7 +498,7 @@ pub fn apply(state: &mut ClientState, event: Event) {
             user_id,
             until,
         } => {
-            if state.me_id() != Some(user_id) {
+            if state.me_id() != Some(user_id) && !state.left.contains(&conversation_id) {
                 state
                     .typing
                     .entry(conversation_id)
@@ -495,6 +518,9 @@ pub fn begin_history(
     conversation_id: ConversationId,
     direction: HistoryDirection,
 ) -> Option<HistoryRequest> {
+    if state.left.contains(&conversation_id) {
+        return None;
+    }
     let token = state.next_token + 1;
     let tl = state.timelines.entry(conversation_id).or_default();
     let before = match direction {
@@ -816,6 +842,9 @@ impl ClientState {
 
     /// Merges one committed message into its conversation: timeline, preview, pending.
     fn insert_message(&mut self, mut m: Message, end: TrimEnd) {
+        if self.left.contains(&m.conversation_id) {
+            return;
+        }
         let me = self.me_id();
         if let Some(&at) = self.recalls.get(&m.id) {
             recall_in_place(&mut m, at);

@@ -225,7 +225,8 @@ export class Actor {
   }
 
   async logoutViaApi(): Promise<void> {
-    const res = await this.request.post('/api/auth/logout');
+    // JSON like every mutation (the server refuses body-less form-style POSTs).
+    const res = await this.request.post('/api/auth/logout', { data: {} });
     await this.json<unknown>(res, `logout ${this.username}`, [200, 204]);
   }
 

@@ -132,6 +132,14 @@ export class CourierServer {
       // rate limit itself is tested in the Rust suite.
       COURIER_SEND_RATE_PER_SEC: process.env.COURIER_SEND_RATE_PER_SEC ?? '500',
       COURIER_SEND_BURST: process.env.COURIER_SEND_BURST ?? '1000',
+      // Every test user registers from 127.0.0.1: lift the per-address abuse limits (they are
+      // tested in the Rust suite).
+      COURIER_REGISTRATIONS_PER_ADDR_PER_HOUR:
+        process.env.COURIER_REGISTRATIONS_PER_ADDR_PER_HOUR ?? '100000',
+      COURIER_LOGIN_FREE_FAILURES_PER_ADDR:
+        process.env.COURIER_LOGIN_FREE_FAILURES_PER_ADDR ?? '100000',
+      // Workers run side by side: each server gets its own metrics port.
+      COURIER_METRICS_ADDR: process.env.COURIER_METRICS_ADDR ?? '127.0.0.1:0',
       RUST_LOG: process.env.RUST_LOG ?? 'info',
       RUST_BACKTRACE: process.env.RUST_BACKTRACE ?? '1',
       NO_COLOR: '1',

@@ -4,16 +4,18 @@
 //! nobody is told `sent` before the commit returns. Right after each commit the new messages
 //! are pushed to connected recipients, in commit (= sequence) order.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use app::model::{MessageId, UserId};
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::now_ms;
 use super::push::push_committed;
 use crate::error::{AppError, AppResult};
 use crate::store::{AckOutcome, InsertOutcome, NewMessage, Store};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, OutcomeLabel};
 use crate::ws::hub::Hub;
 
 enum Job {
@@ -28,6 +30,8 @@ enum Job {
         Vec<MessageId>,
         oneshot::Sender<AppResult<AckOutcome>>,
     ),
+    /// Answered as soon as the writer reaches it: proves the writer is alive (`/healthz`).
+    Ping(oneshot::Sender<()>),
 }
 
 /// A queued job's outcome, to be awaited with [`outcome`].
@@ -45,7 +49,11 @@ impl Batcher {
         max_batch: usize,
     ) -> Batcher {
         let (tx, rx) = mpsc::channel(16_384);
-        tokio::spawn(run(store, hub, metrics, rx, max_batch.max(1)));
+        tokio::spawn(async move {
+            run(store, hub, metrics, rx, max_batch.max(1)).await;
+            // The queue only closes at shutdown; anything else means the writer is gone.
+            tracing::info!("writer stopped");
+        });
         Batcher { tx }
     }
 
@@ -62,6 +70,16 @@ impl Batcher {
             .await
             .map_err(|_| AppError::Unavailable)?;
         Ok(answer)
+    }
+
+    /// True when the writer answers within `within` (it is alive and not stuck).
+    pub async fn alive(&self, within: std::time::Duration) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.try_send(Job::Ping(reply)).is_err() {
+            // A full queue is busy, not dead; a closed one is dead.
+            return !self.tx.is_closed();
+        }
+        matches!(tokio::time::timeout(within, answer).await, Ok(Ok(())))
     }
 
     /// Queues an acknowledgement, waiting only for room in the queue.
@@ -91,49 +109,151 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
 ) {
+    let m = metrics.clone();
+    supervise(&mut rx, max_batch, &m, |jobs| {
+        commit_batch(store.clone(), hub.clone(), metrics.clone(), jobs)
+    })
+    .await;
+}
+
+/// Takes batches off the queue and hands each to `commit`. Supervision: a panic while
+/// committing one batch fails that batch's jobs (their callers get 503 and retry,
+/// idempotently) and the writer carries on with the next; the panic is logged and counted.
+async fn supervise<F, Fut>(
+    rx: &mut mpsc::Receiver<Job>,
+    max_batch: usize,
+    metrics: &Metrics,
+    mut commit: F,
+) where
+    F: FnMut(Vec<Job>) -> Fut,
+    Fut: std::future::Future<Output = Vec<Job>>,
+{
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
-        let mut sends = Vec::new();
-        let mut origins = Vec::new();
-        let mut send_replies = Vec::new();
-        let mut acks = Vec::new();
-        let mut ack_replies = Vec::new();
-        for job in jobs.drain(..) {
-            match job {
-                Job::Send(m, origin, r) => {
-                    sends.push(m);
-                    origins.push(origin);
-                    send_replies.push(r);
-                }
-                Job::Ack(u, ids, r) => {
-                    acks.push((u, ids));
-                    ack_replies.push(r);
-                }
+        match AssertUnwindSafe(commit(std::mem::take(&mut jobs)))
+            .catch_unwind()
+            .await
+        {
+            // The emptied vector comes back, to be filled again without allocating.
+            Ok(done) => jobs = done,
+            Err(_) => {
+                metrics
+                    .task_panics
+                    .get_or_create(&OutcomeLabel { outcome: "writer" })
+                    .inc();
+                tracing::error!(
+                    "the writer panicked committing a batch; its jobs failed, the writer carries on"
+                );
+                jobs = Vec::with_capacity(max_batch);
             }
         }
-        match store.write_batch(&sends, &acks, now_ms()).await {
-            Ok((sent, acked)) => {
-                for (outcome, origin) in sent.iter().zip(&origins) {
-                    if let InsertOutcome::Inserted(committed) = outcome {
-                        push_committed(&hub, &metrics, committed, *origin);
+        jobs.clear();
+    }
+}
+
+/// Commits one batch of jobs and answers each.
+async fn commit_batch(
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    mut jobs: Vec<Job>,
+) -> Vec<Job> {
+    let mut sends = Vec::new();
+    let mut origins = Vec::new();
+    let mut send_replies = Vec::new();
+    let mut acks = Vec::new();
+    let mut ack_replies = Vec::new();
+    for job in jobs.drain(..) {
+        match job {
+            Job::Send(m, origin, r) => {
+                sends.push(m);
+                origins.push(origin);
+                send_replies.push(r);
+            }
+            Job::Ack(u, ids, r) => {
+                acks.push((u, ids));
+                ack_replies.push(r);
+            }
+            Job::Ping(r) => {
+                let _ = r.send(());
+            }
+        }
+    }
+    if sends.is_empty() && acks.is_empty() {
+        return jobs;
+    }
+    match store.write_batch(&sends, &acks, now_ms()).await {
+        Ok((sent, acked)) => {
+            for (outcome, origin) in sent.iter().zip(&origins) {
+                if let InsertOutcome::Inserted(committed) = outcome {
+                    push_committed(&hub, &metrics, committed, *origin);
+                }
+            }
+            for (reply, outcome) in send_replies.into_iter().zip(sent) {
+                let _ = reply.send(Ok(outcome));
+            }
+            for (reply, outcome) in ack_replies.into_iter().zip(acked) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, sends = sends.len(), acks = acks.len(), "committing a batch failed; nothing in it was acknowledged");
+            for reply in send_replies {
+                let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
+            }
+            for reply in ack_replies {
+                let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
+            }
+        }
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_batch_fails_its_jobs_and_the_writer_carries_on() {
+        let metrics = Arc::new(Metrics::new());
+        let (tx, mut rx) = mpsc::channel(16);
+        let m = metrics.clone();
+        let writer = tokio::spawn(async move {
+            let mut batches = 0;
+            supervise(&mut rx, 8, &m, |mut jobs: Vec<Job>| {
+                batches += 1;
+                let first = batches == 1;
+                async move {
+                    if first {
+                        panic!("a bad batch");
                     }
+                    for job in jobs.drain(..) {
+                        if let Job::Ping(reply) = job {
+                            let _ = reply.send(());
+                        }
+                    }
+                    jobs
                 }
-                for (reply, outcome) in send_replies.into_iter().zip(sent) {
-                    let _ = reply.send(Ok(outcome));
-                }
-                for (reply, outcome) in ack_replies.into_iter().zip(acked) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, sends = sends.len(), acks = acks.len(), "committing a batch failed; nothing in it was acknowledged");
-                for reply in send_replies {
-                    let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
-                }
-                for reply in ack_replies {
-                    let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
-                }
-            }
-        }
+            })
+            .await;
+        });
+        let batcher = Batcher { tx };
+        let (reply, answer) = oneshot::channel();
+        batcher.tx.send(Job::Ping(reply)).await.unwrap();
+        assert!(
+            answer.await.is_err(),
+            "the job of the panicking batch failed"
+        );
+        assert!(
+            batcher.alive(std::time::Duration::from_secs(2)).await,
+            "the writer still answers"
+        );
+        let text = metrics.encode();
+        assert!(
+            text.contains("courier_task_panics_total{outcome=\"writer\"} 1"),
+            "{text}"
+        );
+        drop(batcher);
+        writer.await.unwrap();
     }
 }

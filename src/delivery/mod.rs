@@ -9,6 +9,7 @@
 //! - [`receipts`]: delivered and read, and the status updates they cause
 //! - [`recall`]: recall with window and permission check
 //! - [`retry`]: the failed-push state machine used by the scheduler
+//! - [`typing`]: typing notices, throttled per user and conversation
 
 pub mod batcher;
 pub mod push;
@@ -18,6 +19,7 @@ pub mod receipts;
 pub mod resume;
 pub mod retry;
 pub mod send;
+pub mod typing;
 
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ pub struct Delivery {
     pub config: Arc<Config>,
     batcher: batcher::Batcher,
     limiter: rate_limit::RateLimiter,
+    typing: typing::TypingThrottle,
 }
 
 impl Delivery {
@@ -55,6 +58,9 @@ impl Delivery {
             config.delivery.send_rate_per_sec,
             config.delivery.send_burst,
         );
+        let typing = typing::TypingThrottle::new(std::time::Duration::from_millis(
+            config.delivery.typing_interval_ms,
+        ));
         Arc::new(Delivery {
             store,
             hub,
@@ -62,7 +68,15 @@ impl Delivery {
             config,
             batcher,
             limiter,
+            typing,
         })
+    }
+}
+
+impl Delivery {
+    /// The single writer answers (within two seconds): sends can commit.
+    pub async fn writer_alive(&self) -> bool {
+        self.batcher.alive(std::time::Duration::from_secs(2)).await
     }
 }
 

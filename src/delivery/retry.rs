@@ -103,7 +103,8 @@ impl Delivery {
         Ok(report)
     }
 
-    /// The daily cleanup: deletes pushed records older than the retention. Idempotent.
+    /// The daily cleanup: deletes pushed records older than the retention, and expired
+    /// sessions. Idempotent. Returns the number of push records removed.
     pub async fn cleanup(&self, now: i64) -> AppResult<u64> {
         let retention_ms = self
             .config
@@ -113,10 +114,13 @@ impl Delivery {
             .saturating_mul(86_400_000);
         let removed = self.store.cleanup_pushed(now - retention_ms).await?;
         self.metrics.cleanup_removed.inc_by(removed);
+        // Expired sessions can never be used again; their rows only leak who logged in when.
+        let sessions = self.store.delete_expired_sessions(now).await?;
         tracing::info!(
             removed,
+            expired_sessions_removed = sessions,
             retention_days = self.config.scheduler.retention_days,
-            "daily cleanup of pushed records"
+            "daily cleanup of pushed records and expired sessions"
         );
         Ok(removed)
     }

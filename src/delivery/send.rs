@@ -19,11 +19,11 @@ pub fn validate(client_msg_id: &str, content: &str) -> AppResult<()> {
     }
     if client_msg_id
         .chars()
-        .any(|c| c.is_control() || c.is_whitespace())
+        .any(|c| c.is_control() || c.is_whitespace() || crate::accounts::is_format_char(c))
     {
         return Err(AppError::invalid(
             "client_msg_id",
-            "client_msg_id must not contain spaces or control characters",
+            "client_msg_id must not contain spaces, control characters or invisible formatting characters",
         ));
     }
     if content.trim().is_empty() {

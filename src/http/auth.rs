@@ -1,13 +1,15 @@
 //! `/api/auth`: register, log in, log out, who am I.
 
+use std::net::SocketAddr;
+
 use app::model::{LoginRequest, RegisterRequest, User};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, JsonContentType};
 use super::session::{clear_cookie, session_token, set_cookie, CurrentUser};
 use crate::accounts::{self, hash_token};
 use crate::error::AppResult;
@@ -23,10 +25,12 @@ pub fn router() -> Router<AppState> {
 
 async fn register(
     State(s): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> AppResult<impl IntoResponse> {
     let ttl = s.config.session_ttl_days.max(1);
-    let session = accounts::register(s.store.as_ref(), req, ttl).await?;
+    let session =
+        accounts::register(s.store.as_ref(), &s.auth_limits, req, ttl, client.ip()).await?;
     let mut headers = HeaderMap::new();
     set_cookie(
         &mut headers,
@@ -39,10 +43,11 @@ async fn register(
 
 async fn login(
     State(s): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> AppResult<impl IntoResponse> {
     let ttl = s.config.session_ttl_days.max(1);
-    let session = accounts::login(s.store.as_ref(), req, ttl).await?;
+    let session = accounts::login(s.store.as_ref(), &s.auth_limits, req, ttl, client.ip()).await?;
     tracing::info!(user = session.user.id, "logged in");
     let mut headers = HeaderMap::new();
     set_cookie(
@@ -54,10 +59,18 @@ async fn login(
     Ok((headers, Json(session.user)))
 }
 
-/// Always succeeds: the server-side session (if any) is deleted and the cookie cleared.
-async fn logout(State(s): State<AppState>, headers: HeaderMap) -> AppResult<impl IntoResponse> {
-    if let Some(token) = session_token(&headers) {
-        s.store.delete_session(&hash_token(&token)).await?;
+/// Always succeeds: the server-side session (if any) is deleted, the sockets opened with it
+/// are closed, and the cookie cleared.
+async fn logout(
+    State(s): State<AppState>,
+    _json: JsonContentType,
+    headers: HeaderMap,
+) -> AppResult<impl IntoResponse> {
+    if let Ok(Some(token)) = session_token(&headers, s.config.secure_cookies) {
+        let hash = hash_token(&token);
+        s.store.delete_session(&hash).await?;
+        let closed = s.delivery.hub.close_session(&hash);
+        tracing::info!(sockets_closed = closed, "logged out");
     }
     let mut out = HeaderMap::new();
     clear_cookie(&mut out, s.config.secure_cookies);

@@ -1,20 +1,27 @@
-//! `/api/conversations`: list, start a 1:1, create a group, read one, mark read.
+//! `/api/conversations`: list, start a 1:1, create a group, read one, mark read, leave a group.
 //! Non-members get 404, never 403, so a conversation's existence is not leaked.
 
+use std::sync::{Arc, OnceLock};
+
 use app::model::{
-    Conversation, ConversationId, CreateGroupRequest, MarkReadRequest, ReadPosition,
-    StartDirectRequest, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
+    Conversation, ConversationId, ConversationKind, CreateGroupRequest, LeftConversation,
+    MarkReadRequest, ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
 };
 use app::protocol::ServerFrame;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, JsonContentType};
 use super::session::CurrentUser;
+use crate::config::ConversationLimits;
+use crate::delivery::rate_limit::RateLimiter;
 use crate::delivery::{frame, now_ms};
 use crate::error::{AppError, AppResult};
+use crate::store::{ConversationViews, LeaveOutcome, Viewer};
+use crate::telemetry::{Metrics, OutcomeLabel};
+use crate::ws::hub::Frame;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -24,6 +31,59 @@ pub fn router() -> Router<AppState> {
         .route("/api/conversations/group", post(create_group))
         .route("/api/conversations/{id}", get(show))
         .route("/api/conversations/{id}/read", post(mark_read))
+        .route("/api/conversations/{id}/leave", post(leave))
+        .layer(Extension(CreationLimits::default()))
+}
+
+/// The per-user creation limits of this server (one set per router, built from the
+/// configuration on first use).
+#[derive(Clone, Default)]
+struct CreationLimits(Arc<OnceLock<Limiters>>);
+
+struct Limiters {
+    group: RateLimiter,
+    direct: RateLimiter,
+}
+
+#[derive(Clone, Copy)]
+enum Creation {
+    Group,
+    Direct,
+}
+
+impl CreationLimits {
+    fn check(
+        &self,
+        limits: &ConversationLimits,
+        metrics: &Metrics,
+        what: Creation,
+        user: UserId,
+    ) -> AppResult<()> {
+        let l = self.0.get_or_init(|| Limiters {
+            group: RateLimiter::new(limits.group_create_rate_per_sec, limits.group_create_burst),
+            direct: RateLimiter::new(
+                limits.direct_create_rate_per_sec,
+                limits.direct_create_burst,
+            ),
+        });
+        let (limiter, outcome) = match what {
+            Creation::Group => (&l.group, "group"),
+            Creation::Direct => (&l.direct, "direct"),
+        };
+        limiter.check(user).map_err(|retry_after_ms| {
+            metrics
+                .creations_rate_limited
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc();
+            tracing::info!(
+                user,
+                kind = outcome,
+                retry_after_ms,
+                "conversation creation rate limited"
+            );
+            AppError::RateLimited { retry_after_ms }
+        })
+    }
 }
 
 async fn list(
@@ -35,6 +95,7 @@ async fn list(
 
 async fn start_direct(
     State(s): State<AppState>,
+    Extension(limits): Extension<CreationLimits>,
     CurrentUser(me): CurrentUser,
     ApiJson(req): ApiJson<StartDirectRequest>,
 ) -> AppResult<Json<Conversation>> {
@@ -44,22 +105,28 @@ async fn start_direct(
             "you cannot start a conversation with yourself",
         ));
     }
+    // Reopening is free; only a new conversation counts against the limit.
+    if s.store.find_direct(me.id, req.user_id).await?.is_none() {
+        limits.check(&s.config.conversations, &s.metrics, Creation::Direct, me.id)?;
+    }
     let id = s
         .store
         .direct_conversation(me.id, req.user_id, now_ms())
         .await?
         .ok_or(AppError::NotFound)?;
-    let conv = s
+    let views = s
         .store
-        .conversation(id, me.id)
+        .conversation_views(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    announce(&s, &conv, me.id).await?;
-    Ok(Json(conv))
+    let mine = views.view(me.id).ok_or(AppError::NotFound)?;
+    announce(&s, views, Some(me.id));
+    Ok(Json(mine))
 }
 
 async fn create_group(
     State(s): State<AppState>,
+    Extension(limits): Extension<CreationLimits>,
     CurrentUser(me): CurrentUser,
     ApiJson(req): ApiJson<CreateGroupRequest>,
 ) -> AppResult<(StatusCode, Json<Conversation>)> {
@@ -87,36 +154,91 @@ async fn create_group(
             format!("a group needs 1 to {GROUP_MEMBERS_MAX} other members"),
         ));
     }
+    limits.check(&s.config.conversations, &s.metrics, Creation::Group, me.id)?;
     let id = s
         .store
         .create_group(me.id, title, &others, now_ms())
         .await?
         .ok_or_else(|| AppError::invalid("member_ids", "unknown user in member_ids"))?;
-    let conv = s
+    let views = s
         .store
-        .conversation(id, me.id)
+        .conversation_views(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    announce(&s, &conv, me.id).await?;
-    Ok((StatusCode::CREATED, Json(conv)))
+    let mine = views.view(me.id).ok_or(AppError::NotFound)?;
+    announce(&s, views, Some(me.id));
+    Ok((StatusCode::CREATED, Json(mine)))
 }
 
-/// Tells the other members' connections (each sees the conversation from their side).
-async fn announce(s: &AppState, conv: &Conversation, creator: i64) -> AppResult<()> {
-    for m in conv.members.iter().filter(|m| m.user_id != creator) {
-        if s.delivery.hub.is_online(m.user_id) {
-            if let Some(theirs) = s.store.conversation(conv.id, m.user_id).await? {
-                s.delivery.hub.send_to_user(
-                    m.user_id,
-                    &frame(&ServerFrame::Conversation {
-                        conversation: theirs,
-                    }),
-                    None,
-                );
-            }
+/// Tells the members' connections (but `skip`'s) about the conversation, each as they see it.
+/// The conversation is built once; per online member only the viewer's fields (title of a
+/// direct conversation, `read_seq`, `unread`) are patched, and the member list, the bulk of a
+/// group's frame, is serialized once (see [`ConversationFrames`]). So the server's work is
+/// linear in the members, apart from copying each frame into its outbox.
+fn announce(s: &AppState, views: ConversationViews, skip: Option<UserId>) {
+    let hub = &s.delivery.hub;
+    let ConversationViews { shared, viewers } = views;
+    let mut targets = viewers
+        .iter()
+        .filter(|v| Some(v.user_id) != skip && hub.is_online(v.user_id))
+        .peekable();
+    if targets.peek().is_none() {
+        return;
+    }
+    let mut frames = ConversationFrames::new(shared);
+    for v in targets {
+        hub.send_to_user(v.user_id, &frames.for_viewer(v), None);
+    }
+}
+
+/// `conversation` frames of one conversation for many viewers. For a group, the member list is
+/// serialized once and spliced into each viewer's frame: building N frames of an N-member group
+/// costs O(N) serialization plus O(N²) bytes of copying, instead of O(N²) serialization.
+struct ConversationFrames {
+    /// The conversation frame; for a group its `members` are held apart, in `members_json`.
+    frame: ServerFrame,
+    members_json: Option<String>,
+}
+
+/// How the (empty) member list of a group appears in a serialized frame. The fields before it
+/// (`type`, `id`, `kind`, `title`) cannot contain it: quotes inside a JSON string are escaped.
+const EMPTY_MEMBERS: &str = "\"members\":[]";
+
+impl ConversationFrames {
+    fn new(mut conversation: Conversation) -> ConversationFrames {
+        let members_json = if conversation.kind == ConversationKind::Group {
+            let members = std::mem::take(&mut conversation.members);
+            serde_json::to_string(&members).ok()
+        } else {
+            None
+        };
+        ConversationFrames {
+            frame: ServerFrame::Conversation { conversation },
+            members_json,
         }
     }
-    Ok(())
+
+    fn for_viewer(&mut self, viewer: &Viewer) -> Frame {
+        if let ServerFrame::Conversation { conversation } = &mut self.frame {
+            viewer.apply(conversation);
+        }
+        let small = frame(&self.frame);
+        let Some(members) = &self.members_json else {
+            return small;
+        };
+        match small.find(EMPTY_MEMBERS) {
+            Some(at) => {
+                let cut = at + EMPTY_MEMBERS.len() - 2;
+                let mut out = String::with_capacity(small.len() + members.len());
+                out.push_str(&small[..cut]);
+                out.push_str(members);
+                out.push_str(&small[cut + 2..]);
+                Frame::from(out)
+            }
+            // Not reached (see EMPTY_MEMBERS); a frame without members beats a wrong one.
+            None => small,
+        }
+    }
 }
 
 async fn show(
@@ -139,4 +261,132 @@ async fn mark_read(
     ApiJson(req): ApiJson<MarkReadRequest>,
 ) -> AppResult<Json<ReadPosition>> {
     Ok(Json(s.delivery.mark_read(me.id, id, req.seq).await?))
+}
+
+/// Leaves a group. Its history stays with the other members; the leaver stops receiving it
+/// (their waiting push records there are removed) and every tab of theirs forgets it. The
+/// body is ignored (send `{}`), but it must be JSON, like every mutation.
+async fn leave(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiPath(id): ApiPath<ConversationId>,
+    _json: JsonContentType,
+) -> AppResult<Json<LeftConversation>> {
+    let (members, changes, removed) = match s.store.leave_conversation(id, me.id).await? {
+        LeaveOutcome::NotMember => return Err(AppError::NotFound),
+        LeaveOutcome::Direct => {
+            return Err(AppError::Invalid {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "direct_conversation",
+                field: None,
+                message: "a direct conversation cannot be left".into(),
+            })
+        }
+        LeaveOutcome::Left {
+            members,
+            changes,
+            removed_records,
+        } => (members, changes, removed_records),
+    };
+    tracing::info!(
+        user = me.id,
+        conversation = id,
+        remaining = members.len(),
+        removed_records = removed,
+        "left conversation"
+    );
+    // Every tab of the leaver forgets it.
+    s.delivery.hub.send_to_user(
+        me.id,
+        &frame(&ServerFrame::ConversationLeft {
+            conversation_id: id,
+        }),
+        None,
+    );
+    // Messages that were only waiting for the leaver are now delivered (or read).
+    s.delivery.announce(&changes);
+    // The others see the new member list.
+    if !members.is_empty() {
+        if let Some(views) = s.store.conversation_views(id).await? {
+            announce(&s, views, None);
+        }
+    }
+    Ok(Json(LeftConversation {
+        conversation_id: id,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::{Member, Message, MessageStatus};
+
+    use super::*;
+
+    fn conversation(kind: ConversationKind, title: &str, members: usize) -> Conversation {
+        Conversation {
+            id: 9,
+            kind,
+            title: title.into(),
+            members: (1..=members as i64)
+                .map(|i| Member {
+                    user_id: i,
+                    username: format!("u{i}"),
+                    display_name: format!("User \"{i}\" \\ \"members\":[]"),
+                    read_seq: i,
+                    delivered_seq: i + 1,
+                })
+                .collect(),
+            last_seq: 3,
+            last_message: Some(Message {
+                id: 30,
+                conversation_id: 9,
+                seq: 3,
+                sender_id: 1,
+                sender_name: "User 1".into(),
+                client_msg_id: "c".into(),
+                content: Some("\"members\":[] in a message".into()),
+                recalled: false,
+                recalled_at: None,
+                status: MessageStatus::Sent,
+                created_at: 5,
+            }),
+            read_seq: 0,
+            unread: 0,
+            created_at: 1,
+            updated_at: 5,
+        }
+    }
+
+    /// The spliced frames are exactly what serializing each viewer's conversation gives.
+    #[test]
+    fn spliced_frames_equal_full_serialization() {
+        for (kind, title, n) in [
+            (ConversationKind::Group, "Team \"members\":[] x", 5),
+            (ConversationKind::Group, "", 1),
+            (ConversationKind::Direct, "", 2),
+        ] {
+            let shared = conversation(kind, title, n);
+            let viewers: Vec<Viewer> = (1..=n as i64)
+                .map(|i| Viewer {
+                    user_id: i,
+                    read_seq: i,
+                    unread: 3 - i,
+                })
+                .collect();
+            let mut frames = ConversationFrames::new(shared.clone());
+            for v in &viewers {
+                let mut expected = shared.clone();
+                v.apply(&mut expected);
+                let expected = frame(&ServerFrame::Conversation {
+                    conversation: expected,
+                });
+                assert_eq!(
+                    frames.for_viewer(v),
+                    expected,
+                    "{kind:?} viewer {}",
+                    v.user_id
+                );
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! `/api/diagnostics`: the caller's connections, push records and server-wide push counters,
-//! for the `/message-test` page and for operators.
+//! `/api/diagnostics`: the caller's connections and push records, for the `/message-test` page.
+//! Server-wide figures (push counters, online users, open connections) are shown to operators
+//! only (the `operators` setting): for anyone else they would reveal how busy the server is.
 
 use app::model::Diagnostics;
 use axum::extract::State;
@@ -19,13 +20,23 @@ async fn diagnostics(
     State(s): State<AppState>,
     CurrentUser(me): CurrentUser,
 ) -> AppResult<Json<Diagnostics>> {
-    let (online_users, open_connections) = s.delivery.hub.counts();
+    let operator = s
+        .config
+        .operators
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(&me.username));
+    let (server, online_users, open_connections) = if operator {
+        let (online, open) = s.delivery.hub.counts();
+        (Some(s.store.push_stats().await?), Some(online), Some(open))
+    } else {
+        (None, None, None)
+    };
     Ok(Json(Diagnostics {
         connections: s.delivery.hub.connection_infos(me.id),
         my_records: s.store.push_stats_for_recipient(me.id).await?,
         sent_records: s.store.push_stats_for_sender(me.id).await?,
         recent_sent_records: s.store.recent_records_for_sender(me.id, 50).await?,
-        server: s.store.push_stats().await?,
+        server,
         online_users,
         open_connections,
         server_time: now_ms(),

@@ -63,3 +63,31 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .map_err(|e: PathRejection| AppError::bad_request(e.body_text()))
     }
 }
+
+/// Requires `Content-Type: application/json` on a mutation that needs no body (recall, logout,
+/// offline read). A browser can send a cross-site form POST without a preflight only with form
+/// or text content types, so insisting on JSON closes that door as it is closed for the rest.
+pub struct JsonContentType;
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonContentType {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if is_json {
+            Ok(JsonContentType)
+        } else {
+            Err(AppError::Invalid {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                field: None,
+                message: "expected request with `Content-Type: application/json`".into(),
+            })
+        }
+    }
+}

@@ -1,8 +1,11 @@
-//! `GET /healthz` (200 when the database answers) and `GET /metrics` (Prometheus text).
+//! `GET /healthz` (200 when the database and the writer answer) and `GET /metrics`
+//! (Prometheus text). Metrics are served on their own listener (`metrics_addr`, loopback by
+//! default); on the main listener only to `Authorization: Bearer <metrics_token>` when a token
+//! is configured, and not at all otherwise — they reveal how busy the server is.
 
 use app::model::Health;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,32 +15,66 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_with_token))
+}
+
+/// The router of the separate metrics listener.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn metrics_with_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&s.config.metrics_token, given) {
+        (Some(token), Some(given)) if constant_time_eq(token.as_bytes(), given.as_bytes()) => {
+            metrics(State(s)).await.into_response()
+        }
+        _ => crate::error::AppError::NotFound.into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     let version = env!("CARGO_PKG_VERSION").to_string();
-    match s.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok".into(),
-                database: "ok".into(),
-                version,
-            }),
-        ),
+    let database = match s.store.ping().await {
+        Ok(()) => "ok",
         Err(e) => {
             e.log();
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "unavailable".into(),
-                    database: "unreachable".into(),
-                    version,
-                }),
-            )
+            "unreachable"
         }
-    }
+    };
+    // The database answering is not enough: every send goes through the one writer task.
+    let writer = if s.delivery.writer_alive().await {
+        "ok"
+    } else {
+        tracing::error!("health check: the writer does not answer");
+        "stalled"
+    };
+    let ok = database == "ok" && writer == "ok";
+    (
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(Health {
+            status: if ok { "ok" } else { "unavailable" }.into(),
+            database: database.into(),
+            writer: writer.into(),
+            version,
+        }),
+    )
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, JsonContentType};
 use super::session::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
@@ -78,6 +78,7 @@ async fn recall(
     State(s): State<AppState>,
     CurrentUser(me): CurrentUser,
     ApiPath(id): ApiPath<MessageId>,
+    _json: JsonContentType,
 ) -> AppResult<Json<Message>> {
     Ok(Json(s.delivery.recall(&me, id).await?))
 }

@@ -1,15 +1,21 @@
 //! The HTTP surface: one module per resource, each with its own `router()`.
 
+pub mod account;
 pub mod auth;
 pub mod client;
 pub mod conversations;
+pub mod csrf;
 pub mod diagnostics;
 pub mod extract;
+pub mod headers;
 pub mod health;
 pub mod messages;
 pub mod offline;
+pub mod origin;
 pub mod session;
 pub mod users;
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -26,15 +32,37 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(auth::router())
+        .merge(account::router())
         .merge(users::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(offline::router())
         .merge(diagnostics::router());
+    let security_headers = Arc::new(headers::security_headers(
+        &headers::content_security_policy(&state.config.dist_dir.join("index.html")),
+    ));
     Router::new()
         .merge(health::router())
-        .merge(api.merge(crate::ws::router()).layer(middleware::from_fn(json_errors)))
+        .merge(
+            api.merge(crate::ws::router())
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    csrf::refuse_cross_origin,
+                ))
+                .layer(middleware::from_fn(json_errors)),
+        )
         .merge(client::router(&state.config.dist_dir))
+        .layer(middleware::map_response(move |mut res: Response| {
+            let h = security_headers.clone();
+            async move {
+                for (name, value) in h.iter() {
+                    res.headers_mut()
+                        .entry(name.clone())
+                        .or_insert_with(|| value.clone());
+                }
+                res
+            }
+        }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiQuery, JsonContentType};
 use super::session::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
@@ -57,6 +57,7 @@ async fn ack(
 async fn read(
     State(s): State<AppState>,
     CurrentUser(me): CurrentUser,
+    _json: JsonContentType,
     body: Bytes,
 ) -> AppResult<Json<MarkOfflineReadResponse>> {
     let req: MarkOfflineReadRequest = if body.iter().all(u8::is_ascii_whitespace) {

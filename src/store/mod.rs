@@ -5,8 +5,8 @@ pub mod sqlite;
 mod sqlite_batch;
 
 use app::model::{
-    Conversation, ConversationId, Message, MessageId, MessageReceipts, MessageStatus, PushRecord,
-    PushStats, ReadPosition, Seq, User, UserId,
+    Conversation, ConversationId, ConversationKind, Member, Message, MessageId, MessageReceipts,
+    MessageStatus, PushRecord, PushStats, ReadPosition, Seq, User, UserId,
 };
 use async_trait::async_trait;
 
@@ -84,6 +84,71 @@ pub enum RecallOutcome {
     WindowPassed,
 }
 
+/// One conversation as each of its members sees it: the shared part is built once and only
+/// the fields that depend on the viewer are patched per member (see [`Viewer::apply`]).
+#[derive(Debug, Clone)]
+pub struct ConversationViews {
+    /// The viewer-independent conversation: a direct conversation's title is empty, and
+    /// `read_seq` and `unread` are 0 until [`Viewer::apply`] sets them.
+    pub shared: Conversation,
+    /// Every member's own fields, in member order.
+    pub viewers: Vec<Viewer>,
+}
+
+/// The fields of a [`Conversation`] that depend on who looks at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: UserId,
+    pub read_seq: Seq,
+    pub unread: i64,
+}
+
+impl Viewer {
+    /// Turns `conv` (any member's view, or the shared one) into this viewer's.
+    pub fn apply(&self, conv: &mut Conversation) {
+        conv.read_seq = self.read_seq;
+        conv.unread = self.unread;
+        if conv.kind == ConversationKind::Direct {
+            conv.title = direct_title(&conv.members, self.user_id);
+        }
+    }
+}
+
+impl ConversationViews {
+    /// `user`'s view; `None` if they are not a member.
+    pub fn view(&self, user: UserId) -> Option<Conversation> {
+        let viewer = self.viewers.iter().find(|v| v.user_id == user)?;
+        let mut conv = self.shared.clone();
+        viewer.apply(&mut conv);
+        Some(conv)
+    }
+}
+
+/// A direct conversation is titled with the other member's display name.
+pub fn direct_title(members: &[Member], viewer: UserId) -> String {
+    members
+        .iter()
+        .find(|m| m.user_id != viewer)
+        .map(|m| m.display_name.clone())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone)]
+pub enum LeaveOutcome {
+    Left {
+        /// Who is still a member.
+        members: Vec<UserId>,
+        /// Messages that became delivered or read because the leaver no longer counts.
+        changes: Vec<StatusChange>,
+        /// Push records of the leaver that were removed (still waiting or failed).
+        removed_records: u64,
+    },
+    /// The conversation does not exist or the user is not a member.
+    NotMember,
+    /// Direct conversations cannot be left.
+    Direct,
+}
+
 /// A failed push record whose backoff has passed.
 #[derive(Debug, Clone)]
 pub struct DueRetry {
@@ -118,8 +183,14 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         expires_at: i64,
     ) -> AppResult<()>;
-    async fn session_user(&self, token_hash: &str, now: i64) -> AppResult<Option<User>>;
+    /// The user of a live session, and when the session expires (ms).
+    async fn session_user(&self, token_hash: &str, now: i64) -> AppResult<Option<(User, i64)>>;
     async fn delete_session(&self, token_hash: &str) -> AppResult<()>;
+    /// Deletes every session of a user (log out everywhere, password change). Returns how many.
+    async fn delete_user_sessions(&self, user_id: UserId) -> AppResult<u64>;
+    /// Deletes sessions that expired before `now` (daily cleanup). Returns how many.
+    async fn delete_expired_sessions(&self, now: i64) -> AppResult<u64>;
+    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> AppResult<()>;
 
     // --- conversations ---
     /// Creates the 1:1 conversation of `a` and `b`, or returns the existing one. `None` if `b` is unknown.
@@ -144,6 +215,14 @@ pub trait Store: Send + Sync + 'static {
         viewer: UserId,
     ) -> AppResult<Option<Conversation>>;
     async fn conversations(&self, viewer: UserId) -> AppResult<Vec<Conversation>>;
+    /// The conversation as every member sees it, from a fixed number of statements whatever
+    /// the number of members (announcing a group must stay linear in its members).
+    async fn conversation_views(&self, id: ConversationId) -> AppResult<Option<ConversationViews>>;
+    /// The existing 1:1 conversation of `a` and `b`, if any (creates nothing).
+    async fn find_direct(&self, a: UserId, b: UserId) -> AppResult<Option<ConversationId>>;
+    /// `user` leaves the group: membership and the records still waiting for them there go.
+    async fn leave_conversation(&self, id: ConversationId, user: UserId)
+        -> AppResult<LeaveOutcome>;
     async fn is_member(&self, id: ConversationId, user: UserId) -> AppResult<bool>;
     async fn member_ids(&self, id: ConversationId) -> AppResult<Vec<UserId>>;
 

@@ -20,8 +20,8 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    AckOutcome, DueRetry, InsertOutcome, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
-    Store,
+    AckOutcome, ConversationViews, DueRetry, InsertOutcome, LeaveOutcome, NewMessage, ReadOutcome,
+    RecallOutcome, StatusChange, Store, Viewer,
 };
 use crate::error::{AppError, AppResult};
 use crate::telemetry::Metrics;
@@ -58,7 +58,10 @@ impl SqliteStore {
                 _ => SqliteSynchronous::Full,
             })
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32000");
+            .pragma("cache_size", "-32000")
+            // Deleted and overwritten content is zeroed on disk, so recalled text is not left
+            // behind in free space (see `recall`, which also checkpoints the WAL).
+            .pragma("secure_delete", "on");
         let path = options.get_filename().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -289,10 +292,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &str, now: i64) -> AppResult<Option<User>> {
+    async fn session_user(&self, token_hash: &str, now: i64) -> AppResult<Option<(User, i64)>> {
         let t = Instant::now();
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT u.id, u.username, u.display_name, u.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = ? AND s.expires_at > ?",
         )
         .bind(token_hash)
@@ -300,12 +303,38 @@ impl Store for SqliteStore {
         .fetch_optional(&self.read)
         .await?;
         self.observe("session_user", t);
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((user_from_row(&row)?, row.try_get("expires_at")?)))
     }
 
     async fn delete_session(&self, token_hash: &str) -> AppResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: UserId) -> AppResult<u64> {
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&self.write)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> AppResult<u64> {
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> AppResult<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
             .execute(&self.write)
             .await?;
         Ok(())
@@ -367,15 +396,21 @@ impl Store for SqliteStore {
         all.push(creator);
         all.sort_unstable();
         all.dedup();
+        let t = Instant::now();
         let mut tx = self.write.begin().await?;
+        // A fixed number of statements (the writer is shared: a big group must not hold it
+        // for one round trip per member). Callers cap the members (GROUP_MEMBERS_MAX), which
+        // keeps the bound parameters far below SQLite's limit.
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT COUNT(*) FROM users WHERE id IN (");
+        let mut sep = qb.separated(", ");
         for user in &all {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
-                .bind(user)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Ok(None);
-            }
+            sep.push_bind(*user);
+        }
+        qb.push(")");
+        let known: i64 = qb.build_query_scalar().fetch_one(&mut *tx).await?;
+        if known != all.len() as i64 {
+            return Ok(None);
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (kind, title, created_by, created_at, updated_at) VALUES ('group', ?, ?, ?, ?) RETURNING id",
@@ -386,15 +421,15 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        for user in &all {
-            sqlx::query("INSERT INTO conversation_members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(user)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO conversation_members (conversation_id, user_id, joined_at) ",
+        );
+        qb.push_values(&all, |mut b, user| {
+            b.push_bind(id).push_bind(*user).push_bind(now);
+        });
+        qb.build().execute(&mut *tx).await?;
         tx.commit().await?;
+        self.observe("create_group", t);
         Ok(Some(id))
     }
 
@@ -437,6 +472,146 @@ impl Store for SqliteStore {
         }
         self.observe("conversations", t);
         Ok(out)
+    }
+
+    async fn conversation_views(&self, id: ConversationId) -> AppResult<Option<ConversationViews>> {
+        let t = Instant::now();
+        let mut conn = self.read.acquire().await?;
+        let row = sqlx::query(
+            "SELECT id, kind, title, last_seq, created_at, updated_at FROM conversations WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let shared = load_shared(&mut conn, &row).await?;
+        // Every member's unread count in one statement (derived as for one viewer).
+        let rows = sqlx::query(
+            "SELECT cm.user_id, cm.read_seq, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
+             AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL) AS unread \
+             FROM conversation_members cm WHERE cm.conversation_id = ? ORDER BY cm.user_id",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let viewers = rows
+            .iter()
+            .map(|r| {
+                Ok(Viewer {
+                    user_id: r.try_get("user_id")?,
+                    read_seq: r.try_get("read_seq")?,
+                    unread: r.try_get("unread")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        self.observe("conversation_views", t);
+        Ok(Some(ConversationViews { shared, viewers }))
+    }
+
+    async fn find_direct(&self, a: UserId, b: UserId) -> AppResult<Option<ConversationId>> {
+        let key = format!("{}:{}", a.min(b), a.max(b));
+        Ok(
+            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
+                .bind(&key)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn leave_conversation(
+        &self,
+        id: ConversationId,
+        user: UserId,
+    ) -> AppResult<LeaveOutcome> {
+        let t = Instant::now();
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query(
+            "SELECT c.kind, cm.read_seq FROM conversations c JOIN conversation_members cm \
+             ON cm.conversation_id = c.id AND cm.user_id = ? WHERE c.id = ?",
+        )
+        .bind(user)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(LeaveOutcome::NotMember);
+        };
+        if row.try_get::<String, _>("kind")? != "group" {
+            return Ok(LeaveOutcome::Direct);
+        }
+        let read_seq: i64 = row.try_get("read_seq")?;
+        // What still waits for the leaver there (messages and recall events) is never pushed.
+        let removed: Vec<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> 1 \
+             AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id, kind",
+        )
+        .bind(user)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM conversation_members WHERE conversation_id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        // Messages only the leaver had not acknowledged are now delivered (if anyone else
+        // was to receive them).
+        let mut waited: Vec<i64> = removed
+            .iter()
+            .filter(|(_, kind)| *kind == 0)
+            .map(|(m, _)| *m)
+            .collect();
+        waited.sort_unstable();
+        waited.dedup();
+        let mut delivered = Vec::new();
+        for chunk in waited.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE messages SET status = 1 WHERE status < 1 \
+                 AND NOT EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = 0 AND r.push_status <> 1) \
+                 AND EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = 0) \
+                 AND id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for m in chunk {
+                sep.push_bind(*m);
+            }
+            qb.push(") RETURNING id, conversation_id, seq, sender_id, created_at");
+            for r in qb.build().fetch_all(&mut *tx).await? {
+                delivered.push(change_from_row(&r, MessageStatus::Delivered)?);
+            }
+        }
+        // Messages after the leaver's read position that every other remaining member has read.
+        let read_rows = sqlx::query(
+            "UPDATE messages SET status = 2 WHERE conversation_id = ? AND seq > ? AND sender_id <> ? AND status < 2 \
+             AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+             AND cm.user_id <> messages.sender_id) \
+             AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+             AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
+             RETURNING id, conversation_id, seq, sender_id, created_at",
+        )
+        .bind(id)
+        .bind(read_seq)
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?;
+        let members = member_ids_on(&mut tx, id).await?;
+        tx.commit().await?;
+        let read: Vec<StatusChange> = read_rows
+            .iter()
+            .map(|r| change_from_row(r, MessageStatus::Read))
+            .collect::<Result<_, _>>()?;
+        // Report each message once, at its highest new status.
+        let mut changes: Vec<StatusChange> = delivered
+            .into_iter()
+            .filter(|d| !read.iter().any(|r| r.message_id == d.message_id))
+            .collect();
+        changes.extend(read);
+        self.observe("leave_conversation", t);
+        Ok(LeaveOutcome::Left {
+            members,
+            changes,
+            removed_records: removed.len() as u64,
+        })
     }
 
     async fn is_member(&self, id: ConversationId, user: UserId) -> AppResult<bool> {
@@ -806,6 +981,16 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        // The old text still sits in WAL frames until they are checkpointed and the WAL is
+        // truncated; do that now so a recall scrubs the disk (backups taken earlier keep it).
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.write)
+            .await
+        {
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::warn!(message = id, "WAL checkpoint after a recall was blocked by readers; the next checkpoint scrubs it"),
+            Err(e) => tracing::warn!(message = id, error = %e, "WAL checkpoint after a recall failed"),
+        }
         let message = Message {
             content: None,
             recalled: true,
@@ -964,15 +1149,41 @@ impl Store for SqliteStore {
     }
 }
 
-/// Members, last message and the derived unread count of one conversation row.
+/// One conversation row as `viewer` (a member: the row carries their `read_seq`) sees it.
 async fn load_conversation(
     conn: &mut SqliteConnection,
     row: &SqliteRow,
     viewer: UserId,
 ) -> Result<Conversation, sqlx::Error> {
+    let mut conv = load_shared(conn, row).await?;
+    let read_seq: i64 = row.try_get("read_seq")?;
+    // Derived, never incremented: others' messages after my read position, not recalled.
+    let unread: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? AND recalled_at IS NULL",
+    )
+    .bind(conv.id)
+    .bind(read_seq)
+    .bind(viewer)
+    .fetch_one(&mut *conn)
+    .await?;
+    Viewer {
+        user_id: viewer,
+        read_seq,
+        unread,
+    }
+    .apply(&mut conv);
+    Ok(conv)
+}
+
+/// The viewer-independent part of one conversation row (`id, kind, title, last_seq,
+/// created_at, updated_at`): members with their positions, and the last message. Three
+/// statements, whatever the number of members.
+async fn load_shared(
+    conn: &mut SqliteConnection,
+    row: &SqliteRow,
+) -> Result<Conversation, sqlx::Error> {
     let id: i64 = row.try_get("id")?;
     let last_seq: i64 = row.try_get("last_seq")?;
-    let read_seq: i64 = row.try_get("read_seq")?;
     let kind = if row.try_get::<String, _>("kind")? == "group" {
         ConversationKind::Group
     } else {
@@ -985,24 +1196,34 @@ async fn load_conversation(
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    // Delivered up to just below the oldest message still waiting for each member: one
+    // grouped query for all members (members with nothing waiting have no row).
+    let waiting_rows = sqlx::query(
+        "SELECT r.user_id, MIN(m.seq) AS oldest FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+         WHERE m.conversation_id = ? AND r.push_status <> 1 AND r.kind = 0 GROUP BY r.user_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut oldest_waiting = std::collections::HashMap::with_capacity(waiting_rows.len());
+    for w in &waiting_rows {
+        oldest_waiting.insert(
+            w.try_get::<i64, _>("user_id")?,
+            w.try_get::<i64, _>("oldest")?,
+        );
+    }
     let mut members = Vec::with_capacity(member_rows.len());
     for m in &member_rows {
         let user_id: i64 = m.try_get("user_id")?;
-        // Delivered up to just below the oldest message still waiting for this member.
-        let oldest_waiting: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(m.seq) FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = ? AND r.push_status <> 1 AND r.kind = 0 AND m.conversation_id = ?",
-        )
-        .bind(user_id)
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
         members.push(Member {
             user_id,
             username: m.try_get("username")?,
             display_name: m.try_get("display_name")?,
             read_seq: m.try_get("read_seq")?,
-            delivered_seq: oldest_waiting.map(|s| s - 1).unwrap_or(last_seq),
+            delivered_seq: oldest_waiting
+                .get(&user_id)
+                .map(|s| s - 1)
+                .unwrap_or(last_seq),
         });
     }
     let last_message = if last_seq > 0 {
@@ -1019,32 +1240,18 @@ async fn load_conversation(
     } else {
         None
     };
-    // Derived, never incremented: others' messages after my read position, not recalled.
-    let unread: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? AND recalled_at IS NULL",
-    )
-    .bind(id)
-    .bind(read_seq)
-    .bind(viewer)
-    .fetch_one(&mut *conn)
-    .await?;
-    let title = match kind {
-        ConversationKind::Group => row.try_get("title")?,
-        ConversationKind::Direct => members
-            .iter()
-            .find(|m| m.user_id != viewer)
-            .map(|m| m.display_name.clone())
-            .unwrap_or_default(),
-    };
     Ok(Conversation {
         id,
         kind,
-        title,
+        title: match kind {
+            ConversationKind::Group => row.try_get("title")?,
+            ConversationKind::Direct => String::new(),
+        },
         members,
         last_seq,
         last_message,
-        read_seq,
-        unread,
+        read_seq: 0,
+        unread: 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

@@ -1,26 +1,44 @@
-//! One task per WebSocket: frames in and out, heartbeat, acknowledgement timeouts, and the
-//! paged replay of everything waiting for the user (the original `handleUserOnline`).
+//! One task per WebSocket: frames in and out, heartbeat, acknowledgement timeouts, the paged
+//! replay of everything waiting for the user (the original `handleUserOnline`) and of `sync`
+//! tails, and the limits that keep one connection from exhausting the server: an outbox bounded
+//! in bytes, ack-gated and capped syncs, and a frame budget that slows a flooding client down.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{MessageId, User};
+use app::model::{ConversationId, MessageId, User};
 use app::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame, PROTOCOL_VERSION};
-use axum::extract::ws::{Message as WsMessage, WebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
+use crate::delivery::rate_limit::TokenBucket;
 use crate::delivery::{frame, now_ms, Delivery};
 use crate::error::AppError;
-use crate::ws::hub::{ConnHandle, Frame};
+use crate::http::session::CurrentSession;
+use crate::ws::hub::{CloseReason, ConnHandle};
+use crate::ws::outbox::{outbox, OutboxReceiver};
+use crate::ws::sync::SyncRun;
 use crate::AppState;
 
 use crate::delivery::receipts::MAX_ACK_IDS;
 
 /// Most conversations one `sync` may name.
 const MAX_RESUME_POINTS: usize = 1000;
+/// How often (in 1 s ticks) the session is looked up again, so a session deleted by another
+/// node or by hand also ends its sockets.
+const SESSION_RECHECK_TICKS: u32 = 30;
+
+/// WebSocket close codes the server uses (documented in docs/API.md).
+fn close_code(reason: CloseReason) -> u16 {
+    match reason {
+        CloseReason::SessionEnded => 4001,
+        CloseReason::SlowConsumer => 4008,
+        CloseReason::TooManyConnections => 4009,
+    }
+}
 
 /// Paging state of the offline replay.
 struct Replay {
@@ -44,21 +62,31 @@ struct Session {
     /// Acknowledgements queued for commit and not yet done.
     acks_in_flight: Vec<tokio::task::JoinHandle<()>>,
     /// Conversations this connection may send typing notices to (checked once each).
-    typing_ok: HashSet<i64>,
+    typing_ok: HashSet<ConversationId>,
+    /// The `sync` being replayed, if any.
+    sync: Option<SyncRun>,
 }
 
-pub async fn serve(socket: WebSocket, user: User, state: AppState) {
+pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
+    let CurrentSession {
+        user,
+        token_hash,
+        expires_at,
+    } = auth;
     let delivery = state.delivery.clone();
     let cfg = delivery.config.delivery.clone();
-    let (tx, rx) = mpsc::channel::<Frame>(cfg.outbox_capacity.max(16));
-    let (handle, came_online) = delivery.hub.register(user.id, tx, now_ms());
+    let (tx, rx) = outbox(cfg.outbox_capacity, cfg.outbox_max_bytes);
+    let (handle, came_online) = delivery
+        .hub
+        .register(user.id, token_hash.clone(), tx, now_ms());
     if came_online {
         tracing::info!(user = user.id, username = %user.username, "user online");
     }
     tracing::info!(user = user.id, conn = handle.id, "connection open");
 
     let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write_loop(sink, rx, cfg.heartbeat_interval()));
+    let (close_tx, close_rx) = oneshot::channel();
+    let mut writer = tokio::spawn(write_loop(sink, rx, close_rx, cfg.heartbeat_interval()));
 
     let mut session = Session {
         delivery: delivery.clone(),
@@ -67,6 +95,7 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
         replay: None,
         acks_in_flight: Vec::new(),
         typing_ok: HashSet::new(),
+        sync: None,
     };
     session.send(&ServerFrame::Welcome {
         protocol_version: PROTOCOL_VERSION,
@@ -84,12 +113,24 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_seen = Instant::now();
+    // The frame budget: a client past it is not read from until it refills (TCP pushes back
+    // on the client), so a flood of any frame type is slowed down, never answered in full.
+    let mut budget = TokenBucket::new(cfg.frame_rate_per_sec, cfg.frame_burst);
+    let mut paused_until: Option<tokio::time::Instant> = None;
+    let mut ticks: u32 = 0;
     let reason = loop {
         tokio::select! {
-            msg = stream.next() => match msg {
+            _ = tokio::time::sleep_until(paused_until.unwrap_or_else(tokio::time::Instant::now)), if paused_until.is_some() => {
+                paused_until = None;
+            }
+            msg = stream.next(), if paused_until.is_none() => match msg {
                 Some(Ok(msg)) => {
                     last_seen = Instant::now();
                     handle.last_seen_at.store(now_ms(), Ordering::Relaxed);
+                    if let Err(wait) = budget.take(Instant::now()) {
+                        paused_until = Some(tokio::time::Instant::now() + wait);
+                        delivery.metrics.frames_throttled.inc();
+                    }
                     match msg {
                         WsMessage::Text(text) => session.on_text(text.as_str()).await,
                         WsMessage::Binary(_) => session.error("bad_frame", "binary frames are not supported; send JSON text", None, None),
@@ -100,10 +141,17 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
                 Some(Err(_)) => break "socket error",
                 None => break "socket closed",
             },
-            _ = handle.kill.notified() => break "slow consumer",
+            _ = handle.kill.notified() => {
+                break handle.close_reason().unwrap_or(CloseReason::SlowConsumer).as_str();
+            }
             _ = tick.tick() => {
                 if last_seen.elapsed() > cfg.heartbeat_timeout() {
                     break "heartbeat timeout";
+                }
+                ticks = ticks.wrapping_add(1);
+                if session.session_over(&token_hash, expires_at, ticks).await {
+                    handle.close(CloseReason::SessionEnded);
+                    break CloseReason::SessionEnded.as_str();
                 }
                 session.expire_in_flight(cfg.ack_timeout()).await;
             }
@@ -111,11 +159,39 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
         }
     };
 
-    if reason == "slow consumer" {
-        delivery.metrics.push("slow_consumer", 1);
-    }
+    let close = match handle.close_reason() {
+        Some(r) => {
+            if r == CloseReason::SlowConsumer {
+                delivery.metrics.push("slow_consumer", 1);
+            }
+            delivery
+                .metrics
+                .closed_by_server
+                .get_or_create(&crate::telemetry::OutcomeLabel {
+                    outcome: r.as_str(),
+                })
+                .inc();
+            Some(CloseFrame {
+                code: close_code(r),
+                reason: r.as_str().into(),
+            })
+        }
+        None if reason == "server shutting down" => Some(CloseFrame {
+            code: 1001,
+            reason: reason.into(),
+        }),
+        None => None,
+    };
     let went_offline = delivery.hub.unregister(&handle);
-    writer.abort();
+    // The writer says goodbye with the close code (a slow consumer's socket may not take even
+    // that, hence the time limit).
+    let _ = close_tx.send(close);
+    if tokio::time::timeout(Duration::from_secs(1), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
     let unacknowledged = handle.in_flight_count();
     tracing::info!(
         user = session.user.id,
@@ -132,7 +208,8 @@ pub async fn serve(socket: WebSocket, user: User, state: AppState) {
 /// Forwards queued frames to the socket and sends protocol pings (browsers answer them).
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
-    mut rx: mpsc::Receiver<Frame>,
+    mut rx: OutboxReceiver,
+    mut close: oneshot::Receiver<Option<CloseFrame>>,
     ping_every: Duration,
 ) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
@@ -142,26 +219,32 @@ async fn write_loop(
                 Some(f) => {
                     // Write everything already queued, then flush once: fewer syscalls under load.
                     if sink.feed(WsMessage::Text(f.as_ref().into())).await.is_err() {
-                        break;
+                        return;
                     }
                     let mut more = 0;
                     while more < 256 {
-                        let Ok(f) = rx.try_recv() else { break };
+                        let Some(f) = rx.try_recv() else { break };
                         if sink.feed(WsMessage::Text(f.as_ref().into())).await.is_err() {
                             return;
                         }
                         more += 1;
                     }
                     if sink.flush().await.is_err() {
-                        break;
+                        return;
                     }
                 }
                 None => break,
             },
             _ = ping.tick() => {
                 if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    break;
+                    return;
                 }
+            }
+            frame = &mut close => {
+                if let Ok(Some(frame)) = frame {
+                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                }
+                break;
             }
         }
     }
@@ -275,6 +358,11 @@ impl Session {
                         r.awaiting.remove(id);
                     }
                 }
+                if let Some(r) = self.sync.as_mut() {
+                    for id in &message_ids {
+                        r.awaiting.remove(id);
+                    }
+                }
                 // Not awaited either: replay paging moves on by message id, not by commit.
                 let handle = self.handle.clone();
                 self.acks_in_flight.retain(|t| !t.is_finished());
@@ -285,6 +373,9 @@ impl Session {
                 }));
                 if self.replay.is_some() {
                     self.next_replay_page().await;
+                }
+                if self.sync.is_some() {
+                    self.next_sync_page().await;
                 }
             }
             ClientFrame::Read {
@@ -303,7 +394,7 @@ impl Session {
             ClientFrame::Sync {
                 conversations,
                 recalled_since,
-            } => self.sync(conversations, recalled_since).await,
+            } => self.on_sync(conversations, recalled_since).await,
             ClientFrame::Typing { conversation_id } => {
                 if !self.typing_ok.contains(&conversation_id) {
                     match d.store.is_member(conversation_id, user.id).await {
@@ -314,14 +405,8 @@ impl Session {
                         Err(e) => return self.app_error(e, None, None),
                     }
                 }
-                if let Ok(members) = d.store.member_ids(conversation_id).await {
-                    let f = frame(&ServerFrame::Typing {
-                        conversation_id,
-                        user_id: user.id,
-                    });
-                    for m in members.into_iter().filter(|m| *m != user.id) {
-                        d.hub.send_to_user(m, &f, None);
-                    }
+                if let Err(e) = d.relay_typing(user.id, conversation_id).await {
+                    self.app_error(e, None, None);
                 }
             }
         }
@@ -350,6 +435,7 @@ impl Session {
                     self.send(&ServerFrame::CaughtUp {
                         reason: ReplayReason::Pending,
                         replayed: r.replayed,
+                        more: false,
                     });
                     if r.replayed > 0 {
                         let ms = r.started.elapsed().as_millis() as u64;
@@ -423,82 +509,143 @@ impl Session {
         }
     }
 
-    /// Conversation tails after the client's resume points, then recalls since a time.
-    async fn sync(&mut self, points: Vec<ResumePoint>, recalled_since: Option<i64>) {
+    /// A `sync`: queues the resume points (de-duplicated; joining a sync already running) and
+    /// starts paging their tails.
+    async fn on_sync(&mut self, points: Vec<ResumePoint>, recalled_since: Option<i64>) {
+        let too_many = || {
+            AppError::invalid(
+                "conversations",
+                format!("at most {MAX_RESUME_POINTS} resume points"),
+            )
+        };
         if points.len() > MAX_RESUME_POINTS {
-            return self.app_error(
-                AppError::invalid(
-                    "conversations",
-                    format!("at most {} resume points", MAX_RESUME_POINTS),
-                ),
-                None,
-                None,
-            );
+            return self.app_error(too_many(), None, None);
         }
+        let cap = self.delivery.config.delivery.sync_max_messages;
+        let run = self.sync.get_or_insert_with(|| SyncRun::new(cap));
+        if run.add(points, recalled_since, MAX_RESUME_POINTS).is_err() {
+            return self.app_error(too_many(), None, None);
+        }
+        self.next_sync_page().await;
+    }
+
+    /// Sends sync pages while at most about two wait for acknowledgement and the sync's cap is
+    /// not reached; conversation by conversation, each followed by its recalls.
+    async fn next_sync_page(&mut self) {
         let d = self.delivery.clone();
-        let page = d.config.delivery.replay_page_size;
-        let mut replayed = 0;
-        for p in points {
-            let mut after = p.after_seq;
-            loop {
-                match d
-                    .tail_page(self.user.id, p.conversation_id, after, page)
-                    .await
-                {
-                    Ok(messages) if messages.is_empty() => break,
-                    Ok(messages) => {
-                        let n = messages.len() as i64;
-                        after = messages.last().map(|m| m.seq).unwrap_or(after);
-                        replayed += n;
+        let page = d.config.delivery.replay_page_size.max(1);
+        loop {
+            let Some(run) = self.sync.as_mut() else {
+                return;
+            };
+            if run.awaiting.len() as i64 > page {
+                return;
+            }
+            if run.budget_left() == 0 {
+                let more = run.has_more();
+                return self.finish_sync(more).await;
+            }
+            let (conversation, after) = match run.current {
+                Some(c) => c,
+                None => match run.next_point() {
+                    Some(p) => (p.conversation_id, p.after_seq),
+                    None => return self.finish_sync(false).await,
+                },
+            };
+            run.current = Some((conversation, after));
+            let limit = page.min(run.budget_left());
+            match d.tail_page(self.user.id, conversation, after, limit).await {
+                Ok(messages) => {
+                    let n = messages.len() as i64;
+                    if let Some(last) = messages.last() {
+                        run.current = Some((conversation, last.seq));
+                        run.awaiting.extend(messages.iter().map(|m| m.id));
+                        run.replayed += n;
                         if !self.send(&ServerFrame::Batch {
                             reason: ReplayReason::Sync,
                             messages,
                             remaining: 0,
                         }) {
+                            self.sync = None;
                             return;
                         }
-                        if n < page {
-                            break;
+                    }
+                    if n < limit {
+                        if let Some(run) = self.sync.as_mut() {
+                            run.current = None;
                         }
+                        self.send_recalls(conversation).await;
                     }
-                    Err(AppError::NotFound) => {
-                        self.error("not_found", "no such conversation", None, None);
-                        break;
-                    }
-                    Err(e) => return self.app_error(e, None, None),
                 }
-            }
-            if let Some(since) = recalled_since {
-                match d
-                    .recalled_since(self.user.id, p.conversation_id, since)
-                    .await
-                {
-                    Ok(recalled) => {
-                        for m in recalled {
-                            self.send(&ServerFrame::Recalled {
-                                message_id: m.id,
-                                conversation_id: m.conversation_id,
-                                seq: m.seq,
-                                recalled_at: m.recalled_at.unwrap_or(since),
-                            });
-                        }
-                    }
-                    Err(AppError::NotFound) => {}
-                    Err(e) => return self.app_error(e, None, None),
+                Err(AppError::NotFound) => {
+                    run.current = None;
+                    self.error("not_found", "no such conversation", None, None);
+                }
+                Err(e) => {
+                    self.sync = None;
+                    return self.app_error(e, None, None);
                 }
             }
         }
+    }
+
+    /// Messages of a synced conversation recalled since the client's `recalled_since`.
+    async fn send_recalls(&mut self, conversation: ConversationId) {
+        let Some(since) = self.sync.as_ref().and_then(|r| r.recalled_since) else {
+            return;
+        };
+        match self
+            .delivery
+            .recalled_since(self.user.id, conversation, since)
+            .await
+        {
+            Ok(recalled) => {
+                for m in recalled {
+                    self.send(&ServerFrame::Recalled {
+                        message_id: m.id,
+                        conversation_id: m.conversation_id,
+                        seq: m.seq,
+                        recalled_at: m.recalled_at.unwrap_or(since),
+                    });
+                }
+            }
+            Err(AppError::NotFound) => {}
+            Err(e) => self.app_error(e, None, None),
+        }
+    }
+
+    /// `caught_up{sync}` (with `more` when the cap cut it short), then everything still waiting
+    /// for the user is replayed again ("on request" too) — after this connection's own
+    /// acknowledgements have committed, so they are not replayed back.
+    async fn finish_sync(&mut self, more: bool) {
+        let Some(run) = self.sync.take() else { return };
         self.send(&ServerFrame::CaughtUp {
             reason: ReplayReason::Sync,
-            replayed,
+            replayed: run.replayed,
+            more,
         });
-        // "On request" too: anything still waiting for the user is replayed again — after this
-        // connection's own acknowledgements have committed, so they are not replayed back.
         if self.replay.is_none() {
             for t in self.acks_in_flight.drain(..) {
                 let _ = t.await;
             }
             self.start_replay().await;
+        }
+    }
+
+    /// True when the socket's session has expired or (checked every few ticks) is gone.
+    async fn session_over(&self, token_hash: &str, expires_at: i64, ticks: u32) -> bool {
+        if now_ms() >= expires_at {
+            return true;
+        }
+        if !ticks.is_multiple_of(SESSION_RECHECK_TICKS) {
+            return false;
+        }
+        match self.delivery.store.session_user(token_hash, now_ms()).await {
+            Ok(found) => found.is_none(),
+            Err(e) => {
+                e.log();
+                false
+            }
         }
     }
 

@@ -1,29 +1,53 @@
 //! Who is connected where, and fan-out to a user's connections.
 //!
-//! Each connection has a bounded outbox. A push never waits: if the outbox is full the
-//! connection is a slow consumer and is told to close; the message stays pending in the
-//! database and is replayed when the client reconnects. Nothing is ever dropped silently.
+//! Each connection has an outbox bounded in frames and bytes ([`super::outbox`]). A push never
+//! waits: if the outbox is full the connection is a slow consumer and is told to close; the
+//! message stays pending in the database and is replayed when the client reconnects. Nothing is
+//! ever dropped silently.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use app::model::{ConnectionInfo, MessageId, UserId};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
+pub use super::outbox::Frame;
+use super::outbox::{Outbox, PushError};
 use crate::telemetry::Metrics;
 
-/// One serialized server frame, shared by every connection it is sent to.
-pub type Frame = Arc<str>;
+/// Why the server closes a connection (sent as the WebSocket close reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The outbox passed its frame or byte bound.
+    SlowConsumer,
+    /// The session was logged out, revoked or expired.
+    SessionEnded,
+    /// The user opened more connections than allowed; the oldest goes.
+    TooManyConnections,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::SlowConsumer => "slow consumer",
+            CloseReason::SessionEnded => "session ended",
+            CloseReason::TooManyConnections => "too many connections",
+        }
+    }
+}
 
 pub struct ConnHandle {
     pub id: u64,
     pub user_id: UserId,
+    /// SHA-256 of the session token the socket was opened with (to close it on logout).
+    pub session: String,
     pub connected_at: i64,
     pub last_seen_at: AtomicI64,
-    outbox: mpsc::Sender<Frame>,
-    /// Notified when the hub gives up on this connection (slow consumer).
+    outbox: Outbox,
+    /// Set once, when the server decides to close this connection; `kill` wakes its task.
+    close_reason: OnceLock<CloseReason>,
     pub kill: Notify,
     /// Messages pushed to this connection and not yet acknowledged, with when they were sent.
     pub in_flight: Mutex<HashMap<MessageId, Instant>>,
@@ -32,19 +56,36 @@ pub struct ConnHandle {
 impl ConnHandle {
     /// Queues a frame. Returns false (and asks the connection to close) when the outbox is full.
     pub fn send(&self, frame: &Frame) -> bool {
-        match self.outbox.try_send(frame.clone()) {
+        match self.outbox.push(frame) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(
-                    conn = self.id,
-                    user = self.user_id,
-                    "slow consumer: outbox full, disconnecting"
-                );
-                self.kill.notify_one();
+            Err(PushError::Full) => {
+                if self.close_reason.get().is_none() {
+                    tracing::warn!(
+                        conn = self.id,
+                        user = self.user_id,
+                        queued_bytes = self.outbox.queued_bytes(),
+                        "slow consumer: outbox full, disconnecting"
+                    );
+                }
+                self.close(CloseReason::SlowConsumer);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
+    }
+
+    /// Asks the connection's task to close the socket (the first reason given wins).
+    pub fn close(&self, reason: CloseReason) {
+        let _ = self.close_reason.set(reason);
+        self.kill.notify_one();
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.close_reason.get().copied()
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.outbox.queued_bytes()
     }
 
     /// Queues a frame carrying messages that need an acknowledgement, and tracks them in flight.
@@ -71,6 +112,8 @@ pub struct Hub {
     users: RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Most open connections per user (see [`Hub::with_connection_cap`]).
+    max_per_user: usize,
 }
 
 impl Hub {
@@ -79,22 +122,33 @@ impl Hub {
             users: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             metrics,
+            max_per_user: usize::MAX,
         }
+    }
+
+    /// At most `cap` open connections per user: registering one more closes the user's oldest
+    /// (close code 4009, "too many connections").
+    pub fn with_connection_cap(mut self, cap: usize) -> Hub {
+        self.max_per_user = cap.max(1);
+        self
     }
 
     /// Registers a connection. The bool is true when the user just came online.
     pub fn register(
         &self,
         user_id: UserId,
-        outbox: mpsc::Sender<Frame>,
+        session: String,
+        outbox: Outbox,
         now: i64,
     ) -> (Arc<ConnHandle>, bool) {
         let handle = Arc::new(ConnHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_id,
+            session,
             connected_at: now,
             last_seen_at: AtomicI64::new(now),
             outbox,
+            close_reason: OnceLock::new(),
             kill: Notify::new(),
             in_flight: Mutex::new(HashMap::new()),
         });
@@ -102,6 +156,20 @@ impl Hub {
         let conns = users.entry(user_id).or_default();
         let came_online = conns.is_empty();
         conns.push(handle.clone());
+        // Over the cap: close the oldest (connections already closing do not count).
+        let open = conns.iter().filter(|c| c.close_reason().is_none()).count();
+        for c in conns
+            .iter()
+            .filter(|c| c.close_reason().is_none())
+            .take(open.saturating_sub(self.max_per_user))
+        {
+            tracing::info!(
+                user = user_id,
+                conn = c.id,
+                "too many connections: closing the oldest"
+            );
+            c.close(CloseReason::TooManyConnections);
+        }
         self.metrics.connections.inc();
         if came_online {
             self.metrics.online_users.inc();
@@ -164,6 +232,26 @@ impl Hub {
         }
     }
 
+    /// Closes every connection opened with this session (logout). Returns how many.
+    pub fn close_session(&self, session: &str) -> usize {
+        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        for c in users.values().flatten().filter(|c| c.session == session) {
+            c.close(CloseReason::SessionEnded);
+            n += 1;
+        }
+        n
+    }
+
+    /// Closes every connection of a user (log out everywhere, password change). Returns how many.
+    pub fn close_user(&self, user_id: UserId) -> usize {
+        let conns = self.connections(user_id);
+        for c in &conns {
+            c.close(CloseReason::SessionEnded);
+        }
+        conns.len()
+    }
+
     pub fn connection_infos(&self, user_id: UserId) -> Vec<ConnectionInfo> {
         self.connections(user_id)
             .iter()
@@ -172,6 +260,7 @@ impl Hub {
                 connected_at: c.connected_at,
                 last_seen_at: c.last_seen_at.load(Ordering::Relaxed),
                 in_flight: c.in_flight_count() as i64,
+                outbox_bytes: c.queued_bytes() as i64,
             })
             .collect()
     }

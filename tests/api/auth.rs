@@ -73,9 +73,11 @@ async fn register_login_me_logout() {
         name.as_str()
     );
 
+    // Like every mutation, logout needs the JSON content type (CSRF; see hardening.rs).
     let out = reqwest::Client::new()
         .post(app.url("/api/auth/logout"))
         .header("cookie", format!("courier_session={login_cookie}"))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();

@@ -213,6 +213,7 @@ async fn offline_messages_are_replayed_in_pages_on_connect_and_acknowledged() {
             ServerFrame::CaughtUp {
                 reason: ReplayReason::Pending,
                 replayed,
+                ..
             } => {
                 assert_eq!(replayed, 20);
                 break;
@@ -357,7 +358,8 @@ async fn sync_replays_conversation_tails_after_resume_points() {
             f,
             ServerFrame::CaughtUp {
                 reason: ReplayReason::Sync,
-                replayed: 2
+                replayed: 2,
+                ..
             }
         )
     })
@@ -368,7 +370,8 @@ async fn sync_replays_conversation_tails_after_resume_points() {
             f,
             ServerFrame::CaughtUp {
                 reason: ReplayReason::Pending,
-                replayed: 0
+                replayed: 0,
+                ..
             }
         )
     })

@@ -17,6 +17,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub struct TestApp {
     pub base: String,
+    /// `http://addr` of the separate metrics listener.
+    pub metrics_base: String,
     pub state: AppState,
     pub dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -44,8 +46,16 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     };
     // Tests run the scheduler's jobs by calling them, at the times they choose.
     c.scheduler.enabled = false;
+    // Each test server gets its own metrics port.
+    c.metrics_addr = "127.0.0.1:0".into();
     c.delivery.send_rate_per_sec = 1_000_000.0;
     c.delivery.send_burst = 1_000_000.0;
+    // Every test client is 127.0.0.1 and many register users: the abuse limits are lifted
+    // here; the tests of those limits (tests/api/abuse.rs) set them tight.
+    c.limits.registrations_per_addr_per_hour = 1_000_000;
+    c.limits.login_free_failures = 1_000;
+    c.limits.login_free_failures_per_addr = 1_000_000;
+    c.limits.hashing_queue = 100_000;
     c
 }
 
@@ -62,6 +72,10 @@ pub async fn spawn_app_with(f: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
     let app = Application::build(config).await.expect("app builds");
     let addr = app.local_addr();
+    let metrics_base = app
+        .metrics_addr()
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
     let state = app.state.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -73,6 +87,7 @@ pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
     });
     TestApp {
         base: format!("http://{addr}"),
+        metrics_base,
         state,
         dir,
         stop: Some(stop),
@@ -83,6 +98,16 @@ pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The Prometheus text from the metrics listener.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Stops the server (graceful shutdown) and returns its directory, to restart on the same data.

@@ -2,9 +2,12 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod conversations;
 mod delivery;
+mod group_cost;
+mod hardening;
 mod history;
 mod liveness;
 mod observability;

@@ -19,12 +19,7 @@ async fn metrics_count_what_happened() {
     let m = a.send_http(conv.id, "m1", "count me").await.message;
     a.send_http(conv.id, "m1", "count me").await;
     a.send_http(conv.id, "m2", "and me").await;
-    let text = reqwest::get(app.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert_eq!(metric(&text, "courier_messages_sent_total"), 2.0);
     assert_eq!(metric(&text, "courier_duplicates_absorbed_total"), 1.0);
     assert_eq!(metric(&text, "courier_offline_backlog"), 2.0);
@@ -37,12 +32,7 @@ async fn metrics_count_what_happened() {
     .await;
     let mut text = String::new();
     for _ in 0..50 {
-        text = reqwest::get(app.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        text = app.metrics_text().await;
         if metric(&text, "courier_offline_backlog") == 1.0 {
             break;
         }

@@ -143,9 +143,61 @@ fn MessagePane(id: ConversationId) -> impl IntoView {
                     <h2>{move || info.get().map(|(t, _, _)| t).unwrap_or_default()}</h2>
                     <span class="pane-subtitle" aria-live="polite">{subtitle}</span>
                 </div>
+                <Show when=move || group.get()>
+                    <LeaveGroup id=id />
+                </Show>
             </header>
             <MessageList id=id group=group stick=stick />
             <Composer id=id stick=stick />
         </section>
+    }
+}
+
+/// "Leave group", with an inline confirmation (no browser dialog). Once the server agrees the
+/// group disappears from every tab (`conversation_left`), and the pane closes.
+#[component]
+fn LeaveGroup(id: ConversationId) -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let confirming = RwSignal::new(false);
+    view! {
+        <div class="leave-group">
+            <Show
+                when=move || confirming.get()
+                fallback=move || {
+                    view! {
+                        <button
+                            type="button"
+                            class="secondary-button"
+                            data-testid="leave-group"
+                            on:click=move |_| confirming.set(true)
+                        >
+                            {move || i18n.t().leave_group}
+                        </button>
+                    }
+                }
+            >
+                <span class="leave-confirm-text" role="alert">{move || i18n.t().leave_group_confirm}</span>
+                <button
+                    type="button"
+                    class="secondary-button danger-button"
+                    data-testid="leave-group-confirm"
+                    on:click=move |_| {
+                        confirming.set(false);
+                        app.leave_group(id);
+                    }
+                >
+                    {move || i18n.t().leave}
+                </button>
+                <button
+                    type="button"
+                    class="secondary-button"
+                    data-testid="leave-group-cancel"
+                    on:click=move |_| confirming.set(false)
+                >
+                    {move || i18n.t().cancel}
+                </button>
+            </Show>
+        </div>
     }
 }

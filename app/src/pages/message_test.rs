@@ -208,11 +208,20 @@ fn StatsPanel() -> impl IntoView {
     if let Ok(h) = set_interval_with_handle(refresh, STATS_EVERY) {
         on_cleanup(move || h.clear());
     }
-    let pending = move || diag.with(|d| d.as_ref().map(|d| d.server.pending).unwrap_or(0));
+    // Server-wide figures for operators; everyone else sees their own.
+    let pending = move || {
+        diag.with(|d| {
+            d.as_ref()
+                .map(|d| d.server.as_ref().unwrap_or(&d.my_records).pending)
+                .unwrap_or(0)
+        })
+    };
     // Of the pushes that ended, how many succeeded (nothing ended yet counts as 100%).
     let rate = move || {
         diag.with(|d| {
-            let s = d.as_ref().map(|d| &d.server);
+            let s = d
+                .as_ref()
+                .map(|d| d.server.as_ref().unwrap_or(&d.sent_records));
             let (ok, bad) = s.map(|s| (s.pushed, s.failed)).unwrap_or((0, 0));
             if ok + bad == 0 {
                 100.0
@@ -255,9 +264,9 @@ fn StatsPanel() -> impl IntoView {
                 <dt>{move || i18n.t().mt_success_rate}</dt>
                 <dd>{move || format!("{:.1}%", rate())}</dd>
                 <dt>{move || i18n.t().mt_online_users}</dt>
-                <dd>{move || diag.with(|d| d.as_ref().map(|d| d.online_users).unwrap_or(0))}</dd>
+                <dd>{move || count_or_dash(diag.with(|d| d.as_ref().and_then(|d| d.online_users)))}</dd>
                 <dt>{move || i18n.t().mt_connections}</dt>
-                <dd>{move || diag.with(|d| d.as_ref().map(|d| d.open_connections).unwrap_or(0))}</dd>
+                <dd>{move || count_or_dash(diag.with(|d| d.as_ref().and_then(|d| d.open_connections)))}</dd>
             </dl>
             {move || {
                 let t = i18n.t();
@@ -274,7 +283,17 @@ fn StatsPanel() -> impl IntoView {
                         <tbody>
                             {row(t.mt_my_backlog, |d| (d.my_records.pending, d.my_records.pushed, d.my_records.failed))}
                             {row(t.mt_sent_by_me, |d| (d.sent_records.pending, d.sent_records.pushed, d.sent_records.failed))}
-                            {row(t.mt_server, |d| (d.server.pending, d.server.pushed, d.server.failed))}
+                            {move || {
+                                diag.with(|d| d.as_ref().is_some_and(|d| d.server.is_some()))
+                                    .then(|| {
+                                        row(t.mt_server, |d| {
+                                            d.server
+                                                .as_ref()
+                                                .map(|s| (s.pending, s.pushed, s.failed))
+                                                .unwrap_or((0, 0, 0))
+                                        })
+                                    })
+                            }}
                         </tbody>
                     </table>
                 }
@@ -282,6 +301,11 @@ fn StatsPanel() -> impl IntoView {
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         </section>
     }
+}
+
+/// Server-wide counts are for operators; others see a dash.
+fn count_or_dash(n: Option<i64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_else(|| "—".into())
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

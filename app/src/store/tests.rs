@@ -910,3 +910,92 @@ fn a_list_answer_older_than_live_messages_does_not_hide_them() {
         3
     );
 }
+
+#[test]
+fn leaving_a_group_forgets_it_and_ignores_late_news_about_it() {
+    let mut s = state_with(3);
+    let mut g = conv(C2, 2, 0, 2);
+    g.kind = ConversationKind::Group;
+    g.title = "Team".into();
+    g.members.push(member(CAROL, 0, 0));
+    apply(&mut s, Event::ConversationUpserted(g.clone()));
+    open_and_load(&mut s, C2, page(C2, 1..=2, false));
+    apply(
+        &mut s,
+        Event::Queued {
+            client_msg_id: "unsent".into(),
+            conversation_id: C2,
+            content: "bye".into(),
+            now: 5_000,
+        },
+    );
+    apply(
+        &mut s,
+        Event::Queued {
+            client_msg_id: "elsewhere".into(),
+            conversation_id: C1,
+            content: "hi".into(),
+            now: 5_001,
+        },
+    );
+    apply(
+        &mut s,
+        Event::Typing {
+            conversation_id: C2,
+            user_id: BOB,
+            until: 9_000,
+        },
+    );
+    assert_eq!(s.active, Some(C2));
+
+    apply(&mut s, Event::ConversationLeft(C2));
+    assert!(!s.conversations.contains_key(&C2));
+    assert!(!s.timelines.contains_key(&C2));
+    assert!(!s.typing.contains_key(&C2));
+    assert_eq!(s.active, None, "the open pane closes");
+    assert_eq!(
+        s.pending.keys().collect::<Vec<_>>(),
+        vec!["elsewhere"],
+        "unsent messages to the group go, others stay"
+    );
+    assert_eq!(s.conversation_list().len(), 1);
+    assert_eq!(s.unread(C2), 0);
+
+    // A message committed just before the leave, a stale list, a stale `conversation` frame:
+    // none of them brings the group back, nor asks the server about it.
+    apply(&mut s, Event::Live(msg(C2, 3, BOB)));
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Pending,
+            messages: vec![msg(C2, 4, CAROL)],
+        },
+    );
+    apply(
+        &mut s,
+        Event::ConversationsLoaded(vec![conv(C1, 3, 0, 3), g.clone()]),
+    );
+    apply(&mut s, Event::ConversationUpserted(g));
+    apply(
+        &mut s,
+        Event::Typing {
+            conversation_id: C2,
+            user_id: BOB,
+            until: 9_000,
+        },
+    );
+    assert!(!s.conversations.contains_key(&C2));
+    assert!(!s.timelines.contains_key(&C2));
+    assert!(s.unknown_conversations.is_empty());
+    assert!(!s.typing.contains_key(&C2));
+    assert!(s.resume_points().iter().all(|r| r.conversation_id != C2));
+    assert_eq!(begin_history(&mut s, C2, HistoryDirection::Newest), None);
+    assert!(
+        s.conversations.contains_key(&C1),
+        "other conversations stay"
+    );
+
+    // Leaving twice (the answer and the frame from the server) is harmless.
+    apply(&mut s, Event::ConversationLeft(C2));
+    assert_eq!(s.conversation_list().len(), 1);
+}

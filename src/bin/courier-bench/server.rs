@@ -214,6 +214,20 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         ("COURIER_SEND_RATE_PER_SEC".into(), "1000000000".into()),
         ("COURIER_SEND_BURST".into(), "1000000000".into()),
         ("COURIER_SCHEDULER_ENABLED".into(), "false".into()),
+        // Every bench user registers from loopback, and `connections` opens many sockets per
+        // user: lift the abuse limits.
+        (
+            "COURIER_REGISTRATIONS_PER_ADDR_PER_HOUR".into(),
+            "1000000000".into(),
+        ),
+        (
+            "COURIER_LOGIN_FREE_FAILURES_PER_ADDR".into(),
+            "1000000000".into(),
+        ),
+        ("COURIER_HASHING_QUEUE".into(), "100000".into()),
+        ("COURIER_WS_CONNECTIONS_PER_USER".into(), "1000000".into()),
+        // Its own metrics port, so that it never clashes with a server already running here.
+        ("COURIER_METRICS_ADDR".into(), "127.0.0.1:0".into()),
         ("RUST_LOG".into(), "warn".into()),
     ];
     for (k, v) in &opts.env {

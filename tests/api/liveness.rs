@@ -83,7 +83,21 @@ async fn a_push_not_acknowledged_in_time_is_marked_failed_with_its_error() {
 
 #[tokio::test]
 async fn a_slow_consumer_is_disconnected_and_loses_nothing() {
-    let app = spawn_app_with(|c| c.delivery.outbox_capacity = 16).await;
+    slow_consumer_loses_nothing(|c| c.delivery.outbox_capacity = 16).await;
+}
+
+/// The outbox is bounded in bytes too: few frames, but big ones, also make a slow consumer.
+#[tokio::test]
+async fn a_slow_consumer_past_the_byte_bound_is_disconnected_and_loses_nothing() {
+    slow_consumer_loses_nothing(|c| {
+        c.delivery.outbox_capacity = 100_000;
+        c.delivery.outbox_max_bytes = 256 * 1024;
+    })
+    .await;
+}
+
+async fn slow_consumer_loses_nothing(configure: impl FnOnce(&mut courier::config::Config)) {
+    let app = spawn_app_with(configure).await;
     let a = app.register("sa").await;
     let b = app.register("sb").await;
     let conv = a.direct_with(&b).await;

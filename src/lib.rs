@@ -32,6 +32,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub delivery: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
+    /// This process's WebSocket connections (the engine reaches them as `delivery.fanout`).
+    pub hub: Arc<Hub>,
     /// Login and registration throttles and the password-hashing queue bound.
     pub auth_limits: Arc<accounts::AuthLimits>,
     /// Flips to true when the server is shutting down; socket tasks close on it.
@@ -95,7 +97,7 @@ impl Application {
             Hub::new(metrics.clone()).with_connection_cap(config.limits.ws_connections_per_user),
         );
         let auth_limits = Arc::new(accounts::AuthLimits::new(&config.limits, metrics.clone()));
-        let delivery = Delivery::new(store.clone(), hub, metrics.clone(), config.clone());
+        let delivery = Delivery::new(store.clone(), hub.clone(), metrics.clone(), config.clone());
         let (shutdown_tx, shutdown) = watch::channel(false);
         scheduler::start(delivery.clone(), shutdown.clone());
         let state = AppState {
@@ -103,10 +105,11 @@ impl Application {
             store,
             delivery,
             metrics,
+            hub,
             auth_limits,
             shutdown,
         };
-        let router = http::router(state.clone());
+        let router = http::router(state.clone(), ws::router());
         let metrics_addr = serve_metrics(&state).await?;
         Ok(Application {
             listener,

@@ -13,10 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::now_ms;
 use super::push::push_committed;
+use super::Fanout;
 use crate::error::{AppError, AppResult};
 use crate::store::{AckOutcome, InsertOutcome, NewMessage, Store};
 use crate::telemetry::{Metrics, OutcomeLabel};
-use crate::ws::hub::Hub;
 
 enum Job {
     /// A send, the connection it came from (if any), and who waits for its outcome.
@@ -44,13 +44,13 @@ pub struct Batcher {
 impl Batcher {
     pub fn start(
         store: Arc<dyn Store>,
-        hub: Arc<Hub>,
+        fanout: Arc<dyn Fanout>,
         metrics: Arc<Metrics>,
         max_batch: usize,
     ) -> Batcher {
         let (tx, rx) = mpsc::channel(16_384);
         tokio::spawn(async move {
-            run(store, hub, metrics, rx, max_batch.max(1)).await;
+            run(store, fanout, metrics, rx, max_batch.max(1)).await;
             // The queue only closes at shutdown; anything else means the writer is gone.
             tracing::info!("writer stopped");
         });
@@ -104,14 +104,14 @@ pub async fn outcome<T>(pending: Pending<T>) -> AppResult<T> {
 
 async fn run(
     store: Arc<dyn Store>,
-    hub: Arc<Hub>,
+    fanout: Arc<dyn Fanout>,
     metrics: Arc<Metrics>,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
 ) {
     let m = metrics.clone();
     supervise(&mut rx, max_batch, &m, |jobs| {
-        commit_batch(store.clone(), hub.clone(), metrics.clone(), jobs)
+        commit_batch(store.clone(), fanout.clone(), metrics.clone(), jobs)
     })
     .await;
 }
@@ -154,7 +154,7 @@ async fn supervise<F, Fut>(
 /// Commits one batch of jobs and answers each.
 async fn commit_batch(
     store: Arc<dyn Store>,
-    hub: Arc<Hub>,
+    fanout: Arc<dyn Fanout>,
     metrics: Arc<Metrics>,
     mut jobs: Vec<Job>,
 ) -> Vec<Job> {
@@ -186,7 +186,7 @@ async fn commit_batch(
         Ok((sent, acked)) => {
             for (outcome, origin) in sent.iter().zip(&origins) {
                 if let InsertOutcome::Inserted(committed) = outcome {
-                    push_committed(&hub, &metrics, committed, *origin);
+                    push_committed(fanout.as_ref(), &metrics, committed, *origin);
                 }
             }
             for (reply, outcome) in send_replies.into_iter().zip(sent) {

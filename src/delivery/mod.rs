@@ -12,6 +12,8 @@
 //! - [`typing`]: typing notices, throttled per user and conversation
 
 pub mod batcher;
+pub mod conversations;
+pub mod fanout;
 pub mod push;
 pub mod rate_limit;
 pub mod recall;
@@ -23,16 +25,15 @@ pub mod typing;
 
 use std::sync::Arc;
 
-use app::protocol::ServerFrame;
-
 use crate::config::Config;
 use crate::store::Store;
 use crate::telemetry::Metrics;
-use crate::ws::hub::{Frame, Hub};
+pub use fanout::{frame, Fanout, Frame};
 
 pub struct Delivery {
     pub store: Arc<dyn Store>,
-    pub hub: Arc<Hub>,
+    /// Where pushes go: the connections of this process, or of the whole cluster.
+    pub fanout: Arc<dyn Fanout>,
     pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
     batcher: batcher::Batcher,
@@ -44,13 +45,13 @@ impl Delivery {
     /// Must be called inside a tokio runtime: it starts the batching writer task.
     pub fn new(
         store: Arc<dyn Store>,
-        hub: Arc<Hub>,
+        fanout: Arc<dyn Fanout>,
         metrics: Arc<Metrics>,
         config: Arc<Config>,
     ) -> Arc<Delivery> {
         let batcher = batcher::Batcher::start(
             store.clone(),
-            hub.clone(),
+            fanout.clone(),
             metrics.clone(),
             config.delivery.max_batch,
         );
@@ -63,7 +64,7 @@ impl Delivery {
         ));
         Arc::new(Delivery {
             store,
-            hub,
+            fanout,
             metrics,
             config,
             batcher,
@@ -78,14 +79,6 @@ impl Delivery {
     pub async fn writer_alive(&self) -> bool {
         self.batcher.alive(std::time::Duration::from_secs(2)).await
     }
-}
-
-/// Serializes a frame once, to be shared by every connection it goes to.
-pub fn frame(f: &ServerFrame) -> Frame {
-    // ServerFrame contains only strings and numbers: serialization cannot fail.
-    Arc::from(serde_json::to_string(f).unwrap_or_else(|_| {
-        String::from("{\"type\":\"error\",\"code\":\"internal\",\"message\":\"encoding failed\"}")
-    }))
 }
 
 /// Milliseconds since the Unix epoch.

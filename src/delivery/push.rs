@@ -8,15 +8,14 @@
 
 use app::protocol::ServerFrame;
 
-use super::frame;
+use super::{frame, Fanout};
 use crate::store::Committed;
 use crate::telemetry::Metrics;
-use crate::ws::hub::Hub;
 
 /// Offers a freshly committed message to its recipients' connections and echoes it to the
 /// sender's other connections (`origin`, the sending connection, gets `sent` instead).
 pub(crate) fn push_committed(
-    hub: &Hub,
+    fanout: &dyn Fanout,
     metrics: &Metrics,
     committed: &Committed,
     origin: Option<u64>,
@@ -27,7 +26,7 @@ pub(crate) fn push_committed(
     });
     let mut pushed = 0;
     for user in &committed.recipients {
-        let n = hub.deliver_to_user(*user, &f, &[message.id]);
+        let n = fanout.deliver_to_user(*user, &f, &[message.id]);
         if n > 0 {
             pushed += 1;
             tracing::debug!(message = message.id, user, connections = n, "pushed live");
@@ -40,5 +39,5 @@ pub(crate) fn push_committed(
         }
     }
     metrics.push("live", pushed);
-    hub.send_to_user(message.sender_id, &f, origin);
+    fanout.send_to_user(message.sender_id, &f, origin);
 }

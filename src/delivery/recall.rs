@@ -26,9 +26,9 @@ impl Delivery {
                 });
                 for member in members {
                     if member == by.id {
-                        self.hub.send_to_user(member, &f, None);
+                        self.fanout.send_to_user(member, &f, None);
                     } else {
-                        self.hub.deliver_to_user(member, &f, &[message.id]);
+                        self.fanout.deliver_to_user(member, &f, &[message.id]);
                     }
                 }
                 tracing::info!(message = message.id, user = by.id, "message recalled");

@@ -23,7 +23,7 @@ impl Delivery {
                 "at most 10000 ids per acknowledgement",
             ));
         }
-        self.hub.settle(user, ids);
+        self.fanout.settle(user, ids);
         if ids.is_empty() {
             return Ok(AckResponse { acknowledged: 0 });
         }
@@ -61,7 +61,7 @@ impl Delivery {
                 seq: out.position.read_seq,
             });
             for member in &out.members {
-                self.hub.send_to_user(*member, &f, None);
+                self.fanout.send_to_user(*member, &f, None);
             }
             if out.acknowledged > 0 {
                 self.metrics.push("acknowledged", out.acknowledged);
@@ -110,7 +110,7 @@ impl Delivery {
                 seq: c.seq,
                 status: c.status,
             });
-            self.hub.send_to_user(c.sender_id, &f, None);
+            self.fanout.send_to_user(c.sender_id, &f, None);
         }
     }
 }

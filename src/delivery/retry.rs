@@ -61,9 +61,9 @@ impl Delivery {
             }
             for r in &due {
                 let message = self.store.message(r.message_id).await?;
-                let conns = self.hub.connections(r.user_id);
+                let online = self.fanout.is_online(r.user_id);
                 match message {
-                    Some(message) if !conns.is_empty() => {
+                    Some(message) if online => {
                         self.store.mark_retrying(r.record_id, now_ms()).await?;
                         let f = if message.recalled {
                             frame(&ServerFrame::Recalled {
@@ -75,7 +75,7 @@ impl Delivery {
                         } else {
                             frame(&ServerFrame::Message { message })
                         };
-                        self.hub.deliver_to_user(r.user_id, &f, &[r.message_id]);
+                        self.fanout.deliver_to_user(r.user_id, &f, &[r.message_id]);
                         report.repushed += 1;
                     }
                     _ => {

@@ -61,7 +61,7 @@ impl Delivery {
             user_id: user,
         });
         for m in members.into_iter().filter(|m| *m != user) {
-            self.hub.send_to_user(m, &f, None);
+            self.fanout.send_to_user(m, &f, None);
         }
         Ok(true)
     }

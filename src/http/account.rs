@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
 /// Deletes every session of the user and closes every socket they opened.
 async fn revoke_all(s: &AppState, user: &User) -> AppResult<SessionsRevoked> {
     let sessions = s.store.delete_user_sessions(user.id).await?;
-    let sockets = s.delivery.hub.close_user(user.id) as u64;
+    let sockets = s.delivery.fanout.close_user(user.id) as u64;
     tracing::info!(user = user.id, sessions, sockets, "all sessions revoked");
     Ok(SessionsRevoked { sessions, sockets })
 }

@@ -69,7 +69,7 @@ async fn logout(
     if let Ok(Some(token)) = session_token(&headers, s.config.secure_cookies) {
         let hash = hash_token(&token);
         s.store.delete_session(&hash).await?;
-        let closed = s.delivery.hub.close_session(&hash);
+        let closed = s.delivery.fanout.close_session(&hash);
         tracing::info!(sockets_closed = closed, "logged out");
     }
     let mut out = HeaderMap::new();

@@ -4,8 +4,8 @@
 use std::sync::{Arc, OnceLock};
 
 use app::model::{
-    Conversation, ConversationId, ConversationKind, CreateGroupRequest, LeftConversation,
-    MarkReadRequest, ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
+    Conversation, ConversationId, CreateGroupRequest, LeftConversation, MarkReadRequest,
+    ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
 };
 use app::protocol::ServerFrame;
 use axum::extract::State;
@@ -19,9 +19,8 @@ use crate::config::ConversationLimits;
 use crate::delivery::rate_limit::RateLimiter;
 use crate::delivery::{frame, now_ms};
 use crate::error::{AppError, AppResult};
-use crate::store::{ConversationViews, LeaveOutcome, Viewer};
+use crate::store::LeaveOutcome;
 use crate::telemetry::{Metrics, OutcomeLabel};
-use crate::ws::hub::Frame;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -120,7 +119,7 @@ async fn start_direct(
         .await?
         .ok_or(AppError::NotFound)?;
     let mine = views.view(me.id).ok_or(AppError::NotFound)?;
-    announce(&s, views, Some(me.id));
+    s.delivery.announce_conversation(views, Some(me.id));
     Ok(Json(mine))
 }
 
@@ -166,79 +165,8 @@ async fn create_group(
         .await?
         .ok_or(AppError::NotFound)?;
     let mine = views.view(me.id).ok_or(AppError::NotFound)?;
-    announce(&s, views, Some(me.id));
+    s.delivery.announce_conversation(views, Some(me.id));
     Ok((StatusCode::CREATED, Json(mine)))
-}
-
-/// Tells the members' connections (but `skip`'s) about the conversation, each as they see it.
-/// The conversation is built once; per online member only the viewer's fields (title of a
-/// direct conversation, `read_seq`, `unread`) are patched, and the member list, the bulk of a
-/// group's frame, is serialized once (see [`ConversationFrames`]). So the server's work is
-/// linear in the members, apart from copying each frame into its outbox.
-fn announce(s: &AppState, views: ConversationViews, skip: Option<UserId>) {
-    let hub = &s.delivery.hub;
-    let ConversationViews { shared, viewers } = views;
-    let mut targets = viewers
-        .iter()
-        .filter(|v| Some(v.user_id) != skip && hub.is_online(v.user_id))
-        .peekable();
-    if targets.peek().is_none() {
-        return;
-    }
-    let mut frames = ConversationFrames::new(shared);
-    for v in targets {
-        hub.send_to_user(v.user_id, &frames.for_viewer(v), None);
-    }
-}
-
-/// `conversation` frames of one conversation for many viewers. For a group, the member list is
-/// serialized once and spliced into each viewer's frame: building N frames of an N-member group
-/// costs O(N) serialization plus O(N²) bytes of copying, instead of O(N²) serialization.
-struct ConversationFrames {
-    /// The conversation frame; for a group its `members` are held apart, in `members_json`.
-    frame: ServerFrame,
-    members_json: Option<String>,
-}
-
-/// How the (empty) member list of a group appears in a serialized frame. The fields before it
-/// (`type`, `id`, `kind`, `title`) cannot contain it: quotes inside a JSON string are escaped.
-const EMPTY_MEMBERS: &str = "\"members\":[]";
-
-impl ConversationFrames {
-    fn new(mut conversation: Conversation) -> ConversationFrames {
-        let members_json = if conversation.kind == ConversationKind::Group {
-            let members = std::mem::take(&mut conversation.members);
-            serde_json::to_string(&members).ok()
-        } else {
-            None
-        };
-        ConversationFrames {
-            frame: ServerFrame::Conversation { conversation },
-            members_json,
-        }
-    }
-
-    fn for_viewer(&mut self, viewer: &Viewer) -> Frame {
-        if let ServerFrame::Conversation { conversation } = &mut self.frame {
-            viewer.apply(conversation);
-        }
-        let small = frame(&self.frame);
-        let Some(members) = &self.members_json else {
-            return small;
-        };
-        match small.find(EMPTY_MEMBERS) {
-            Some(at) => {
-                let cut = at + EMPTY_MEMBERS.len() - 2;
-                let mut out = String::with_capacity(small.len() + members.len());
-                out.push_str(&small[..cut]);
-                out.push_str(members);
-                out.push_str(&small[cut + 2..]);
-                Frame::from(out)
-            }
-            // Not reached (see EMPTY_MEMBERS); a frame without members beats a wrong one.
-            None => small,
-        }
-    }
 }
 
 async fn show(
@@ -296,7 +224,7 @@ async fn leave(
         "left conversation"
     );
     // Every tab of the leaver forgets it.
-    s.delivery.hub.send_to_user(
+    s.delivery.fanout.send_to_user(
         me.id,
         &frame(&ServerFrame::ConversationLeft {
             conversation_id: id,
@@ -308,85 +236,10 @@ async fn leave(
     // The others see the new member list.
     if !members.is_empty() {
         if let Some(views) = s.store.conversation_views(id).await? {
-            announce(&s, views, None);
+            s.delivery.announce_conversation(views, None);
         }
     }
     Ok(Json(LeftConversation {
         conversation_id: id,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use app::model::{Member, Message, MessageStatus};
-
-    use super::*;
-
-    fn conversation(kind: ConversationKind, title: &str, members: usize) -> Conversation {
-        Conversation {
-            id: 9,
-            kind,
-            title: title.into(),
-            members: (1..=members as i64)
-                .map(|i| Member {
-                    user_id: i,
-                    username: format!("u{i}"),
-                    display_name: format!("User \"{i}\" \\ \"members\":[]"),
-                    read_seq: i,
-                    delivered_seq: i + 1,
-                })
-                .collect(),
-            last_seq: 3,
-            last_message: Some(Message {
-                id: 30,
-                conversation_id: 9,
-                seq: 3,
-                sender_id: 1,
-                sender_name: "User 1".into(),
-                client_msg_id: "c".into(),
-                content: Some("\"members\":[] in a message".into()),
-                recalled: false,
-                recalled_at: None,
-                status: MessageStatus::Sent,
-                created_at: 5,
-            }),
-            read_seq: 0,
-            unread: 0,
-            created_at: 1,
-            updated_at: 5,
-        }
-    }
-
-    /// The spliced frames are exactly what serializing each viewer's conversation gives.
-    #[test]
-    fn spliced_frames_equal_full_serialization() {
-        for (kind, title, n) in [
-            (ConversationKind::Group, "Team \"members\":[] x", 5),
-            (ConversationKind::Group, "", 1),
-            (ConversationKind::Direct, "", 2),
-        ] {
-            let shared = conversation(kind, title, n);
-            let viewers: Vec<Viewer> = (1..=n as i64)
-                .map(|i| Viewer {
-                    user_id: i,
-                    read_seq: i,
-                    unread: 3 - i,
-                })
-                .collect();
-            let mut frames = ConversationFrames::new(shared.clone());
-            for v in &viewers {
-                let mut expected = shared.clone();
-                v.apply(&mut expected);
-                let expected = frame(&ServerFrame::Conversation {
-                    conversation: expected,
-                });
-                assert_eq!(
-                    frames.for_viewer(v),
-                    expected,
-                    "{kind:?} viewer {}",
-                    v.user_id
-                );
-            }
-        }
-    }
 }

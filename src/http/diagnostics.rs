@@ -26,13 +26,13 @@ async fn diagnostics(
         .iter()
         .any(|o| o.eq_ignore_ascii_case(&me.username));
     let (server, online_users, open_connections) = if operator {
-        let (online, open) = s.delivery.hub.counts();
+        let (online, open) = s.delivery.fanout.counts();
         (Some(s.store.push_stats().await?), Some(online), Some(open))
     } else {
         (None, None, None)
     };
     Ok(Json(Diagnostics {
-        connections: s.delivery.hub.connection_infos(me.id),
+        connections: s.delivery.fanout.connection_infos(me.id),
         my_records: s.store.push_stats_for_recipient(me.id).await?,
         sent_records: s.store.push_stats_for_sender(me.id).await?,
         recent_sent_records: s.store.recent_records_for_sender(me.id, 50).await?,

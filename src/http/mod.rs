@@ -29,7 +29,10 @@ use tower_http::trace::TraceLayer;
 use crate::error::AppError;
 use crate::AppState;
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface. `sockets` is the WebSocket endpoint (`ws::router`), given by the
+/// composition root so that this module does not depend on `ws`; it gets the same error
+/// shape and CSRF guard as the API.
+pub fn router(state: AppState, sockets: Router<AppState>) -> Router {
     let api = Router::new()
         .merge(auth::router())
         .merge(account::router())
@@ -44,7 +47,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(
-            api.merge(crate::ws::router())
+            api.merge(sockets)
                 .layer(middleware::from_fn_with_state(
                     state.clone(),
                     csrf::refuse_cross_origin,

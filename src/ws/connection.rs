@@ -76,7 +76,7 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
     let delivery = state.delivery.clone();
     let cfg = delivery.config.delivery.clone();
     let (tx, rx) = outbox(cfg.outbox_capacity, cfg.outbox_max_bytes);
-    let (handle, came_online) = delivery
+    let (handle, came_online) = state
         .hub
         .register(user.id, token_hash.clone(), tx, now_ms());
     if came_online {
@@ -182,7 +182,7 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
         }),
         None => None,
     };
-    let went_offline = delivery.hub.unregister(&handle);
+    let went_offline = state.hub.unregister(&handle);
     // The writer says goodbye with the close code (a slow consumer's socket may not take even
     // that, hence the time limit).
     let _ = close_tx.send(close);

@@ -13,8 +13,9 @@ use std::time::Instant;
 use app::model::{ConnectionInfo, MessageId, UserId};
 use tokio::sync::Notify;
 
-pub use super::outbox::Frame;
 use super::outbox::{Outbox, PushError};
+use crate::delivery::Fanout;
+pub use crate::delivery::Frame;
 use crate::telemetry::Metrics;
 
 /// Why the server closes a connection (sent as the WebSocket close reason).
@@ -200,14 +201,17 @@ impl Hub {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
         users.get(&user_id).cloned().unwrap_or_default()
     }
+}
 
-    pub fn is_online(&self, user_id: UserId) -> bool {
+/// The local fan-out: the connections of this process.
+impl Fanout for Hub {
+    fn is_online(&self, user_id: UserId) -> bool {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
         users.get(&user_id).is_some_and(|c| !c.is_empty())
     }
 
     /// Sends a frame to every connection of `user_id` except `except`. Returns how many got it.
-    pub fn send_to_user(&self, user_id: UserId, frame: &Frame, except: Option<u64>) -> usize {
+    fn send_to_user(&self, user_id: UserId, frame: &Frame, except: Option<u64>) -> usize {
         self.connections(user_id)
             .iter()
             .filter(|c| Some(c.id) != except && c.send(frame))
@@ -215,7 +219,7 @@ impl Hub {
     }
 
     /// Sends a frame that needs acknowledgement to every connection of `user_id`.
-    pub fn deliver_to_user(&self, user_id: UserId, frame: &Frame, ids: &[MessageId]) -> usize {
+    fn deliver_to_user(&self, user_id: UserId, frame: &Frame, ids: &[MessageId]) -> usize {
         self.connections(user_id)
             .iter()
             .filter(|c| c.deliver(frame, ids))
@@ -223,7 +227,7 @@ impl Hub {
     }
 
     /// A device of `user_id` acknowledged these: none of the user's connections waits for them now.
-    pub fn settle(&self, user_id: UserId, ids: &[MessageId]) {
+    fn settle(&self, user_id: UserId, ids: &[MessageId]) {
         for c in self.connections(user_id) {
             let mut f = c.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             for id in ids {
@@ -233,7 +237,7 @@ impl Hub {
     }
 
     /// Closes every connection opened with this session (logout). Returns how many.
-    pub fn close_session(&self, session: &str) -> usize {
+    fn close_session(&self, session: &str) -> usize {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
         let mut n = 0;
         for c in users.values().flatten().filter(|c| c.session == session) {
@@ -244,7 +248,7 @@ impl Hub {
     }
 
     /// Closes every connection of a user (log out everywhere, password change). Returns how many.
-    pub fn close_user(&self, user_id: UserId) -> usize {
+    fn close_user(&self, user_id: UserId) -> usize {
         let conns = self.connections(user_id);
         for c in &conns {
             c.close(CloseReason::SessionEnded);
@@ -252,7 +256,7 @@ impl Hub {
         conns.len()
     }
 
-    pub fn connection_infos(&self, user_id: UserId) -> Vec<ConnectionInfo> {
+    fn connection_infos(&self, user_id: UserId) -> Vec<ConnectionInfo> {
         self.connections(user_id)
             .iter()
             .map(|c| ConnectionInfo {
@@ -266,7 +270,7 @@ impl Hub {
     }
 
     /// (online users, open connections)
-    pub fn counts(&self) -> (i64, i64) {
+    fn counts(&self) -> (i64, i64) {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
         (
             users.len() as i64,

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-/// One serialized server frame, shared by every connection it is sent to.
-pub type Frame = Arc<str>;
+pub use crate::delivery::Frame;
 
 pub enum PushError {
     /// Past the frame or byte bound: the consumer is too slow.

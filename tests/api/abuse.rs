@@ -347,8 +347,8 @@ async fn a_users_oldest_socket_closes_past_the_cap() {
         ws.wait_for("pong", T, |f| matches!(f, ServerFrame::Pong { .. }))
             .await;
     }
-    assert_eq!(app.state.delivery.hub.connections(user.id()).len(), 2);
-    assert_eq!(app.state.delivery.hub.connections(other.id()).len(), 1);
+    assert_eq!(app.state.hub.connections(user.id()).len(), 2);
+    assert_eq!(app.state.hub.connections(other.id()).len(), 1);
 }
 
 #[tokio::test]

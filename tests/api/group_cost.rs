@@ -156,7 +156,7 @@ async fn group_create_cost() {
         let mut all = Vec::new();
         let mut ops = 0;
         for _ in 0..5 {
-            let hub = &app.state.delivery.hub;
+            let hub = &app.state.delivery.fanout;
             assert!(
                 members.iter().all(|m| hub.is_online(m.id())),
                 "every member is still online"

@@ -30,7 +30,7 @@ async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
         }
     }
     assert!(closed, "the server closed the half-open connection");
-    assert!(!app.state.delivery.hub.is_online(a.id()));
+    assert!(!app.state.delivery.fanout.is_online(a.id()));
 
     // A client that keeps talking stays connected.
     let mut ws = a.ws().await;
@@ -40,7 +40,7 @@ async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
         ws.wait_for("pong", T, |f| matches!(f, ServerFrame::Pong { .. }))
             .await;
     }
-    assert!(app.state.delivery.hub.is_online(a.id()));
+    assert!(app.state.delivery.fanout.is_online(a.id()));
 }
 
 #[tokio::test]
@@ -128,7 +128,7 @@ async fn slow_consumer_loses_nothing(configure: impl FnOnce(&mut courier::config
     }
     let mut gone = false;
     for _ in 0..50 {
-        if !app.state.delivery.hub.is_online(b.id()) {
+        if !app.state.delivery.fanout.is_online(b.id()) {
             gone = true;
             break;
         }

@@ -1,0 +1,42 @@
+//! The seam between the delivery engine and whatever holds the users' connections. The engine
+//! pushes through [`Fanout`] and never sees a socket: `ws::hub::Hub` implements it for the
+//! connections of this process (the local fan-out); a pub/sub implementation carries the same
+//! calls to the node that holds a user's connections.
+//!
+//! Frames are serialized once ([`frame`]) and shared by every connection they go to.
+
+use std::sync::Arc;
+
+use app::model::{ConnectionInfo, MessageId, UserId};
+use app::protocol::ServerFrame;
+
+/// One serialized server frame, shared by every connection it is sent to.
+pub type Frame = Arc<str>;
+
+/// Serializes a frame once, to be shared by every connection it goes to.
+pub fn frame(f: &ServerFrame) -> Frame {
+    // ServerFrame contains only strings and numbers: serialization cannot fail.
+    Arc::from(serde_json::to_string(f).unwrap_or_else(|_| {
+        String::from("{\"type\":\"error\",\"code\":\"internal\",\"message\":\"encoding failed\"}")
+    }))
+}
+
+pub trait Fanout: Send + Sync + 'static {
+    /// Sends a frame to every connection of `user` except `except`. Returns how many got it.
+    fn send_to_user(&self, user: UserId, frame: &Frame, except: Option<u64>) -> usize;
+    /// Sends a frame carrying messages that need acknowledgement to every connection of
+    /// `user`, which then waits for their acks. Returns how many got it.
+    fn deliver_to_user(&self, user: UserId, frame: &Frame, ids: &[MessageId]) -> usize;
+    /// A device of `user` acknowledged these: no connection of the user waits for them now.
+    fn settle(&self, user: UserId, ids: &[MessageId]);
+    /// Does `user` have a connection?
+    fn is_online(&self, user: UserId) -> bool;
+    /// Closes the connections opened with a session (logout). Returns how many.
+    fn close_session(&self, session: &str) -> usize;
+    /// Closes every connection of a user (log out everywhere). Returns how many.
+    fn close_user(&self, user: UserId) -> usize;
+    /// The user's connections, for diagnostics.
+    fn connection_infos(&self, user: UserId) -> Vec<ConnectionInfo>;
+    /// (online users, open connections).
+    fn counts(&self) -> (i64, i64);
+}

@@ -149,10 +149,10 @@ async fn hash_password(password: String) -> AppResult<String> {
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
     })
     .await
-    .map_err(|e| AppError::Internal(format!("hashing task failed: {e}")))?
+    .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("the hashing task failed")))?
 }
 
 async fn verify_password(password: String, hash: String) -> AppResult<bool> {
@@ -161,14 +161,15 @@ async fn verify_password(password: String, hash: String) -> AppResult<bool> {
         .await
         .map_err(|_| AppError::Unavailable)?;
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| AppError::Internal(format!("stored hash unreadable: {e}")))?;
+        let parsed = PasswordHash::new(&hash).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("stored password hash unreadable: {e}"))
+        })?;
         Ok(Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())
     })
     .await
-    .map_err(|e| AppError::Internal(format!("verify task failed: {e}")))?
+    .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("the verify task failed")))?
 }
 
 /// A valid hash of a random password, verified against when the username is unknown so that

@@ -41,10 +41,12 @@ pub enum AppError {
     /// Answered with `Retry-After: 1`.
     #[error("the server is shutting down or overloaded")]
     Unavailable,
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The store failed; the cause chain is logged, the client sees `internal`.
+    #[error("storage failed")]
+    Store(#[from] crate::store::StoreError),
+    /// Anything else that should not happen; built with context (`anyhow!`, `.context(…)`).
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -89,7 +91,7 @@ impl AppError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -105,14 +107,14 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::TooManyAttempts { code, .. } => code,
             AppError::Unavailable => "unavailable",
-            AppError::Database(_) | AppError::Internal(_) => "internal",
+            AppError::Store(_) | AppError::Internal(_) => "internal",
         }
     }
 
     /// What the client is told. Internal details stay in the log.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Database(_) | AppError::Internal(_) => "internal server error".to_string(),
+            AppError::Store(_) | AppError::Internal(_) => "internal server error".to_string(),
             other => other.to_string(),
         }
     }
@@ -137,8 +139,10 @@ impl AppError {
     /// Logs internal causes (once, where they are turned into an answer).
     pub fn log(&self) {
         match self {
-            AppError::Database(e) => tracing::error!(error = %e, "database error"),
-            AppError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            AppError::Store(e) => {
+                tracing::error!(error = %e, cause = ?std::error::Error::source(e), "store error")
+            }
+            AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
             _ => {}
         }
     }

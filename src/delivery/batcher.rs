@@ -199,10 +199,14 @@ async fn commit_batch(
         Err(e) => {
             tracing::error!(error = %e, sends = sends.len(), acks = acks.len(), "committing a batch failed; nothing in it was acknowledged");
             for reply in send_replies {
-                let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
+                let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
+                    "the batch commit failed: {e:#}"
+                ))));
             }
             for reply in ack_replies {
-                let _ = reply.send(Err(AppError::Internal(format!("commit failed: {e}"))));
+                let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
+                    "the batch commit failed: {e:#}"
+                ))));
             }
         }
     }

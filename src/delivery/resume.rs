@@ -39,9 +39,10 @@ impl Delivery {
         if !self.store.is_member(conversation, user).await? {
             return Err(AppError::NotFound);
         }
-        self.store
+        Ok(self
+            .store
             .messages_after(conversation, after_seq.max(0), limit.clamp(1, 1000))
-            .await
+            .await?)
     }
 
     pub async fn recalled_since(
@@ -53,6 +54,6 @@ impl Delivery {
         if !self.store.is_member(conversation, user).await? {
             return Err(AppError::NotFound);
         }
-        self.store.recalled_since(conversation, since).await
+        Ok(self.store.recalled_since(conversation, since).await?)
     }
 }

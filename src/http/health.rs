@@ -50,7 +50,7 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     let database = match s.store.ping().await {
         Ok(()) => "ok",
         Err(e) => {
-            e.log();
+            crate::error::AppError::from(e).log();
             "unreachable"
         }
     };
@@ -84,7 +84,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             s.metrics.backlog_pending.set(stats.pending);
             s.metrics.backlog_failed.set(stats.failed);
         }
-        Err(e) => e.log(),
+        Err(e) => crate::error::AppError::from(e).log(),
     }
     (
         [(

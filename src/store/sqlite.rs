@@ -19,11 +19,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
+use super::error::{StoreError, StoreResult};
 use super::{
     AckOutcome, ConversationViews, DueRetry, InsertOutcome, LeaveOutcome, NewMessage, ReadOutcome,
     RecallOutcome, StatusChange, Store, Viewer,
 };
-use crate::error::{AppError, AppResult};
 use crate::telemetry::Metrics;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -215,7 +215,7 @@ pub(crate) async fn mark_delivered_on(
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn ping(&self) -> AppResult<()> {
+    async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
@@ -226,7 +226,7 @@ impl Store for SqliteStore {
         display_name: &str,
         hash: &str,
         now: i64,
-    ) -> AppResult<Option<User>> {
+    ) -> StoreResult<Option<User>> {
         let t = Instant::now();
         let res = sqlx::query(
             "INSERT INTO users (username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) \
@@ -242,7 +242,7 @@ impl Store for SqliteStore {
         Ok(res.as_ref().map(user_from_row).transpose()?)
     }
 
-    async fn user_credentials(&self, username: &str) -> AppResult<Option<(User, String)>> {
+    async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
         let row = sqlx::query("SELECT id, username, display_name, created_at, password_hash FROM users WHERE username = ?")
             .bind(username)
             .fetch_optional(&self.read)
@@ -253,7 +253,12 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn search_users(&self, query: &str, exclude: UserId, limit: i64) -> AppResult<Vec<User>> {
+    async fn search_users(
+        &self,
+        query: &str,
+        exclude: UserId,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
         // LIKE metacharacters in the query are escaped so they match literally.
         let escaped = query
             .replace('\\', "\\\\")
@@ -281,7 +286,7 @@ impl Store for SqliteStore {
         user_id: UserId,
         now: i64,
         expires_at: i64,
-    ) -> AppResult<()> {
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user_id)
@@ -292,7 +297,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &str, now: i64) -> AppResult<Option<(User, i64)>> {
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, i64)>> {
         let t = Instant::now();
         let row = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -307,7 +312,7 @@ impl Store for SqliteStore {
         Ok(Some((user_from_row(&row)?, row.try_get("expires_at")?)))
     }
 
-    async fn delete_session(&self, token_hash: &str) -> AppResult<()> {
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
             .execute(&self.write)
@@ -315,7 +320,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_user_sessions(&self, user_id: UserId) -> AppResult<u64> {
+    async fn delete_user_sessions(&self, user_id: UserId) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
             .bind(user_id)
             .execute(&self.write)
@@ -323,7 +328,7 @@ impl Store for SqliteStore {
         Ok(r.rows_affected())
     }
 
-    async fn delete_expired_sessions(&self, now: i64) -> AppResult<u64> {
+    async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now)
             .execute(&self.write)
@@ -331,7 +336,7 @@ impl Store for SqliteStore {
         Ok(r.rows_affected())
     }
 
-    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> AppResult<()> {
+    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> StoreResult<()> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
             .bind(user_id)
@@ -345,7 +350,7 @@ impl Store for SqliteStore {
         a: UserId,
         b: UserId,
         now: i64,
-    ) -> AppResult<Option<ConversationId>> {
+    ) -> StoreResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
         let mut tx = self.write.begin().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
@@ -391,7 +396,7 @@ impl Store for SqliteStore {
         title: &str,
         members: &[UserId],
         now: i64,
-    ) -> AppResult<Option<ConversationId>> {
+    ) -> StoreResult<Option<ConversationId>> {
         let mut all: Vec<UserId> = members.to_vec();
         all.push(creator);
         all.sort_unstable();
@@ -437,7 +442,7 @@ impl Store for SqliteStore {
         &self,
         id: ConversationId,
         viewer: UserId,
-    ) -> AppResult<Option<Conversation>> {
+    ) -> StoreResult<Option<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(
@@ -455,7 +460,7 @@ impl Store for SqliteStore {
         Ok(Some(conv))
     }
 
-    async fn conversations(&self, viewer: UserId) -> AppResult<Vec<Conversation>> {
+    async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(
@@ -474,7 +479,10 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn conversation_views(&self, id: ConversationId) -> AppResult<Option<ConversationViews>> {
+    async fn conversation_views(
+        &self,
+        id: ConversationId,
+    ) -> StoreResult<Option<ConversationViews>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(
@@ -508,7 +516,7 @@ impl Store for SqliteStore {
         Ok(Some(ConversationViews { shared, viewers }))
     }
 
-    async fn find_direct(&self, a: UserId, b: UserId) -> AppResult<Option<ConversationId>> {
+    async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
         Ok(
             sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
@@ -522,7 +530,7 @@ impl Store for SqliteStore {
         &self,
         id: ConversationId,
         user: UserId,
-    ) -> AppResult<LeaveOutcome> {
+    ) -> StoreResult<LeaveOutcome> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
         let row = sqlx::query(
@@ -614,7 +622,7 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn is_member(&self, id: ConversationId, user: UserId) -> AppResult<bool> {
+    async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = ? AND user_id = ?",
         )
@@ -625,7 +633,7 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
-    async fn member_ids(&self, id: ConversationId) -> AppResult<Vec<UserId>> {
+    async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>> {
         let mut conn = self.read.acquire().await?;
         Ok(member_ids_on(&mut conn, id).await?)
     }
@@ -635,7 +643,7 @@ impl Store for SqliteStore {
         batch: &[NewMessage],
         acks: &[(UserId, Vec<MessageId>)],
         now: i64,
-    ) -> AppResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
+    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
         let sent = super::sqlite_batch::insert_batch_on(&mut tx, batch, now).await?;
@@ -654,7 +662,7 @@ impl Store for SqliteStore {
         id: ConversationId,
         before: Option<Seq>,
         limit: i64,
-    ) -> AppResult<(Vec<Message>, bool)> {
+    ) -> StoreResult<(Vec<Message>, bool)> {
         let t = Instant::now();
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
@@ -680,7 +688,7 @@ impl Store for SqliteStore {
         id: ConversationId,
         after: Seq,
         limit: i64,
-    ) -> AppResult<Vec<Message>> {
+    ) -> StoreResult<Vec<Message>> {
         let t = Instant::now();
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
@@ -697,7 +705,7 @@ impl Store for SqliteStore {
             .collect::<Result<_, _>>()?)
     }
 
-    async fn recalled_since(&self, id: ConversationId, since: i64) -> AppResult<Vec<Message>> {
+    async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.recalled_at IS NOT NULL AND m.recalled_at >= ? ORDER BY m.seq"
         ))
@@ -711,7 +719,7 @@ impl Store for SqliteStore {
             .collect::<Result<_, _>>()?)
     }
 
-    async fn message(&self, id: MessageId) -> AppResult<Option<Message>> {
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
             .bind(id)
             .fetch_optional(&self.read)
@@ -719,7 +727,7 @@ impl Store for SqliteStore {
         Ok(row.as_ref().map(message_from_row).transpose()?)
     }
 
-    async fn receipts(&self, id: MessageId) -> AppResult<Option<MessageReceipts>> {
+    async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>> {
         let Some(message) = self.message(id).await? else {
             return Ok(None);
         };
@@ -760,7 +768,7 @@ impl Store for SqliteStore {
         user: UserId,
         after: MessageId,
         limit: i64,
-    ) -> AppResult<Vec<Message>> {
+    ) -> StoreResult<Vec<Message>> {
         let t = Instant::now();
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.id IN (SELECT DISTINCT r.message_id FROM message_push_records r \
@@ -778,7 +786,7 @@ impl Store for SqliteStore {
             .collect::<Result<_, _>>()?)
     }
 
-    async fn waiting_count(&self, user: UserId) -> AppResult<i64> {
+    async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
         // Messages, not records: a message and its recall event count once.
         let n = sqlx::query_scalar("SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> 1")
@@ -797,7 +805,7 @@ impl Store for SqliteStore {
         now: i64,
         max_retries: i64,
         backoff: &(dyn Fn(i64) -> i64 + Sync),
-    ) -> AppResult<u64> {
+    ) -> StoreResult<u64> {
         let mut tx = self.write.begin().await?;
         let mut n = 0;
         for id in message_ids {
@@ -835,7 +843,7 @@ impl Store for SqliteStore {
         user: UserId,
         seq: Seq,
         now: i64,
-    ) -> AppResult<Option<ReadOutcome>> {
+    ) -> StoreResult<Option<ReadOutcome>> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
         let row = sqlx::query(
@@ -919,7 +927,7 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn waiting_conversations(&self, user: UserId) -> AppResult<Vec<(ConversationId, Seq)>> {
+    async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>> {
         let rows = sqlx::query(
             "SELECT m.conversation_id, MAX(m.seq) AS seq FROM message_push_records r JOIN messages m ON m.id = r.message_id \
              WHERE r.user_id = ? AND r.push_status <> 1 GROUP BY m.conversation_id",
@@ -939,7 +947,7 @@ impl Store for SqliteStore {
         by: UserId,
         window_ms: i64,
         now: i64,
-    ) -> AppResult<RecallOutcome> {
+    ) -> StoreResult<RecallOutcome> {
         let mut tx = self.write.begin().await?;
         let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
             .bind(id)
@@ -1005,7 +1013,7 @@ impl Store for SqliteStore {
         now: i64,
         max_retries: i64,
         limit: i64,
-    ) -> AppResult<Vec<DueRetry>> {
+    ) -> StoreResult<Vec<DueRetry>> {
         let rows = sqlx::query(
             "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = 2 \
              AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? ORDER BY next_retry_at, id LIMIT ?",
@@ -1026,7 +1034,7 @@ impl Store for SqliteStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(AppError::from)
+            .map_err(StoreError::from)
     }
 
     async fn postpone_retry(
@@ -1036,7 +1044,7 @@ impl Store for SqliteStore {
         now: i64,
         max_retries: i64,
         next_retry_at: i64,
-    ) -> AppResult<()> {
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE message_push_records SET retry_count = retry_count + 1, error_message = ?, update_time = ?, \
              next_retry_at = CASE WHEN retry_count + 1 >= ? THEN NULL ELSE ? END WHERE id = ? AND push_status = 2",
@@ -1051,7 +1059,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn mark_retrying(&self, record_id: i64, now: i64) -> AppResult<()> {
+    async fn mark_retrying(&self, record_id: i64, now: i64) -> StoreResult<()> {
         sqlx::query(
             "UPDATE message_push_records SET push_status = 0, push_time = ?, update_time = ?, next_retry_at = NULL \
              WHERE id = ? AND push_status = 2",
@@ -1064,7 +1072,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn cleanup_pushed(&self, before: i64) -> AppResult<u64> {
+    async fn cleanup_pushed(&self, before: i64) -> StoreResult<u64> {
         let t = Instant::now();
         let mut total = 0;
         // In chunks, so a huge cleanup never holds the writer for long.
@@ -1086,7 +1094,7 @@ impl Store for SqliteStore {
         Ok(total)
     }
 
-    async fn push_stats(&self) -> AppResult<PushStats> {
+    async fn push_stats(&self) -> StoreResult<PushStats> {
         let rows = sqlx::query(
             "SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status",
         )
@@ -1095,7 +1103,7 @@ impl Store for SqliteStore {
         Ok(stats_from_rows(&rows)?)
     }
 
-    async fn push_stats_for_recipient(&self, user: UserId) -> AppResult<PushStats> {
+    async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats> {
         let rows = sqlx::query(
             "SELECT push_status, COUNT(*) AS n FROM message_push_records WHERE user_id = ? GROUP BY push_status",
         )
@@ -1105,7 +1113,7 @@ impl Store for SqliteStore {
         Ok(stats_from_rows(&rows)?)
     }
 
-    async fn push_stats_for_sender(&self, user: UserId) -> AppResult<PushStats> {
+    async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
         let rows = sqlx::query(
             "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
              WHERE m.sender_id = ? GROUP BY r.push_status",
@@ -1120,7 +1128,7 @@ impl Store for SqliteStore {
         &self,
         user: UserId,
         limit: i64,
-    ) -> AppResult<Vec<PushRecord>> {
+    ) -> StoreResult<Vec<PushRecord>> {
         let rows = sqlx::query(
             "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
              r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
@@ -1145,7 +1153,7 @@ impl Store for SqliteStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(AppError::from)
+            .map_err(StoreError::from)
     }
 }
 

@@ -402,7 +402,7 @@ impl Session {
                             self.typing_ok.insert(conversation_id);
                         }
                         Ok(false) => return self.app_error(AppError::NotFound, None, None),
-                        Err(e) => return self.app_error(e, None, None),
+                        Err(e) => return self.app_error(e.into(), None, None),
                     }
                 }
                 if let Err(e) = d.relay_typing(user.id, conversation_id).await {
@@ -466,7 +466,7 @@ impl Session {
                     }
                     Err(e) => {
                         self.replay = None;
-                        return self.app_error(e, None, None);
+                        return self.app_error(e.into(), None, None);
                     }
                 }
             }
@@ -503,7 +503,7 @@ impl Session {
                 }
                 Err(e) => {
                     self.replay = None;
-                    return self.app_error(e, None, None);
+                    return self.app_error(e.into(), None, None);
                 }
             }
         }
@@ -643,7 +643,7 @@ impl Session {
         match self.delivery.store.session_user(token_hash, now_ms()).await {
             Ok(found) => found.is_none(),
             Err(e) => {
-                e.log();
+                AppError::from(e).log();
                 false
             }
         }

@@ -27,8 +27,16 @@ async fn retry_sweep_backs_off_goes_terminal_and_never_repushes_delivered() {
     bw.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. }))
         .await;
     drop(bw); // never acknowledged; the connection dies
-              // Failed by the ack timeout? The connection died first, so the record is still pending:
-              // mark it failed the way an expired push does.
+    // The sweep decides by presence: wait until the server has seen the socket go.
+    for _ in 0..100 {
+        if !app.state.delivery.fanout.is_online(b.id()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!app.state.delivery.fanout.is_online(b.id()));
+    // Failed by the ack timeout? The connection died first, so the record is still pending:
+    // mark it failed the way an expired push does.
     d.push_failed(b.id(), &[m.id], "test: not acknowledged")
         .await
         .unwrap();

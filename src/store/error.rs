@@ -1,0 +1,13 @@
+//! The store's own error: what went wrong in the database layer, with its cause kept for the
+//! log. The delivery engine and the adapters turn it into `AppError` (a 500 whose details are
+//! logged, never shown).
+
+/// What a store method can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed the operation (connection, constraint, I/O, …).
+    #[error("database operation failed")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

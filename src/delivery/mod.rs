@@ -5,10 +5,11 @@
 //! - [`send`]: validation, rate limit, idempotent send, acknowledgement
 //! - [`batcher`]: the single writer that commits sends in batches (where a message is persisted)
 //! - [`push`]: online push to connected devices (offline recipients keep a pending record)
-//! - [`resume`]: replay of what is waiting (the original `handleUserOnline`) and conversation tails
+//! - [`resume`]: replay of what is waiting (the original `handleUserOnline`), for sockets and HTTP
 //! - [`receipts`]: delivered and read, and the status updates they cause
 //! - [`recall`]: recall with window and permission check
 //! - [`retry`]: the failed-push state machine used by the scheduler
+//! - [`sync`]: a client's `sync` (conversation tails after its resume points), bounded and ack-gated
 //! - [`typing`]: typing notices, throttled per user and conversation
 
 pub mod batcher;
@@ -21,6 +22,7 @@ pub mod receipts;
 pub mod resume;
 pub mod retry;
 pub mod send;
+pub mod sync;
 pub mod typing;
 
 use std::sync::Arc;

@@ -15,12 +15,13 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
 
 use crate::delivery::rate_limit::TokenBucket;
+use crate::delivery::resume::{PendingReplay, ReplayStep};
+use crate::delivery::sync::{SyncRun, SyncStep};
 use crate::delivery::{frame, now_ms, Delivery};
 use crate::error::AppError;
 use crate::http::session::CurrentSession;
 use crate::ws::hub::{CloseReason, ConnHandle};
 use crate::ws::outbox::{outbox, OutboxReceiver};
-use crate::ws::sync::SyncRun;
 use crate::AppState;
 
 use crate::delivery::receipts::MAX_ACK_IDS;
@@ -40,25 +41,11 @@ fn close_code(reason: CloseReason) -> u16 {
     }
 }
 
-/// Paging state of the offline replay.
-struct Replay {
-    /// The last message id sent; the next page starts after it.
-    after: MessageId,
-    /// Sent and not yet acknowledged.
-    awaiting: HashSet<MessageId>,
-    started: Instant,
-    replayed: i64,
-    /// Records waiting when the replay started (for `remaining`).
-    total: Option<i64>,
-    /// The database had nothing more after `after`.
-    exhausted: bool,
-}
-
 struct Session {
     delivery: Arc<Delivery>,
     handle: Arc<ConnHandle>,
     user: User,
-    replay: Option<Replay>,
+    replay: Option<PendingReplay>,
     /// Acknowledgements queued for commit and not yet done.
     acks_in_flight: Vec<tokio::task::JoinHandle<()>>,
     /// Conversations this connection may send typing notices to (checked once each).
@@ -354,14 +341,10 @@ impl Session {
                     return self.app_error(AppError::invalid("message_ids", msg), None, None);
                 }
                 if let Some(r) = self.replay.as_mut() {
-                    for id in &message_ids {
-                        r.awaiting.remove(id);
-                    }
+                    r.settled(&message_ids);
                 }
                 if let Some(r) = self.sync.as_mut() {
-                    for id in &message_ids {
-                        r.awaiting.remove(id);
-                    }
+                    r.settled(&message_ids);
                 }
                 // Not awaited either: replay paging moves on by message id, not by commit.
                 let handle = self.handle.clone();
@@ -412,10 +395,9 @@ impl Session {
         }
     }
 
-    /// Keeps up to two replay pages in flight (the next page is read while the client works
-    /// on the previous one); says `caught_up` once everything sent has been acknowledged.
+    /// Sends pending-replay pages while the engine says so (it keeps about two pages
+    /// unacknowledged), then `caught_up`.
     async fn next_replay_page(&mut self) {
-        let page_size = self.delivery.config.delivery.replay_page_size.max(1);
         if let Some(r) = self.replay.as_mut() {
             // Ids settled by another device of the user (or expired) are no longer awaited here.
             let in_flight = self
@@ -423,79 +405,33 @@ impl Session {
                 .in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            r.awaiting.retain(|id| in_flight.contains_key(id));
+            r.retain(|id| in_flight.contains_key(id));
         }
         loop {
-            let Some(r) = self.replay.as_ref() else {
+            let Some(r) = self.replay.as_mut() else {
                 return;
             };
-            if r.exhausted {
-                if r.awaiting.is_empty() {
-                    let Some(r) = self.replay.take() else { return };
+            match self.delivery.next_pending_step(self.user.id, r).await {
+                Ok(ReplayStep::Wait) => return,
+                Ok(ReplayStep::CaughtUp { replayed }) => {
+                    self.replay = None;
                     self.send(&ServerFrame::CaughtUp {
                         reason: ReplayReason::Pending,
-                        replayed: r.replayed,
+                        replayed,
                         more: false,
                     });
-                    if r.replayed > 0 {
-                        let ms = r.started.elapsed().as_millis() as u64;
-                        self.delivery
-                            .metrics
-                            .drain_seconds
-                            .observe(r.started.elapsed().as_secs_f64());
-                        tracing::info!(
-                            user = self.user.id,
-                            replayed = r.replayed,
-                            ms,
-                            "offline messages replayed"
-                        );
-                    }
+                    return;
                 }
-                return;
-            }
-            if r.awaiting.len() as i64 > page_size {
-                return;
-            }
-            let after = r.after;
-            if r.total.is_none() {
-                match self.delivery.store.waiting_count(self.user.id).await {
-                    Ok(n) => {
-                        if let Some(r) = self.replay.as_mut() {
-                            r.total = Some(n);
-                        }
-                    }
-                    Err(e) => {
-                        self.replay = None;
-                        return self.app_error(e.into(), None, None);
-                    }
-                }
-            }
-            match self
-                .delivery
-                .store
-                .waiting_for(self.user.id, after, page_size)
-                .await
-            {
-                Ok(messages) => {
-                    let Some(r) = self.replay.as_mut() else {
-                        return;
-                    };
-                    if messages.is_empty() {
-                        r.exhausted = true;
-                        continue;
-                    }
+                Ok(ReplayStep::Page {
+                    messages,
+                    remaining,
+                }) => {
                     let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
-                    let n = ids.len() as i64;
-                    r.after = *ids.last().unwrap_or(&after);
-                    r.awaiting.extend(ids.iter().copied());
-                    r.replayed += n;
-                    let remaining = (r.total.unwrap_or(0) - r.replayed).max(0);
                     let f = frame(&ServerFrame::Batch {
                         reason: ReplayReason::Pending,
                         messages,
                         remaining,
                     });
-                    self.delivery.metrics.push("replayed", n as u64);
                     if !self.handle.deliver(&f, &ids) {
                         self.replay = None;
                         return;
@@ -503,7 +439,7 @@ impl Session {
                 }
                 Err(e) => {
                     self.replay = None;
-                    return self.app_error(e.into(), None, None);
+                    return self.app_error(e, None, None);
                 }
             }
         }
@@ -523,63 +459,46 @@ impl Session {
         }
         let cap = self.delivery.config.delivery.sync_max_messages;
         let run = self.sync.get_or_insert_with(|| SyncRun::new(cap));
-        if run.add(points, recalled_since, MAX_RESUME_POINTS).is_err() {
+        if !run.add(points, recalled_since, MAX_RESUME_POINTS) {
             return self.app_error(too_many(), None, None);
         }
         self.next_sync_page().await;
     }
 
-    /// Sends sync pages while at most about two wait for acknowledgement and the sync's cap is
-    /// not reached; conversation by conversation, each followed by its recalls.
+    /// Sends what the engine says the sync needs next: tail pages (ack-gated), recalls,
+    /// `not_found` for foreign conversations, and finally `caught_up{sync}`.
     async fn next_sync_page(&mut self) {
-        let d = self.delivery.clone();
-        let page = d.config.delivery.replay_page_size.max(1);
         loop {
             let Some(run) = self.sync.as_mut() else {
                 return;
             };
-            if run.awaiting.len() as i64 > page {
-                return;
-            }
-            if run.budget_left() == 0 {
-                let more = run.has_more();
-                return self.finish_sync(more).await;
-            }
-            let (conversation, after) = match run.current {
-                Some(c) => c,
-                None => match run.next_point() {
-                    Some(p) => (p.conversation_id, p.after_seq),
-                    None => return self.finish_sync(false).await,
-                },
-            };
-            run.current = Some((conversation, after));
-            let limit = page.min(run.budget_left());
-            match d.tail_page(self.user.id, conversation, after, limit).await {
-                Ok(messages) => {
-                    let n = messages.len() as i64;
-                    if let Some(last) = messages.last() {
-                        run.current = Some((conversation, last.seq));
-                        run.awaiting.extend(messages.iter().map(|m| m.id));
-                        run.replayed += n;
-                        if !self.send(&ServerFrame::Batch {
-                            reason: ReplayReason::Sync,
-                            messages,
-                            remaining: 0,
-                        }) {
-                            self.sync = None;
-                            return;
-                        }
-                    }
-                    if n < limit {
-                        if let Some(run) = self.sync.as_mut() {
-                            run.current = None;
-                        }
-                        self.send_recalls(conversation).await;
+            match self.delivery.next_sync_step(self.user.id, run).await {
+                Ok(SyncStep::Wait) => return,
+                Ok(SyncStep::Page(messages)) => {
+                    if !self.send(&ServerFrame::Batch {
+                        reason: ReplayReason::Sync,
+                        messages,
+                        remaining: 0,
+                    }) {
+                        self.sync = None;
+                        return;
                     }
                 }
-                Err(AppError::NotFound) => {
-                    run.current = None;
-                    self.error("not_found", "no such conversation", None, None);
+                Ok(SyncStep::Recalled(recalled, since)) => {
+                    for m in recalled {
+                        self.send(&ServerFrame::Recalled {
+                            message_id: m.id,
+                            conversation_id: m.conversation_id,
+                            seq: m.seq,
+                            recalled_at: m.recalled_at.unwrap_or(since),
+                        });
+                    }
+                }
+                Ok(SyncStep::NotFound) => {
+                    self.error("not_found", "no such conversation", None, None)
+                }
+                Ok(SyncStep::Done { replayed, more }) => {
+                    return self.finish_sync(replayed, more).await
                 }
                 Err(e) => {
                     self.sync = None;
@@ -589,39 +508,14 @@ impl Session {
         }
     }
 
-    /// Messages of a synced conversation recalled since the client's `recalled_since`.
-    async fn send_recalls(&mut self, conversation: ConversationId) {
-        let Some(since) = self.sync.as_ref().and_then(|r| r.recalled_since) else {
-            return;
-        };
-        match self
-            .delivery
-            .recalled_since(self.user.id, conversation, since)
-            .await
-        {
-            Ok(recalled) => {
-                for m in recalled {
-                    self.send(&ServerFrame::Recalled {
-                        message_id: m.id,
-                        conversation_id: m.conversation_id,
-                        seq: m.seq,
-                        recalled_at: m.recalled_at.unwrap_or(since),
-                    });
-                }
-            }
-            Err(AppError::NotFound) => {}
-            Err(e) => self.app_error(e, None, None),
-        }
-    }
-
     /// `caught_up{sync}` (with `more` when the cap cut it short), then everything still waiting
     /// for the user is replayed again ("on request" too) — after this connection's own
     /// acknowledgements have committed, so they are not replayed back.
-    async fn finish_sync(&mut self, more: bool) {
-        let Some(run) = self.sync.take() else { return };
+    async fn finish_sync(&mut self, replayed: i64, more: bool) {
+        self.sync = None;
         self.send(&ServerFrame::CaughtUp {
             reason: ReplayReason::Sync,
-            replayed: run.replayed,
+            replayed,
             more,
         });
         if self.replay.is_none() {
@@ -651,14 +545,7 @@ impl Session {
 
     /// Starts the paged replay of everything waiting for the user (the original handleUserOnline).
     async fn start_replay(&mut self) {
-        self.replay = Some(Replay {
-            after: 0,
-            awaiting: HashSet::new(),
-            started: Instant::now(),
-            replayed: 0,
-            total: None,
-            exhausted: false,
-        });
+        self.replay = Some(PendingReplay::default());
         self.next_replay_page().await;
     }
 
@@ -692,9 +579,7 @@ impl Session {
             e.log();
         }
         if let Some(r) = self.replay.as_mut() {
-            for id in &expired {
-                r.awaiting.remove(id);
-            }
+            r.settled(&expired);
         }
         if self.replay.is_some() {
             self.next_replay_page().await;

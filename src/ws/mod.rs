@@ -4,7 +4,6 @@
 pub mod connection;
 pub mod hub;
 pub mod outbox;
-mod sync;
 
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};

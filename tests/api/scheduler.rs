@@ -27,7 +27,7 @@ async fn retry_sweep_backs_off_goes_terminal_and_never_repushes_delivered() {
     bw.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. }))
         .await;
     drop(bw); // never acknowledged; the connection dies
-    // The sweep decides by presence: wait until the server has seen the socket go.
+              // The sweep decides by presence: wait until the server has seen the socket go.
     for _ in 0..100 {
         if !app.state.delivery.fanout.is_online(b.id()) {
             break;

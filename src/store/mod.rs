@@ -1,17 +1,26 @@
 //! Storage behind one trait, so handlers and the delivery engine never see SQL and a
 //! PostgreSQL backend can be added beside [`sqlite`] without touching them.
+//!
+//! [`Store`] is four traits, one file each — [`accounts`], [`conversations`], [`messages`] and
+//! [`ledger`] (the push records) — and every backend implements them in files of the same names.
 
+pub mod accounts;
+pub mod conversations;
 pub mod error;
+pub mod ledger;
+pub mod messages;
 pub mod sqlite;
-mod sqlite_batch;
 
 use app::model::{
     Conversation, ConversationId, ConversationKind, Member, Message, MessageId, MessageReceipts,
     MessageStatus, PushRecord, PushStats, ReadPosition, Seq, User, UserId,
 };
-use async_trait::async_trait;
 
+pub use accounts::AccountStore;
+pub use conversations::ConversationStore;
 pub use error::{StoreError, StoreResult};
+pub use ledger::LedgerStore;
+pub use messages::MessageStore;
 
 /// A send, validated, waiting to be committed.
 #[derive(Debug, Clone)]
@@ -160,177 +169,7 @@ pub struct DueRetry {
     pub retry_count: i64,
 }
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Cheap round trip, for `/healthz`.
-    async fn ping(&self) -> StoreResult<()>;
+/// Everything Courier stores, in four parts (one file each, here and in every backend).
+pub trait Store: AccountStore + ConversationStore + MessageStore + LedgerStore {}
 
-    // --- accounts and sessions ---
-    /// `Ok(None)` when the username is taken.
-    async fn create_user(
-        &self,
-        username: &str,
-        display_name: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> StoreResult<Option<User>>;
-    /// The user and their password hash.
-    async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
-    async fn search_users(
-        &self,
-        query: &str,
-        exclude: UserId,
-        limit: i64,
-    ) -> StoreResult<Vec<User>>;
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: UserId,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()>;
-    /// The user of a live session, and when the session expires (ms).
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, i64)>>;
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
-    /// Deletes every session of a user (log out everywhere, password change). Returns how many.
-    async fn delete_user_sessions(&self, user_id: UserId) -> StoreResult<u64>;
-    /// Deletes sessions that expired before `now` (daily cleanup). Returns how many.
-    async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
-    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> StoreResult<()>;
-
-    // --- conversations ---
-    /// Creates the 1:1 conversation of `a` and `b`, or returns the existing one. `None` if `b` is unknown.
-    async fn direct_conversation(
-        &self,
-        a: UserId,
-        b: UserId,
-        now: i64,
-    ) -> StoreResult<Option<ConversationId>>;
-    /// `None` if a member id is unknown.
-    async fn create_group(
-        &self,
-        creator: UserId,
-        title: &str,
-        members: &[UserId],
-        now: i64,
-    ) -> StoreResult<Option<ConversationId>>;
-    /// The conversation as `viewer` sees it; `None` if it does not exist or `viewer` is not a member.
-    async fn conversation(
-        &self,
-        id: ConversationId,
-        viewer: UserId,
-    ) -> StoreResult<Option<Conversation>>;
-    async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>>;
-    /// The conversation as every member sees it, from a fixed number of statements whatever
-    /// the number of members (announcing a group must stay linear in its members).
-    async fn conversation_views(
-        &self,
-        id: ConversationId,
-    ) -> StoreResult<Option<ConversationViews>>;
-    /// The existing 1:1 conversation of `a` and `b`, if any (creates nothing).
-    async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>>;
-    /// `user` leaves the group: membership and the records still waiting for them there go.
-    async fn leave_conversation(
-        &self,
-        id: ConversationId,
-        user: UserId,
-    ) -> StoreResult<LeaveOutcome>;
-    async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool>;
-    async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>>;
-
-    // --- messages ---
-    /// Commits a batch of sends and acknowledgements in ONE transaction (one fsync): sends get
-    /// their per-conversation gap-free seq and a push record for every recipient, idempotent on
-    /// (sender, client_msg_id); acknowledgements (applied after the sends) move records to pushed.
-    async fn write_batch(
-        &self,
-        sends: &[NewMessage],
-        acks: &[(UserId, Vec<MessageId>)],
-        now: i64,
-    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)>;
-    /// Up to `limit` messages with seq < `before` (or the newest), ascending; and whether older exist.
-    async fn history(
-        &self,
-        id: ConversationId,
-        before: Option<Seq>,
-        limit: i64,
-    ) -> StoreResult<(Vec<Message>, bool)>;
-    /// Up to `limit` messages with seq > `after`, ascending.
-    async fn messages_after(
-        &self,
-        id: ConversationId,
-        after: Seq,
-        limit: i64,
-    ) -> StoreResult<Vec<Message>>;
-    /// Messages of the conversation recalled at or after `since`.
-    async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>>;
-    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
-    async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>>;
-
-    // --- delivery ledger (message_push_records) ---
-    /// Messages waiting for `user` (records not pushed) with message id > `after`, oldest first,
-    /// recalled ones as recalled.
-    async fn waiting_for(
-        &self,
-        user: UserId,
-        after: MessageId,
-        limit: i64,
-    ) -> StoreResult<Vec<Message>>;
-    /// How many messages (with records not pushed) wait for `user`.
-    async fn waiting_count(&self, user: UserId) -> StoreResult<i64>;
-    /// Push attempts that were not acknowledged: mark failed, count the attempt, schedule a retry.
-    async fn mark_failed(
-        &self,
-        user: UserId,
-        message_ids: &[MessageId],
-        error: &str,
-        now: i64,
-        max_retries: i64,
-        backoff: &(dyn Fn(i64) -> i64 + Sync),
-    ) -> StoreResult<u64>;
-    /// Moves `user`'s read position in the conversation forward to `seq` (clamped to last_seq).
-    async fn mark_read(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        seq: Seq,
-        now: i64,
-    ) -> StoreResult<Option<ReadOutcome>>;
-    /// Conversations with messages waiting for `user`, with the newest waiting seq of each.
-    async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>>;
-    async fn recall(
-        &self,
-        id: MessageId,
-        by: UserId,
-        window_ms: i64,
-        now: i64,
-    ) -> StoreResult<RecallOutcome>;
-    /// Failed records whose next retry time has passed and that are not terminal.
-    async fn due_retries(
-        &self,
-        now: i64,
-        max_retries: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<DueRetry>>;
-    /// The retry sweep found the recipient offline: count the attempt and push the next retry out.
-    async fn postpone_retry(
-        &self,
-        record_id: i64,
-        error: &str,
-        now: i64,
-        max_retries: i64,
-        next_retry_at: i64,
-    ) -> StoreResult<()>;
-    /// The retry sweep re-pushed the record: it is pending (in flight) again.
-    async fn mark_retrying(&self, record_id: i64, now: i64) -> StoreResult<()>;
-    /// Deletes pushed records last updated before `before`; returns how many.
-    async fn cleanup_pushed(&self, before: i64) -> StoreResult<u64>;
-    async fn push_stats(&self) -> StoreResult<PushStats>;
-    async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats>;
-    async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats>;
-    async fn recent_records_for_sender(
-        &self,
-        user: UserId,
-        limit: i64,
-    ) -> StoreResult<Vec<PushRecord>>;
-}
+impl<T: AccountStore + ConversationStore + MessageStore + LedgerStore> Store for T {}

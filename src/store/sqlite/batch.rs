@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use super::sqlite::{mark_delivered_on, message_from_row};
+use super::{mark_delivered_on, message_from_row};
 use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
 
 /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.

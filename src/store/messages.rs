@@ -1,0 +1,44 @@
+//! Messages: the batched write path, history, recall, receipts.
+
+use async_trait::async_trait;
+
+use super::*;
+
+/// Messages: the batched write path, history, recall, receipts.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
+    /// Commits a batch of sends and acknowledgements in ONE transaction (one fsync): sends get
+    /// their per-conversation gap-free seq and a push record for every recipient, idempotent on
+    /// (sender, client_msg_id); acknowledgements (applied after the sends) move records to pushed.
+    async fn write_batch(
+        &self,
+        sends: &[NewMessage],
+        acks: &[(UserId, Vec<MessageId>)],
+        now: i64,
+    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)>;
+    /// Up to `limit` messages with seq < `before` (or the newest), ascending; and whether older exist.
+    async fn history(
+        &self,
+        id: ConversationId,
+        before: Option<Seq>,
+        limit: i64,
+    ) -> StoreResult<(Vec<Message>, bool)>;
+    /// Up to `limit` messages with seq > `after`, ascending.
+    async fn messages_after(
+        &self,
+        id: ConversationId,
+        after: Seq,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>>;
+    /// Messages of the conversation recalled at or after `since`.
+    async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>>;
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+    async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>>;
+    async fn recall(
+        &self,
+        id: MessageId,
+        by: UserId,
+        window_ms: i64,
+        now: i64,
+    ) -> StoreResult<RecallOutcome>;
+}

@@ -1,0 +1,299 @@
+//! SQLite: conversations and their members.
+
+use super::*;
+
+#[async_trait]
+impl ConversationStore for SqliteStore {
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: i64,
+    ) -> StoreResult<Option<ConversationId>> {
+        let key = format!("{}:{}", a.min(b), a.max(b));
+        let mut tx = self.write.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+            .bind(b)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        if let Some(id) =
+            sqlx::query_scalar::<_, i64>("SELECT id FROM conversations WHERE direct_key = ?")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?
+        {
+            return Ok(Some(id));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (kind, title, direct_key, created_by, created_at, updated_at) \
+             VALUES ('direct', '', ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&key)
+        .bind(a)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for user in [a, b] {
+            sqlx::query("INSERT INTO conversation_members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(user)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    async fn create_group(
+        &self,
+        creator: UserId,
+        title: &str,
+        members: &[UserId],
+        now: i64,
+    ) -> StoreResult<Option<ConversationId>> {
+        let mut all: Vec<UserId> = members.to_vec();
+        all.push(creator);
+        all.sort_unstable();
+        all.dedup();
+        let t = Instant::now();
+        let mut tx = self.write.begin().await?;
+        // A fixed number of statements (the writer is shared: a big group must not hold it
+        // for one round trip per member). Callers cap the members (GROUP_MEMBERS_MAX), which
+        // keeps the bound parameters far below SQLite's limit.
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT COUNT(*) FROM users WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for user in &all {
+            sep.push_bind(*user);
+        }
+        qb.push(")");
+        let known: i64 = qb.build_query_scalar().fetch_one(&mut *tx).await?;
+        if known != all.len() as i64 {
+            return Ok(None);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (kind, title, created_by, created_at, updated_at) VALUES ('group', ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(title)
+        .bind(creator)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO conversation_members (conversation_id, user_id, joined_at) ",
+        );
+        qb.push_values(&all, |mut b, user| {
+            b.push_bind(id).push_bind(*user).push_bind(now);
+        });
+        qb.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.observe("create_group", t);
+        Ok(Some(id))
+    }
+
+    async fn conversation(
+        &self,
+        id: ConversationId,
+        viewer: UserId,
+    ) -> StoreResult<Option<Conversation>> {
+        let t = Instant::now();
+        let mut conn = self.read.acquire().await?;
+        let row = sqlx::query(
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+             FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
+             WHERE c.id = ?",
+        )
+        .bind(viewer)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let conv = load_conversation(&mut conn, &row, viewer).await?;
+        self.observe("conversation", t);
+        Ok(Some(conv))
+    }
+
+    async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
+        let t = Instant::now();
+        let mut conn = self.read.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+             FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
+             ORDER BY c.updated_at DESC, c.id DESC",
+        )
+        .bind(viewer)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(load_conversation(&mut conn, row, viewer).await?);
+        }
+        self.observe("conversations", t);
+        Ok(out)
+    }
+
+    async fn conversation_views(
+        &self,
+        id: ConversationId,
+    ) -> StoreResult<Option<ConversationViews>> {
+        let t = Instant::now();
+        let mut conn = self.read.acquire().await?;
+        let row = sqlx::query(
+            "SELECT id, kind, title, last_seq, created_at, updated_at FROM conversations WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let shared = load_shared(&mut conn, &row).await?;
+        // Every member's unread count in one statement (derived as for one viewer).
+        let rows = sqlx::query(
+            "SELECT cm.user_id, cm.read_seq, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
+             AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL) AS unread \
+             FROM conversation_members cm WHERE cm.conversation_id = ? ORDER BY cm.user_id",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let viewers = rows
+            .iter()
+            .map(|r| {
+                Ok(Viewer {
+                    user_id: r.try_get("user_id")?,
+                    read_seq: r.try_get("read_seq")?,
+                    unread: r.try_get("unread")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        self.observe("conversation_views", t);
+        Ok(Some(ConversationViews { shared, viewers }))
+    }
+
+    async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>> {
+        let key = format!("{}:{}", a.min(b), a.max(b));
+        Ok(
+            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
+                .bind(&key)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn leave_conversation(
+        &self,
+        id: ConversationId,
+        user: UserId,
+    ) -> StoreResult<LeaveOutcome> {
+        let t = Instant::now();
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query(
+            "SELECT c.kind, cm.read_seq FROM conversations c JOIN conversation_members cm \
+             ON cm.conversation_id = c.id AND cm.user_id = ? WHERE c.id = ?",
+        )
+        .bind(user)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(LeaveOutcome::NotMember);
+        };
+        if row.try_get::<String, _>("kind")? != "group" {
+            return Ok(LeaveOutcome::Direct);
+        }
+        let read_seq: i64 = row.try_get("read_seq")?;
+        // What still waits for the leaver there (messages and recall events) is never pushed.
+        let removed: Vec<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> 1 \
+             AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id, kind",
+        )
+        .bind(user)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM conversation_members WHERE conversation_id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        // Messages only the leaver had not acknowledged are now delivered (if anyone else
+        // was to receive them).
+        let mut waited: Vec<i64> = removed
+            .iter()
+            .filter(|(_, kind)| *kind == 0)
+            .map(|(m, _)| *m)
+            .collect();
+        waited.sort_unstable();
+        waited.dedup();
+        let mut delivered = Vec::new();
+        for chunk in waited.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE messages SET status = 1 WHERE status < 1 \
+                 AND NOT EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = 0 AND r.push_status <> 1) \
+                 AND EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = 0) \
+                 AND id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for m in chunk {
+                sep.push_bind(*m);
+            }
+            qb.push(") RETURNING id, conversation_id, seq, sender_id, created_at");
+            for r in qb.build().fetch_all(&mut *tx).await? {
+                delivered.push(change_from_row(&r, MessageStatus::Delivered)?);
+            }
+        }
+        // Messages after the leaver's read position that every other remaining member has read.
+        let read_rows = sqlx::query(
+            "UPDATE messages SET status = 2 WHERE conversation_id = ? AND seq > ? AND sender_id <> ? AND status < 2 \
+             AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+             AND cm.user_id <> messages.sender_id) \
+             AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+             AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
+             RETURNING id, conversation_id, seq, sender_id, created_at",
+        )
+        .bind(id)
+        .bind(read_seq)
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?;
+        let members = member_ids_on(&mut tx, id).await?;
+        tx.commit().await?;
+        let read: Vec<StatusChange> = read_rows
+            .iter()
+            .map(|r| change_from_row(r, MessageStatus::Read))
+            .collect::<Result<_, _>>()?;
+        // Report each message once, at its highest new status.
+        let mut changes: Vec<StatusChange> = delivered
+            .into_iter()
+            .filter(|d| !read.iter().any(|r| r.message_id == d.message_id))
+            .collect();
+        changes.extend(read);
+        self.observe("leave_conversation", t);
+        Ok(LeaveOutcome::Left {
+            members,
+            changes,
+            removed_records: removed.len() as u64,
+        })
+    }
+
+    async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = ? AND user_id = ?",
+        )
+        .bind(id)
+        .bind(user)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>> {
+        let mut conn = self.read.acquire().await?;
+        Ok(member_ids_on(&mut conn, id).await?)
+    }
+}

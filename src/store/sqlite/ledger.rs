@@ -1,0 +1,332 @@
+//! SQLite: the delivery ledger (`message_push_records`): what waits for whom, read positions, retries, statistics.
+
+use super::*;
+
+#[async_trait]
+impl LedgerStore for SqliteStore {
+    async fn waiting_for(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let t = Instant::now();
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.id IN (SELECT DISTINCT r.message_id FROM message_push_records r \
+             WHERE r.user_id = ? AND r.push_status <> 1 AND r.message_id > ? ORDER BY r.message_id LIMIT ?) ORDER BY m.id"
+        ))
+        .bind(user)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        self.observe("waiting_for", t);
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
+        let t = Instant::now();
+        // Messages, not records: a message and its recall event count once.
+        let n = sqlx::query_scalar("SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> 1")
+            .bind(user)
+            .fetch_one(&self.read)
+            .await?;
+        self.observe("waiting_count", t);
+        Ok(n)
+    }
+
+    async fn mark_failed(
+        &self,
+        user: UserId,
+        message_ids: &[MessageId],
+        error: &str,
+        now: i64,
+        max_retries: i64,
+        backoff: &(dyn Fn(i64) -> i64 + Sync),
+    ) -> StoreResult<u64> {
+        let mut tx = self.write.begin().await?;
+        let mut n = 0;
+        for id in message_ids {
+            let rows = sqlx::query("SELECT id, retry_count FROM message_push_records WHERE user_id = ? AND message_id = ? AND push_status <> 1")
+                .bind(user)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in rows {
+                let record: i64 = r.try_get("id")?;
+                let attempts = r.try_get::<i64, _>("retry_count")? + 1;
+                // Terminal after max_retries attempts: no next retry (still replayed on connect).
+                let next = (attempts < max_retries).then(|| now + backoff(attempts));
+                sqlx::query(
+                    "UPDATE message_push_records SET push_status = 2, retry_count = ?, error_message = ?, \
+                     update_time = ?, next_retry_at = ? WHERE id = ?",
+                )
+                .bind(attempts)
+                .bind(error)
+                .bind(now)
+                .bind(next)
+                .bind(record)
+                .execute(&mut *tx)
+                .await?;
+                n += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn mark_read(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        seq: Seq,
+        now: i64,
+    ) -> StoreResult<Option<ReadOutcome>> {
+        let t = Instant::now();
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query(
+            "SELECT c.last_seq, cm.read_seq FROM conversations c JOIN conversation_members cm \
+             ON cm.conversation_id = c.id AND cm.user_id = ? WHERE c.id = ?",
+        )
+        .bind(user)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let last_seq: i64 = row.try_get("last_seq")?;
+        let old: i64 = row.try_get("read_seq")?;
+        let new = seq.clamp(0, last_seq);
+        let members = member_ids_on(&mut tx, id).await?;
+        if new <= old {
+            return Ok(Some(ReadOutcome {
+                position: ReadPosition {
+                    conversation_id: id,
+                    user_id: user,
+                    read_seq: old,
+                },
+                moved: false,
+                members,
+                changes: Vec::new(),
+                acknowledged: 0,
+            }));
+        }
+        sqlx::query("UPDATE conversation_members SET read_seq = ? WHERE conversation_id = ? AND user_id = ?")
+            .bind(new)
+            .bind(id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        // Reading implies the messages reached a device: acknowledge them too.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT r.message_id FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             WHERE r.user_id = ? AND r.push_status <> 1 AND m.conversation_id = ? AND m.seq <= ?",
+        )
+        .bind(user)
+        .bind(id)
+        .bind(new)
+        .fetch_all(&mut *tx)
+        .await?;
+        let ack = acknowledge_on(&mut tx, user, &ids, now).await?;
+        let read_rows = sqlx::query(
+            "UPDATE messages SET status = 2 WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? \
+             AND status < 2 AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+             AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
+             RETURNING id, conversation_id, seq, sender_id, created_at",
+        )
+        .bind(id)
+        .bind(old)
+        .bind(new)
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let read: Vec<StatusChange> = read_rows
+            .iter()
+            .map(|r| change_from_row(r, MessageStatus::Read))
+            .collect::<Result<_, _>>()?;
+        // Report each message once, at its highest new status.
+        let mut changes: Vec<StatusChange> = ack
+            .delivered
+            .into_iter()
+            .filter(|d| !read.iter().any(|r| r.message_id == d.message_id))
+            .collect();
+        changes.extend(read);
+        self.observe("mark_read", t);
+        Ok(Some(ReadOutcome {
+            position: ReadPosition {
+                conversation_id: id,
+                user_id: user,
+                read_seq: new,
+            },
+            moved: true,
+            members,
+            changes,
+            acknowledged: ack.acknowledged,
+        }))
+    }
+
+    async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>> {
+        let rows = sqlx::query(
+            "SELECT m.conversation_id, MAX(m.seq) AS seq FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             WHERE r.user_id = ? AND r.push_status <> 1 GROUP BY m.conversation_id",
+        )
+        .bind(user)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("conversation_id")?, r.try_get("seq")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn due_retries(
+        &self,
+        now: i64,
+        max_retries: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DueRetry>> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = 2 \
+             AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? ORDER BY next_retry_at, id LIMIT ?",
+        )
+        .bind(now)
+        .bind(max_retries)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueRetry {
+                    record_id: r.try_get("id")?,
+                    message_id: r.try_get("message_id")?,
+                    user_id: r.try_get("user_id")?,
+                    kind: r.try_get("kind")?,
+                    retry_count: r.try_get("retry_count")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    async fn postpone_retry(
+        &self,
+        record_id: i64,
+        error: &str,
+        now: i64,
+        max_retries: i64,
+        next_retry_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE message_push_records SET retry_count = retry_count + 1, error_message = ?, update_time = ?, \
+             next_retry_at = CASE WHEN retry_count + 1 >= ? THEN NULL ELSE ? END WHERE id = ? AND push_status = 2",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(max_retries)
+        .bind(next_retry_at)
+        .bind(record_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_retrying(&self, record_id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE message_push_records SET push_status = 0, push_time = ?, update_time = ?, next_retry_at = NULL \
+             WHERE id = ? AND push_status = 2",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(record_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn cleanup_pushed(&self, before: i64) -> StoreResult<u64> {
+        let t = Instant::now();
+        let mut total = 0;
+        // In chunks, so a huge cleanup never holds the writer for long.
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM message_push_records WHERE id IN (SELECT id FROM message_push_records \
+                 WHERE push_status = 1 AND update_time < ? LIMIT 5000)",
+            )
+            .bind(before)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+            total += n;
+            if n < 5000 {
+                break;
+            }
+        }
+        self.observe("cleanup_pushed", t);
+        Ok(total)
+    }
+
+    async fn push_stats(&self) -> StoreResult<PushStats> {
+        let rows = sqlx::query(
+            "SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        Ok(stats_from_rows(&rows)?)
+    }
+
+    async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats> {
+        let rows = sqlx::query(
+            "SELECT push_status, COUNT(*) AS n FROM message_push_records WHERE user_id = ? GROUP BY push_status",
+        )
+        .bind(user)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(stats_from_rows(&rows)?)
+    }
+
+    async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
+        let rows = sqlx::query(
+            "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             WHERE m.sender_id = ? GROUP BY r.push_status",
+        )
+        .bind(user)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(stats_from_rows(&rows)?)
+    }
+
+    async fn recent_records_for_sender(
+        &self,
+        user: UserId,
+        limit: i64,
+    ) -> StoreResult<Vec<PushRecord>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
+             r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             WHERE m.sender_id = ? AND r.kind = 0 ORDER BY r.id DESC LIMIT ?",
+        )
+        .bind(user)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PushRecord {
+                    id: r.try_get("id")?,
+                    message_id: r.try_get("message_id")?,
+                    user_id: r.try_get("user_id")?,
+                    push_status: PushStatus::from_i64(r.try_get("push_status")?),
+                    retry_count: r.try_get("retry_count")?,
+                    push_time: r.try_get("push_time")?,
+                    error_message: r.try_get("error_message")?,
+                    create_time: r.try_get("create_time")?,
+                    update_time: r.try_get("update_time")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}

@@ -1,0 +1,198 @@
+//! SQLite: messages: the batched write path, history, recall, receipts.
+
+use super::*;
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn write_batch(
+        &self,
+        batch: &[NewMessage],
+        acks: &[(UserId, Vec<MessageId>)],
+        now: i64,
+    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
+        let t = Instant::now();
+        let mut tx = self.write.begin().await?;
+        let sent = super::batch::insert_batch_on(&mut tx, batch, now).await?;
+        let acked = if acks.is_empty() {
+            Vec::new()
+        } else {
+            super::batch::acknowledge_batch_on(&mut tx, acks, now).await?
+        };
+        tx.commit().await?;
+        self.observe("write_batch", t);
+        Ok((sent, acked))
+    }
+
+    async fn history(
+        &self,
+        id: ConversationId,
+        before: Option<Seq>,
+        limit: i64,
+    ) -> StoreResult<(Vec<Message>, bool)> {
+        let t = Instant::now();
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
+        ))
+        .bind(id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        let mut messages: Vec<Message> = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?;
+        messages.reverse();
+        // Seqs are gap-free from 1, so older messages exist exactly when the first seq is above 1.
+        let has_more = messages.first().map(|m| m.seq > 1).unwrap_or(false);
+        self.observe("history", t);
+        Ok((messages, has_more))
+    }
+
+    async fn messages_after(
+        &self,
+        id: ConversationId,
+        after: Seq,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let t = Instant::now();
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+        ))
+        .bind(id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        self.observe("messages_after", t);
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.recalled_at IS NOT NULL AND m.recalled_at >= ? ORDER BY m.seq"
+        ))
+        .bind(id)
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(message_from_row).transpose()?)
+    }
+
+    async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>> {
+        let Some(message) = self.message(id).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT cm.user_id, u.display_name, cm.read_seq, r.push_status FROM conversation_members cm \
+             JOIN users u ON u.id = cm.user_id \
+             LEFT JOIN message_push_records r ON r.message_id = ? AND r.user_id = cm.user_id AND r.kind = 0 \
+             WHERE cm.conversation_id = ? AND cm.user_id <> ? ORDER BY cm.user_id",
+        )
+        .bind(id)
+        .bind(message.conversation_id)
+        .bind(message.sender_id)
+        .fetch_all(&self.read)
+        .await?;
+        let mut members = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let push_status: Option<i64> = r.try_get("push_status")?;
+            let read = r.try_get::<i64, _>("read_seq")? >= message.seq;
+            let push_status = push_status.map(PushStatus::from_i64);
+            members.push(MemberReceipt {
+                user_id: r.try_get("user_id")?,
+                display_name: r.try_get("display_name")?,
+                // A cleaned-up record (None) was pushed before the cleanup removed it.
+                delivered: read || matches!(push_status, Some(PushStatus::Pushed) | None),
+                read,
+                push_status,
+            });
+        }
+        Ok(Some(MessageReceipts {
+            message_id: id,
+            status: message.status,
+            members,
+        }))
+    }
+
+    async fn recall(
+        &self,
+        id: MessageId,
+        by: UserId,
+        window_ms: i64,
+        now: i64,
+    ) -> StoreResult<RecallOutcome> {
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(RecallOutcome::NotFound);
+        };
+        let message = message_from_row(&row)?;
+        let members = member_ids_on(&mut tx, message.conversation_id).await?;
+        if !members.contains(&by) {
+            return Ok(RecallOutcome::NotFound);
+        }
+        if message.sender_id != by {
+            return Ok(RecallOutcome::NotSender);
+        }
+        if message.recalled {
+            return Ok(RecallOutcome::AlreadyRecalled { message });
+        }
+        if now - message.created_at > window_ms {
+            return Ok(RecallOutcome::WindowPassed);
+        }
+        // The content is erased, not hidden: recalled text is never served again.
+        sqlx::query("UPDATE messages SET recalled_at = ?, content = '' WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
+             SELECT ?, user_id, 1, 0, ?, ? FROM conversation_members WHERE conversation_id = ? AND user_id <> ? \
+             ON CONFLICT (message_id, user_id, kind) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(now)
+        .bind(message.conversation_id)
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // The old text still sits in WAL frames until they are checkpointed and the WAL is
+        // truncated; do that now so a recall scrubs the disk (backups taken earlier keep it).
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.write)
+            .await
+        {
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::warn!(message = id, "WAL checkpoint after a recall was blocked by readers; the next checkpoint scrubs it"),
+            Err(e) => tracing::warn!(message = id, error = %e, "WAL checkpoint after a recall failed"),
+        }
+        let message = Message {
+            content: None,
+            recalled: true,
+            recalled_at: Some(now),
+            ..message
+        };
+        Ok(RecallOutcome::Recalled { message, members })
+    }
+}

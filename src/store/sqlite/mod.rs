@@ -1,0 +1,328 @@
+//! The SQLite backend (the embedded default). WAL mode, foreign keys on.
+//!
+//! Two pools: many readers, and ONE writer connection. Every write goes through the writer, so
+//! writers never contend for SQLite's lock (no SQLITE_BUSY between our own writes), and the
+//! delivery engine's batched inserts commit many sends per fsync.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::model::{
+    Conversation, ConversationId, ConversationKind, Member, MemberReceipt, Message, MessageId,
+    MessageReceipts, MessageStatus, PushRecord, PushStats, PushStatus, ReadPosition, Seq, User,
+    UserId,
+};
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+mod accounts;
+mod batch;
+mod conversations;
+mod ledger;
+mod messages;
+
+use super::error::{StoreError, StoreResult};
+use super::{
+    AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
+    LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
+    Viewer,
+};
+use crate::telemetry::Metrics;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub(crate) const MSG_COLS: &str =
+    "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
+     m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
+     FROM messages m JOIN users u ON u.id = m.sender_id";
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+    metrics: Arc<Metrics>,
+}
+
+impl SqliteStore {
+    /// Opens (creating file and folder if needed) and migrates the database.
+    pub async fn connect(
+        url: &str,
+        synchronous: &str,
+        metrics: Arc<Metrics>,
+    ) -> Result<SqliteStore, String> {
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| format!("invalid DATABASE_URL {url:?}: {e}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .synchronous(match synchronous.to_ascii_lowercase().as_str() {
+                "normal" => SqliteSynchronous::Normal,
+                "off" => SqliteSynchronous::Off,
+                _ => SqliteSynchronous::Full,
+            })
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000")
+            // Deleted and overwritten content is zeroed on disk, so recalled text is not left
+            // behind in free space (see `recall`, which also checkpoints the WAL).
+            .pragma("secure_delete", "on");
+        let path = options.get_filename().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the database folder {}: {e}", dir.display()))?;
+        }
+        options = options.statement_cache_capacity(256);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot open the database {}: {e} (check DATABASE_URL)",
+                    path.display()
+                )
+            })?;
+        MIGRATOR
+            .run(&write)
+            .await
+            .map_err(|e| format!("database migration failed on {}: {e}", path.display()))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot open the database {} for reading: {e}",
+                    path.display()
+                )
+            })?;
+        Ok(SqliteStore {
+            read,
+            write,
+            metrics,
+        })
+    }
+
+    fn observe(&self, op: &'static str, started: Instant) {
+        self.metrics.observe_db(op, started.elapsed());
+    }
+}
+
+pub(crate) fn message_from_row(row: &SqliteRow) -> Result<Message, sqlx::Error> {
+    let recalled_at: Option<i64> = row.try_get("recalled_at")?;
+    Ok(Message {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        seq: row.try_get("seq")?,
+        sender_id: row.try_get("sender_id")?,
+        sender_name: row.try_get("sender_name")?,
+        client_msg_id: row.try_get("client_msg_id")?,
+        // Recalled content is never served.
+        content: if recalled_at.is_some() {
+            None
+        } else {
+            Some(row.try_get("content")?)
+        },
+        recalled: recalled_at.is_some(),
+        recalled_at,
+        status: MessageStatus::from_i64(row.try_get("status")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn change_from_row(row: &SqliteRow, status: MessageStatus) -> Result<StatusChange, sqlx::Error> {
+    Ok(StatusChange {
+        message_id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        seq: row.try_get("seq")?,
+        sender_id: row.try_get("sender_id")?,
+        created_at: row.try_get("created_at")?,
+        status,
+    })
+}
+
+fn stats_from_rows(rows: &[SqliteRow]) -> Result<PushStats, sqlx::Error> {
+    let mut s = PushStats {
+        pending: 0,
+        pushed: 0,
+        failed: 0,
+    };
+    for r in rows {
+        let n: i64 = r.try_get("n")?;
+        match PushStatus::from_i64(r.try_get("push_status")?) {
+            PushStatus::Pending => s.pending += n,
+            PushStatus::Pushed => s.pushed += n,
+            PushStatus::Failed => s.failed += n,
+        }
+    }
+    Ok(s)
+}
+
+async fn member_ids_on(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM conversation_members WHERE conversation_id = ? ORDER BY user_id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks `user`'s records for `ids` pushed and returns the messages that became delivered.
+async fn acknowledge_on(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    ids: &[MessageId],
+    now: i64,
+) -> Result<AckOutcome, sqlx::Error> {
+    let mut out = batch::acknowledge_batch_on(conn, &[(user, ids.to_vec())], now).await?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// A message is delivered when no recipient's record for it is still unacknowledged.
+pub(crate) async fn mark_delivered_on(
+    conn: &mut SqliteConnection,
+    ids: &[MessageId],
+) -> Result<Vec<StatusChange>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "UPDATE messages SET status = 1 WHERE status < 1 AND NOT EXISTS (SELECT 1 FROM message_push_records r \
+         WHERE r.message_id = messages.id AND r.kind = 0 AND r.push_status <> 1) AND id IN (",
+    );
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    qb.push(") RETURNING id, conversation_id, seq, sender_id, created_at");
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| change_from_row(r, MessageStatus::Delivered))
+        .collect()
+}
+
+/// One conversation row as `viewer` (a member: the row carries their `read_seq`) sees it.
+async fn load_conversation(
+    conn: &mut SqliteConnection,
+    row: &SqliteRow,
+    viewer: UserId,
+) -> Result<Conversation, sqlx::Error> {
+    let mut conv = load_shared(conn, row).await?;
+    let read_seq: i64 = row.try_get("read_seq")?;
+    // Derived, never incremented: others' messages after my read position, not recalled.
+    let unread: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? AND recalled_at IS NULL",
+    )
+    .bind(conv.id)
+    .bind(read_seq)
+    .bind(viewer)
+    .fetch_one(&mut *conn)
+    .await?;
+    Viewer {
+        user_id: viewer,
+        read_seq,
+        unread,
+    }
+    .apply(&mut conv);
+    Ok(conv)
+}
+
+/// The viewer-independent part of one conversation row (`id, kind, title, last_seq,
+/// created_at, updated_at`): members with their positions, and the last message. Three
+/// statements, whatever the number of members.
+async fn load_shared(
+    conn: &mut SqliteConnection,
+    row: &SqliteRow,
+) -> Result<Conversation, sqlx::Error> {
+    let id: i64 = row.try_get("id")?;
+    let last_seq: i64 = row.try_get("last_seq")?;
+    let kind = if row.try_get::<String, _>("kind")? == "group" {
+        ConversationKind::Group
+    } else {
+        ConversationKind::Direct
+    };
+    let member_rows = sqlx::query(
+        "SELECT cm.user_id, u.username, u.display_name, cm.read_seq FROM conversation_members cm \
+         JOIN users u ON u.id = cm.user_id WHERE cm.conversation_id = ? ORDER BY cm.user_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    // Delivered up to just below the oldest message still waiting for each member: one
+    // grouped query for all members (members with nothing waiting have no row).
+    let waiting_rows = sqlx::query(
+        "SELECT r.user_id, MIN(m.seq) AS oldest FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+         WHERE m.conversation_id = ? AND r.push_status <> 1 AND r.kind = 0 GROUP BY r.user_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut oldest_waiting = std::collections::HashMap::with_capacity(waiting_rows.len());
+    for w in &waiting_rows {
+        oldest_waiting.insert(
+            w.try_get::<i64, _>("user_id")?,
+            w.try_get::<i64, _>("oldest")?,
+        );
+    }
+    let mut members = Vec::with_capacity(member_rows.len());
+    for m in &member_rows {
+        let user_id: i64 = m.try_get("user_id")?;
+        members.push(Member {
+            user_id,
+            username: m.try_get("username")?,
+            display_name: m.try_get("display_name")?,
+            read_seq: m.try_get("read_seq")?,
+            delivered_seq: oldest_waiting
+                .get(&user_id)
+                .map(|s| s - 1)
+                .unwrap_or(last_seq),
+        });
+    }
+    let last_message = if last_seq > 0 {
+        sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq = ?"
+        ))
+        .bind(id)
+        .bind(last_seq)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()?
+    } else {
+        None
+    };
+    Ok(Conversation {
+        id,
+        kind,
+        title: match kind {
+            ConversationKind::Group => row.try_get("title")?,
+            ConversationKind::Direct => String::new(),
+        },
+        members,
+        last_seq,
+        last_message,
+        read_seq: 0,
+        unread: 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}

@@ -14,7 +14,7 @@ pub struct Config {
     /// Address to listen on.
     pub addr: SocketAddr,
     /// `sqlite://path/to/file.db` (created with its folder) or `postgres://…` (not yet supported).
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// Folder with the built client (Trunk's `dist/`).
     pub dist_dir: PathBuf,
     /// Set the `Secure` attribute on the session cookie (behind HTTPS).
@@ -92,11 +92,69 @@ pub struct SchedulerConfig {
     pub retention_days: i64,
 }
 
+/// The database URL. Its `Debug` and `Display` hide the password, so it never reaches a log.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.clone();
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}{path}")
+            }
+            _ => url.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(s: String) -> Self {
+        DatabaseUrl(s)
+    }
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(s: &str) -> Self {
+        DatabaseUrl(s.to_string())
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             addr: "127.0.0.1:3000".parse().expect("valid default address"),
-            database_url: "sqlite://data/courier.db".to_string(),
+            database_url: "sqlite://data/courier.db".into(),
             dist_dir: PathBuf::from("dist"),
             secure_cookies: false,
             allowed_origins: Vec::new(),
@@ -310,7 +368,7 @@ impl Config {
             config.addr = addr;
         }
         if let Some(url) = &flags.database_url {
-            config.database_url = url.clone();
+            config.database_url = url.clone().into();
         }
         if let Some(dir) = &flags.dist_dir {
             config.dist_dir = dir.clone();
@@ -343,7 +401,7 @@ impl Config {
         }
         set!("COURIER_ADDR", self.addr);
         if let Some(v) = env("DATABASE_URL") {
-            self.database_url = v;
+            self.database_url = v.into();
         }
         if let Some(v) = env("COURIER_DIST_DIR") {
             self.dist_dir = PathBuf::from(v);
@@ -471,7 +529,30 @@ mod tests {
         assert_eq!(c.delivery.recall_window_secs, 30, "file beats default");
         assert_eq!(c.scheduler.max_retries, 9);
         assert_eq!(c.dist_dir, PathBuf::from("web"), "flag beats all");
-        assert_eq!(c.database_url, "sqlite://data/courier.db");
+        assert_eq!(c.database_url.as_str(), "sqlite://data/courier.db");
+    }
+
+    #[test]
+    fn database_passwords_never_show() {
+        let url =
+            DatabaseUrl::from("postgres://courier:s3cret@db.example:5432/courier?sslmode=require");
+        let config = Config {
+            database_url: url.clone(),
+            ..Config::default()
+        };
+        for shown in [format!("{url}"), format!("{url:?}"), format!("{config:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+        assert_eq!(
+            url.redacted(),
+            "postgres://courier:***@db.example:5432/courier?sslmode=require"
+        );
+        assert_eq!(
+            url.as_str(),
+            "postgres://courier:s3cret@db.example:5432/courier?sslmode=require"
+        );
+        let plain = DatabaseUrl::from("sqlite://data/courier.db");
+        assert_eq!(plain.redacted(), "sqlite://data/courier.db");
     }
 
     #[test]

@@ -20,7 +20,6 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::ws::hub::Hub;
@@ -60,26 +59,7 @@ impl Application {
             ));
         }
         let metrics = Arc::new(Metrics::new());
-        let store: Arc<dyn Store> = if config.database_url.starts_with("sqlite:") {
-            Arc::new(
-                SqliteStore::connect(
-                    &config.database_url,
-                    &config.sqlite_synchronous,
-                    metrics.clone(),
-                )
-                .await?,
-            )
-        } else if config.database_url.starts_with("postgres") {
-            return Err(
-                "PostgreSQL support is not available in this version; use a sqlite:// DATABASE_URL"
-                    .into(),
-            );
-        } else {
-            return Err(format!(
-                "unsupported DATABASE_URL {:?}: expected sqlite://path/to/file.db",
-                config.database_url
-            ));
-        };
+        let store = store::connect(&config, metrics.clone()).await?;
         let listener = TcpListener::bind(config.addr).await.map_err(|e| {
             format!(
                 "cannot listen on {}: {e} (set COURIER_ADDR to a free address)",

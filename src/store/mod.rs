@@ -16,6 +16,11 @@ use app::model::{
     MessageStatus, PushRecord, PushStats, ReadPosition, Seq, User, UserId,
 };
 
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::telemetry::Metrics;
+
 pub use accounts::AccountStore;
 pub use conversations::ConversationStore;
 pub use error::{StoreError, StoreResult};
@@ -167,6 +172,23 @@ pub struct DueRetry {
     pub user_id: UserId,
     pub kind: i64,
     pub retry_count: i64,
+}
+
+/// Opens the database named by `database_url`; the URL's scheme chooses the backend. Every
+/// failure is one line that says what to do (and never shows the URL's password).
+pub async fn connect(config: &Config, metrics: Arc<Metrics>) -> Result<Arc<dyn Store>, String> {
+    let url = &config.database_url;
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("sqlite") => Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, &config.sqlite_synchronous, metrics).await?,
+        )),
+        Some("postgres" | "postgresql") => Err(format!(
+            "DATABASE_URL {url}: PostgreSQL is not available in this build yet; use a sqlite:// DATABASE_URL"
+        )),
+        _ => Err(format!(
+            "unsupported DATABASE_URL {url}: expected sqlite://path/to/file.db"
+        )),
+    }
 }
 
 /// Everything Courier stores, in four parts (one file each, here and in every backend).

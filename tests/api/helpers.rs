@@ -39,7 +39,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     .unwrap();
     let mut c = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.join("data/courier.db").display()),
+        database_url: format!("sqlite://{}", dir.join("data/courier.db").display()).into(),
         dist_dir: dist,
         sqlite_synchronous: "normal".into(),
         ..Config::default()

@@ -81,19 +81,20 @@ async fn unreachable_database_stops_startup_with_a_clear_line() {
     // A database path inside a regular file cannot be created.
     std::fs::write(dir.path().join("file"), "x").unwrap();
     let mut c = test_config(dir.path());
-    c.database_url = format!("sqlite://{}/file/db.sqlite", dir.path().display());
+    c.database_url = format!("sqlite://{}/file/db.sqlite", dir.path().display()).into();
     let err = courier::Application::build(c).await.err().unwrap();
     assert!(
         err.contains("DATABASE_URL") || err.contains("database"),
         "{err}"
     );
     let mut c = test_config(dir.path());
-    c.database_url = "mysql://x".into();
-    assert!(courier::Application::build(c)
-        .await
-        .err()
-        .unwrap()
-        .contains("DATABASE_URL"));
+    c.database_url = "mysql://u:pw@x/db".into();
+    let err = courier::Application::build(c).await.err().unwrap();
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(
+        !err.contains("pw@"),
+        "the password stays out of the message: {err}"
+    );
 }
 
 #[tokio::test]

@@ -99,25 +99,6 @@ pub enum MessageStatus {
     Read,
 }
 
-impl MessageStatus {
-    pub fn as_i64(self) -> i64 {
-        match self {
-            MessageStatus::Sending => -1,
-            MessageStatus::Sent => 0,
-            MessageStatus::Delivered => 1,
-            MessageStatus::Read => 2,
-        }
-    }
-    pub fn from_i64(v: i64) -> MessageStatus {
-        match v {
-            i64::MIN..=-1 => MessageStatus::Sending,
-            0 => MessageStatus::Sent,
-            1 => MessageStatus::Delivered,
-            _ => MessageStatus::Read,
-        }
-    }
-}
-
 /// `message_push_records.push_status`, as in the original design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,23 +110,6 @@ pub enum PushStatus {
     /// 2: a push attempt failed or was not acknowledged in time; retried with backoff,
     /// terminal once `retry_count` reaches the configured maximum.
     Failed,
-}
-
-impl PushStatus {
-    pub fn as_i64(self) -> i64 {
-        match self {
-            PushStatus::Pending => 0,
-            PushStatus::Pushed => 1,
-            PushStatus::Failed => 2,
-        }
-    }
-    pub fn from_i64(v: i64) -> PushStatus {
-        match v {
-            1 => PushStatus::Pushed,
-            2 => PushStatus::Failed,
-            _ => PushStatus::Pending,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

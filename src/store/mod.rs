@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod error;
 pub mod ledger;
 pub mod messages;
+pub mod rows;
 pub mod sqlite;
 
 use app::model::{
@@ -170,7 +171,7 @@ pub struct DueRetry {
     pub record_id: i64,
     pub message_id: MessageId,
     pub user_id: UserId,
-    pub kind: i64,
+    pub kind: rows::RecordKind,
     pub retry_count: i64,
 }
 

@@ -93,6 +93,10 @@ async fn one_sync_frame_cannot_make_the_server_queue_without_bound() {
             peak - before
         );
     }
+    println!(
+        "sync amplification: server RSS {before} KiB before, peak {peak} KiB within 4 s (+{} KiB; bound {bound_kib} KiB)",
+        peak - before
+    );
     drop(ws);
 }
 

@@ -8,6 +8,7 @@ use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{mark_delivered_on, message_from_row};
+use crate::store::rows::{RecordKind, RecordStatus, StoredStatus};
 use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
 
 /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
@@ -158,7 +159,7 @@ pub(crate) async fn insert_batch_on(
                 .push_bind(m.sender_id)
                 .push_bind(m.client_msg_id.clone())
                 .push_bind(m.content.clone())
-                .push_bind(0i64)
+                .push_bind(StoredStatus::Sent)
                 .push_bind(now);
         });
         qb.push(" RETURNING id, sender_id, client_msg_id");
@@ -175,9 +176,16 @@ pub(crate) async fn insert_batch_on(
     for chunk in new_ids.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-             SELECT m.id, cm.user_id, 0, 0, ",
+             SELECT m.id, cm.user_id, ",
         );
-        qb.push_bind(now).push(", ").push_bind(now).push(
+        qb.push_bind(RecordKind::Message)
+            .push(", ")
+            .push_bind(RecordStatus::Pending)
+            .push(", ")
+            .push_bind(now)
+            .push(", ")
+            .push_bind(now)
+            .push(
             " FROM messages m JOIN conversation_members cm ON cm.conversation_id = m.conversation_id \
              AND cm.user_id <> m.sender_id WHERE m.id IN (",
         );
@@ -291,8 +299,10 @@ pub(crate) async fn acknowledge_batch_on(
     let mut delivered_owner: HashMap<MessageId, usize> = HashMap::new();
     for chunk in pairs.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("UPDATE message_push_records SET push_status = 1, push_time = ");
-        qb.push_bind(now)
+            QueryBuilder::new("UPDATE message_push_records SET push_status = ");
+        qb.push_bind(RecordStatus::Pushed)
+            .push(", push_time = ")
+            .push_bind(now)
             .push(", update_time = ")
             .push_bind(now)
             .push(", error_message = NULL, next_retry_at = NULL WHERE id IN (SELECT r.id FROM (");
@@ -302,15 +312,17 @@ pub(crate) async fn acknowledge_batch_on(
         });
         qb.push(
             ") AS k JOIN message_push_records r ON r.message_id = k.column1 AND r.user_id = k.column2 \
-             WHERE r.push_status <> 1) RETURNING message_id, user_id, kind",
+             WHERE r.push_status <> ",
         );
+        qb.push_bind(RecordStatus::Pushed)
+            .push(") RETURNING message_id, user_id, kind");
         for row in qb.build().fetch_all(&mut *conn).await? {
             let m: i64 = row.try_get("message_id")?;
             let u: i64 = row.try_get("user_id")?;
-            let kind: i64 = row.try_get("kind")?;
+            let kind: RecordKind = row.try_get("kind")?;
             let j = owner[&(m, u)];
             outcomes[j].acknowledged += 1;
-            if kind == 0 {
+            if kind == RecordKind::Message {
                 delivered_owner.entry(m).or_insert(j);
             }
         }

@@ -208,11 +208,12 @@ impl ConversationStore for SqliteStore {
         }
         let read_seq: i64 = row.try_get("read_seq")?;
         // What still waits for the leaver there (messages and recall events) is never pushed.
-        let removed: Vec<(i64, i64)> = sqlx::query_as(
-            "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> 1 \
+        let removed: Vec<(i64, RecordKind)> = sqlx::query_as(
+            "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> ? \
              AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id, kind",
         )
         .bind(user)
+        .bind(RecordStatus::Pushed)
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
@@ -225,48 +226,19 @@ impl ConversationStore for SqliteStore {
         // was to receive them).
         let mut waited: Vec<i64> = removed
             .iter()
-            .filter(|(_, kind)| *kind == 0)
+            .filter(|(_, kind)| *kind == RecordKind::Message)
             .map(|(m, _)| *m)
             .collect();
         waited.sort_unstable();
         waited.dedup();
         let mut delivered = Vec::new();
         for chunk in waited.chunks(500) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "UPDATE messages SET status = 1 WHERE status < 1 \
-                 AND NOT EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = 0 AND r.push_status <> 1) \
-                 AND EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = 0) \
-                 AND id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for m in chunk {
-                sep.push_bind(*m);
-            }
-            qb.push(") RETURNING id, conversation_id, seq, sender_id, created_at");
-            for r in qb.build().fetch_all(&mut *tx).await? {
-                delivered.push(change_from_row(&r, MessageStatus::Delivered)?);
-            }
+            delivered.extend(mark_delivered_on(&mut tx, chunk).await?);
         }
         // Messages after the leaver's read position that every other remaining member has read.
-        let read_rows = sqlx::query(
-            "UPDATE messages SET status = 2 WHERE conversation_id = ? AND seq > ? AND sender_id <> ? AND status < 2 \
-             AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
-             AND cm.user_id <> messages.sender_id) \
-             AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
-             AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
-             RETURNING id, conversation_id, seq, sender_id, created_at",
-        )
-        .bind(id)
-        .bind(read_seq)
-        .bind(user)
-        .fetch_all(&mut *tx)
-        .await?;
+        let read = mark_read_on(&mut tx, id, read_seq, None, user).await?;
         let members = member_ids_on(&mut tx, id).await?;
         tx.commit().await?;
-        let read: Vec<StatusChange> = read_rows
-            .iter()
-            .map(|r| change_from_row(r, MessageStatus::Read))
-            .collect::<Result<_, _>>()?;
         // Report each message once, at its highest new status.
         let mut changes: Vec<StatusChange> = delivered
             .into_iter()

@@ -13,9 +13,10 @@ impl LedgerStore for SqliteStore {
         let t = Instant::now();
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.id IN (SELECT DISTINCT r.message_id FROM message_push_records r \
-             WHERE r.user_id = ? AND r.push_status <> 1 AND r.message_id > ? ORDER BY r.message_id LIMIT ?) ORDER BY m.id"
+             WHERE r.user_id = ? AND r.push_status <> ? AND r.message_id > ? ORDER BY r.message_id LIMIT ?) ORDER BY m.id"
         ))
         .bind(user)
+        .bind(RecordStatus::Pushed)
         .bind(after)
         .bind(limit)
         .fetch_all(&self.read)
@@ -30,8 +31,9 @@ impl LedgerStore for SqliteStore {
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
         // Messages, not records: a message and its recall event count once.
-        let n = sqlx::query_scalar("SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> 1")
+        let n = sqlx::query_scalar("SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> ?")
             .bind(user)
+            .bind(RecordStatus::Pushed)
             .fetch_one(&self.read)
             .await?;
         self.observe("waiting_count", t);
@@ -50,9 +52,10 @@ impl LedgerStore for SqliteStore {
         let mut tx = self.write.begin().await?;
         let mut n = 0;
         for id in message_ids {
-            let rows = sqlx::query("SELECT id, retry_count FROM message_push_records WHERE user_id = ? AND message_id = ? AND push_status <> 1")
+            let rows = sqlx::query("SELECT id, retry_count FROM message_push_records WHERE user_id = ? AND message_id = ? AND push_status <> ?")
                 .bind(user)
                 .bind(id)
+                .bind(RecordStatus::Pushed)
                 .fetch_all(&mut *tx)
                 .await?;
             for r in rows {
@@ -61,9 +64,10 @@ impl LedgerStore for SqliteStore {
                 // Terminal after max_retries attempts: no next retry (still replayed on connect).
                 let next = (attempts < max_retries).then(|| now + backoff(attempts));
                 sqlx::query(
-                    "UPDATE message_push_records SET push_status = 2, retry_count = ?, error_message = ?, \
+                    "UPDATE message_push_records SET push_status = ?, retry_count = ?, error_message = ?, \
                      update_time = ?, next_retry_at = ? WHERE id = ?",
                 )
+                .bind(RecordStatus::Failed)
                 .bind(attempts)
                 .bind(error)
                 .bind(now)
@@ -122,31 +126,17 @@ impl LedgerStore for SqliteStore {
         // Reading implies the messages reached a device: acknowledge them too.
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT r.message_id FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = ? AND r.push_status <> 1 AND m.conversation_id = ? AND m.seq <= ?",
+             WHERE r.user_id = ? AND r.push_status <> ? AND m.conversation_id = ? AND m.seq <= ?",
         )
         .bind(user)
+        .bind(RecordStatus::Pushed)
         .bind(id)
         .bind(new)
         .fetch_all(&mut *tx)
         .await?;
         let ack = acknowledge_on(&mut tx, user, &ids, now).await?;
-        let read_rows = sqlx::query(
-            "UPDATE messages SET status = 2 WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? \
-             AND status < 2 AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
-             AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
-             RETURNING id, conversation_id, seq, sender_id, created_at",
-        )
-        .bind(id)
-        .bind(old)
-        .bind(new)
-        .bind(user)
-        .fetch_all(&mut *tx)
-        .await?;
+        let read = mark_read_on(&mut tx, id, old, Some(new), user).await?;
         tx.commit().await?;
-        let read: Vec<StatusChange> = read_rows
-            .iter()
-            .map(|r| change_from_row(r, MessageStatus::Read))
-            .collect::<Result<_, _>>()?;
         // Report each message once, at its highest new status.
         let mut changes: Vec<StatusChange> = ack
             .delivered
@@ -171,9 +161,10 @@ impl LedgerStore for SqliteStore {
     async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>> {
         let rows = sqlx::query(
             "SELECT m.conversation_id, MAX(m.seq) AS seq FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = ? AND r.push_status <> 1 GROUP BY m.conversation_id",
+             WHERE r.user_id = ? AND r.push_status <> ? GROUP BY m.conversation_id",
         )
         .bind(user)
+        .bind(RecordStatus::Pushed)
         .fetch_all(&self.read)
         .await?;
         Ok(rows
@@ -189,9 +180,10 @@ impl LedgerStore for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<DueRetry>> {
         let rows = sqlx::query(
-            "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = 2 \
+            "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = ? \
              AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? ORDER BY next_retry_at, id LIMIT ?",
         )
+        .bind(RecordStatus::Failed)
         .bind(now)
         .bind(max_retries)
         .bind(limit)
@@ -221,13 +213,14 @@ impl LedgerStore for SqliteStore {
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE message_push_records SET retry_count = retry_count + 1, error_message = ?, update_time = ?, \
-             next_retry_at = CASE WHEN retry_count + 1 >= ? THEN NULL ELSE ? END WHERE id = ? AND push_status = 2",
+             next_retry_at = CASE WHEN retry_count + 1 >= ? THEN NULL ELSE ? END WHERE id = ? AND push_status = ?",
         )
         .bind(error)
         .bind(now)
         .bind(max_retries)
         .bind(next_retry_at)
         .bind(record_id)
+        .bind(RecordStatus::Failed)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -235,12 +228,14 @@ impl LedgerStore for SqliteStore {
 
     async fn mark_retrying(&self, record_id: i64, now: i64) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE message_push_records SET push_status = 0, push_time = ?, update_time = ?, next_retry_at = NULL \
-             WHERE id = ? AND push_status = 2",
+            "UPDATE message_push_records SET push_status = ?, push_time = ?, update_time = ?, next_retry_at = NULL \
+             WHERE id = ? AND push_status = ?",
         )
+        .bind(RecordStatus::Pending)
         .bind(now)
         .bind(now)
         .bind(record_id)
+        .bind(RecordStatus::Failed)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -253,8 +248,9 @@ impl LedgerStore for SqliteStore {
         loop {
             let n = sqlx::query(
                 "DELETE FROM message_push_records WHERE id IN (SELECT id FROM message_push_records \
-                 WHERE push_status = 1 AND update_time < ? LIMIT 5000)",
+                 WHERE push_status = ? AND update_time < ? LIMIT 5000)",
             )
+            .bind(RecordStatus::Pushed)
             .bind(before)
             .execute(&self.write)
             .await?
@@ -306,9 +302,10 @@ impl LedgerStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
              r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE m.sender_id = ? AND r.kind = 0 ORDER BY r.id DESC LIMIT ?",
+             WHERE m.sender_id = ? AND r.kind = ? ORDER BY r.id DESC LIMIT ?",
         )
         .bind(user)
+        .bind(RecordKind::Message)
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
@@ -318,7 +315,7 @@ impl LedgerStore for SqliteStore {
                     id: r.try_get("id")?,
                     message_id: r.try_get("message_id")?,
                     user_id: r.try_get("user_id")?,
-                    push_status: PushStatus::from_i64(r.try_get("push_status")?),
+                    push_status: r.try_get::<RecordStatus, _>("push_status")?.into(),
                     retry_count: r.try_get("retry_count")?,
                     push_time: r.try_get("push_time")?,
                     error_message: r.try_get("error_message")?,

@@ -100,19 +100,21 @@ impl MessageStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT cm.user_id, u.display_name, cm.read_seq, r.push_status FROM conversation_members cm \
              JOIN users u ON u.id = cm.user_id \
-             LEFT JOIN message_push_records r ON r.message_id = ? AND r.user_id = cm.user_id AND r.kind = 0 \
+             LEFT JOIN message_push_records r ON r.message_id = ? AND r.user_id = cm.user_id AND r.kind = ? \
              WHERE cm.conversation_id = ? AND cm.user_id <> ? ORDER BY cm.user_id",
         )
         .bind(id)
+        .bind(RecordKind::Message)
         .bind(message.conversation_id)
         .bind(message.sender_id)
         .fetch_all(&self.read)
         .await?;
         let mut members = Vec::with_capacity(rows.len());
         for r in &rows {
-            let push_status: Option<i64> = r.try_get("push_status")?;
+            let push_status: Option<PushStatus> = r
+                .try_get::<Option<RecordStatus>, _>("push_status")?
+                .map(Into::into);
             let read = r.try_get::<i64, _>("read_seq")? >= message.seq;
-            let push_status = push_status.map(PushStatus::from_i64);
             members.push(MemberReceipt {
                 user_id: r.try_get("user_id")?,
                 display_name: r.try_get("display_name")?,
@@ -166,10 +168,12 @@ impl MessageStore for SqliteStore {
             .await?;
         sqlx::query(
             "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-             SELECT ?, user_id, 1, 0, ?, ? FROM conversation_members WHERE conversation_id = ? AND user_id <> ? \
+             SELECT ?, user_id, ?, ?, ?, ? FROM conversation_members WHERE conversation_id = ? AND user_id <> ? \
              ON CONFLICT (message_id, user_id, kind) DO NOTHING",
         )
         .bind(id)
+        .bind(RecordKind::Recall)
+        .bind(RecordStatus::Pending)
         .bind(now)
         .bind(now)
         .bind(message.conversation_id)

@@ -26,6 +26,7 @@ mod ledger;
 mod messages;
 
 use super::error::{StoreError, StoreResult};
+use super::rows::{RecordKind, RecordStatus, StoredStatus};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
@@ -131,7 +132,7 @@ pub(crate) fn message_from_row(row: &SqliteRow) -> Result<Message, sqlx::Error> 
         },
         recalled: recalled_at.is_some(),
         recalled_at,
-        status: MessageStatus::from_i64(row.try_get("status")?),
+        status: row.try_get::<StoredStatus, _>("status")?.into(),
         created_at: row.try_get("created_at")?,
     })
 }
@@ -164,10 +165,10 @@ fn stats_from_rows(rows: &[SqliteRow]) -> Result<PushStats, sqlx::Error> {
     };
     for r in rows {
         let n: i64 = r.try_get("n")?;
-        match PushStatus::from_i64(r.try_get("push_status")?) {
-            PushStatus::Pending => s.pending += n,
-            PushStatus::Pushed => s.pushed += n,
-            PushStatus::Failed => s.failed += n,
+        match r.try_get::<RecordStatus, _>("push_status")? {
+            RecordStatus::Pending => s.pending += n,
+            RecordStatus::Pushed => s.pushed += n,
+            RecordStatus::Failed => s.failed += n,
         }
     }
     Ok(s)
@@ -196,7 +197,8 @@ async fn acknowledge_on(
     Ok(out.pop().unwrap_or_default())
 }
 
-/// A message is delivered when no recipient's record for it is still unacknowledged.
+/// The one definition of "delivered": a message is delivered when it has recipients' records
+/// and none of them is still unacknowledged. Moves such messages among `ids` to delivered.
 pub(crate) async fn mark_delivered_on(
     conn: &mut SqliteConnection,
     ids: &[MessageId],
@@ -204,10 +206,23 @@ pub(crate) async fn mark_delivered_on(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "UPDATE messages SET status = 1 WHERE status < 1 AND NOT EXISTS (SELECT 1 FROM message_push_records r \
-         WHERE r.message_id = messages.id AND r.kind = 0 AND r.push_status <> 1) AND id IN (",
-    );
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE messages SET status = ");
+    qb.push_bind(StoredStatus::Delivered)
+        .push(" WHERE status < ")
+        .push_bind(StoredStatus::Delivered)
+        .push(
+            " AND NOT EXISTS (SELECT 1 FROM message_push_records r \
+             WHERE r.message_id = messages.id AND r.kind = ",
+        )
+        .push_bind(RecordKind::Message)
+        .push(" AND r.push_status <> ")
+        .push_bind(RecordStatus::Pushed)
+        .push(
+            ") AND EXISTS (SELECT 1 FROM message_push_records r \
+             WHERE r.message_id = messages.id AND r.kind = ",
+        )
+        .push_bind(RecordKind::Message)
+        .push(") AND id IN (");
     let mut sep = qb.separated(", ");
     for id in ids {
         sep.push_bind(*id);
@@ -216,6 +231,38 @@ pub(crate) async fn mark_delivered_on(
     let rows = qb.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| change_from_row(r, MessageStatus::Delivered))
+        .collect()
+}
+
+/// The one definition of "read": a message is read when every member other than its sender
+/// has a read position at or past it (and there is such a member). Moves the messages of
+/// `conversation` with `after < seq <= up_to` not sent by `reader` to read.
+pub(crate) async fn mark_read_on(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    after: Seq,
+    up_to: Option<Seq>,
+    reader: UserId,
+) -> Result<Vec<StatusChange>, sqlx::Error> {
+    let rows = sqlx::query(
+        "UPDATE messages SET status = ? WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? \
+         AND status < ? \
+         AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+         AND cm.user_id <> messages.sender_id) \
+         AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+         AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
+         RETURNING id, conversation_id, seq, sender_id, created_at",
+    )
+    .bind(StoredStatus::Read)
+    .bind(conversation)
+    .bind(after)
+    .bind(up_to.unwrap_or(Seq::MAX))
+    .bind(reader)
+    .bind(StoredStatus::Read)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| change_from_row(r, MessageStatus::Read))
         .collect()
 }
 
@@ -270,9 +317,11 @@ async fn load_shared(
     // grouped query for all members (members with nothing waiting have no row).
     let waiting_rows = sqlx::query(
         "SELECT r.user_id, MIN(m.seq) AS oldest FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-         WHERE m.conversation_id = ? AND r.push_status <> 1 AND r.kind = 0 GROUP BY r.user_id",
+         WHERE m.conversation_id = ? AND r.push_status <> ? AND r.kind = ? GROUP BY r.user_id",
     )
     .bind(id)
+    .bind(RecordStatus::Pushed)
+    .bind(RecordKind::Message)
     .fetch_all(&mut *conn)
     .await?;
     let mut oldest_waiting = std::collections::HashMap::with_capacity(waiting_rows.len());

@@ -152,12 +152,11 @@ impl ConversationStore for SqliteStore {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let shared = load_shared(&mut conn, &row).await?;
-        // Every member's unread count in one statement (derived as for one viewer).
-        let rows = sqlx::query(
-            "SELECT cm.user_id, cm.read_seq, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
-             AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL) AS unread \
-             FROM conversation_members cm WHERE cm.conversation_id = ? ORDER BY cm.user_id",
-        )
+        // Every member's unread count in one statement.
+        let rows = sqlx::query(&format!(
+            "SELECT cm.user_id, cm.read_seq, {UNREAD_OF_MEMBER} AS unread \
+             FROM conversation_members cm WHERE cm.conversation_id = ? ORDER BY cm.user_id"
+        ))
         .bind(id)
         .fetch_all(&mut *conn)
         .await?;

@@ -41,6 +41,12 @@ pub(crate) const MSG_COLS: &str =
      m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
      FROM messages m JOIN users u ON u.id = m.sender_id";
 
+/// The one definition of "unread", for the member row `cm`: derived, never incremented — the
+/// others' messages after the member's read position, recalled ones not counted.
+pub(crate) const UNREAD_OF_MEMBER: &str =
+    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
+     AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL)";
+
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
@@ -274,12 +280,10 @@ async fn load_conversation(
 ) -> Result<Conversation, sqlx::Error> {
     let mut conv = load_shared(conn, row).await?;
     let read_seq: i64 = row.try_get("read_seq")?;
-    // Derived, never incremented: others' messages after my read position, not recalled.
-    let unread: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? AND recalled_at IS NULL",
-    )
+    let unread: i64 = sqlx::query_scalar(&format!(
+        "SELECT {UNREAD_OF_MEMBER} FROM conversation_members cm WHERE cm.conversation_id = ? AND cm.user_id = ?"
+    ))
     .bind(conv.id)
-    .bind(read_seq)
     .bind(viewer)
     .fetch_one(&mut *conn)
     .await?;

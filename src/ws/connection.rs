@@ -67,9 +67,10 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
         .hub
         .register(user.id, token_hash.clone(), tx, now_ms());
     if came_online {
-        tracing::info!(user = user.id, username = %user.username, "user online");
+        tracing::info!(username = %user.username, "user online");
     }
-    tracing::info!(user = user.id, conn = handle.id, "connection open");
+    tracing::Span::current().record("conn", handle.id);
+    tracing::info!("connection open");
 
     let (sink, mut stream) = socket.split();
     let (close_tx, close_rx) = oneshot::channel();
@@ -181,14 +182,12 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
     }
     let unacknowledged = handle.in_flight_count();
     tracing::info!(
-        user = session.user.id,
-        conn = handle.id,
         reason,
         unacknowledged,
         "connection closed; unacknowledged messages stay pending"
     );
     if went_offline {
-        tracing::info!(user = session.user.id, username = %session.user.username, "user offline");
+        tracing::info!(username = %session.user.username, "user offline");
     }
 }
 

@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tracing::Instrument;
 
 use crate::error::AppError;
 use crate::http::origin::origin_allowed;
@@ -45,6 +46,11 @@ async fn upgrade(
         .max_frame_size(256 * 1024)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| connection::serve(socket, session, state))
+        .on_upgrade(move |socket| {
+            // One span per connection: every log line of the socket carries user and connection.
+            let span =
+                tracing::info_span!("ws", user = session.user.id, conn = tracing::field::Empty);
+            connection::serve(socket, session, state).instrument(span)
+        })
         .into_response()
 }

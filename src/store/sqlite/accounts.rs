@@ -4,11 +4,13 @@ use super::*;
 
 #[async_trait]
 impl AccountStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_user(
         &self,
         username: &str,
@@ -31,6 +33,7 @@ impl AccountStore for SqliteStore {
         Ok(res.as_ref().map(user_from_row).transpose()?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
         let row = sqlx::query("SELECT id, username, display_name, created_at, password_hash FROM users WHERE username = ?")
             .bind(username)
@@ -42,6 +45,7 @@ impl AccountStore for SqliteStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn search_users(
         &self,
         query: &str,
@@ -69,6 +73,7 @@ impl AccountStore for SqliteStore {
         Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_session(
         &self,
         token_hash: &str,
@@ -86,6 +91,7 @@ impl AccountStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, i64)>> {
         let t = Instant::now();
         let row = sqlx::query(
@@ -101,6 +107,7 @@ impl AccountStore for SqliteStore {
         Ok(Some((user_from_row(&row)?, row.try_get("expires_at")?)))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
@@ -109,6 +116,7 @@ impl AccountStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_user_sessions(&self, user_id: UserId) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
             .bind(user_id)
@@ -117,6 +125,7 @@ impl AccountStore for SqliteStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now)
@@ -125,6 +134,7 @@ impl AccountStore for SqliteStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> StoreResult<()> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)

@@ -4,6 +4,7 @@ use super::*;
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn direct_conversation(
         &self,
         a: UserId,
@@ -49,6 +50,7 @@ impl ConversationStore for SqliteStore {
         Ok(Some(id))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_group(
         &self,
         creator: UserId,
@@ -97,6 +99,7 @@ impl ConversationStore for SqliteStore {
         Ok(Some(id))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn conversation(
         &self,
         id: ConversationId,
@@ -119,6 +122,7 @@ impl ConversationStore for SqliteStore {
         Ok(Some(conv))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
@@ -138,6 +142,7 @@ impl ConversationStore for SqliteStore {
         Ok(out)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn conversation_views(
         &self,
         id: ConversationId,
@@ -174,6 +179,7 @@ impl ConversationStore for SqliteStore {
         Ok(Some(ConversationViews { shared, viewers }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
         Ok(
@@ -184,6 +190,7 @@ impl ConversationStore for SqliteStore {
         )
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn leave_conversation(
         &self,
         id: ConversationId,
@@ -252,6 +259,7 @@ impl ConversationStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = ? AND user_id = ?",
@@ -263,6 +271,7 @@ impl ConversationStore for SqliteStore {
         Ok(n > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>> {
         let mut conn = self.read.acquire().await?;
         Ok(member_ids_on(&mut conn, id).await?)

@@ -4,6 +4,7 @@ use super::*;
 
 #[async_trait]
 impl LedgerStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_for(
         &self,
         user: UserId,
@@ -28,6 +29,7 @@ impl LedgerStore for SqliteStore {
             .collect::<Result<_, _>>()?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
         // Messages, not records: a message and its recall event count once.
@@ -40,6 +42,7 @@ impl LedgerStore for SqliteStore {
         Ok(n)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_failed(
         &self,
         user: UserId,
@@ -82,6 +85,7 @@ impl LedgerStore for SqliteStore {
         Ok(n)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_read(
         &self,
         id: ConversationId,
@@ -158,6 +162,7 @@ impl LedgerStore for SqliteStore {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>> {
         let rows = sqlx::query(
             "SELECT m.conversation_id, MAX(m.seq) AS seq FROM message_push_records r JOIN messages m ON m.id = r.message_id \
@@ -173,6 +178,7 @@ impl LedgerStore for SqliteStore {
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn due_retries(
         &self,
         now: i64,
@@ -203,6 +209,7 @@ impl LedgerStore for SqliteStore {
             .map_err(StoreError::from)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn postpone_retry(
         &self,
         record_id: i64,
@@ -226,6 +233,7 @@ impl LedgerStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_retrying(&self, record_id: i64, now: i64) -> StoreResult<()> {
         sqlx::query(
             "UPDATE message_push_records SET push_status = ?, push_time = ?, update_time = ?, next_retry_at = NULL \
@@ -241,6 +249,7 @@ impl LedgerStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn cleanup_pushed(&self, before: i64) -> StoreResult<u64> {
         let t = Instant::now();
         let mut total = 0;
@@ -264,6 +273,7 @@ impl LedgerStore for SqliteStore {
         Ok(total)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats(&self) -> StoreResult<PushStats> {
         let rows = sqlx::query(
             "SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status",
@@ -273,6 +283,7 @@ impl LedgerStore for SqliteStore {
         Ok(stats_from_rows(&rows)?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats> {
         let rows = sqlx::query(
             "SELECT push_status, COUNT(*) AS n FROM message_push_records WHERE user_id = ? GROUP BY push_status",
@@ -283,6 +294,7 @@ impl LedgerStore for SqliteStore {
         Ok(stats_from_rows(&rows)?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
         let rows = sqlx::query(
             "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
@@ -294,6 +306,7 @@ impl LedgerStore for SqliteStore {
         Ok(stats_from_rows(&rows)?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn recent_records_for_sender(
         &self,
         user: UserId,

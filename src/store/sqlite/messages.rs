@@ -4,6 +4,7 @@ use super::*;
 
 #[async_trait]
 impl MessageStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn write_batch(
         &self,
         batch: &[NewMessage],
@@ -23,6 +24,7 @@ impl MessageStore for SqliteStore {
         Ok((sent, acked))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn history(
         &self,
         id: ConversationId,
@@ -49,6 +51,7 @@ impl MessageStore for SqliteStore {
         Ok((messages, has_more))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn messages_after(
         &self,
         id: ConversationId,
@@ -71,6 +74,7 @@ impl MessageStore for SqliteStore {
             .collect::<Result<_, _>>()?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.recalled_at IS NOT NULL AND m.recalled_at >= ? ORDER BY m.seq"
@@ -85,6 +89,7 @@ impl MessageStore for SqliteStore {
             .collect::<Result<_, _>>()?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
             .bind(id)
@@ -93,6 +98,7 @@ impl MessageStore for SqliteStore {
         Ok(row.as_ref().map(message_from_row).transpose()?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>> {
         let Some(message) = self.message(id).await? else {
             return Ok(None);
@@ -131,6 +137,7 @@ impl MessageStore for SqliteStore {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn recall(
         &self,
         id: MessageId,

@@ -93,7 +93,9 @@ run_with_pg() {
     sleep 0.05
   done
   export COURIER_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-  say "PostgreSQL 15 on 127.0.0.1:$port (pid $pid, ${durable:+durable}${durable:-test settings: fsync off}), data in $dir"
+  local mode="test settings: fsync off"
+  [[ -n "$durable" ]] && mode="durable settings"
+  say "PostgreSQL 15 on 127.0.0.1:$port (pid $pid, $mode), data in $dir"
   local status=0
   "$@" || status=$?
   exit "$status"

@@ -455,3 +455,55 @@ async fn creating_conversations_is_rate_limited_per_user() {
     assert_eq!(cfg.conversations.direct_create_rate_per_sec, 0.5);
     assert_eq!(cfg.conversations.group_create_rate_per_sec, 0.1, "default");
 }
+
+/// Someone who left a group hears nothing more about it: not even the status of the messages
+/// they sent there before leaving.
+#[tokio::test]
+async fn a_member_who_left_gets_no_status_of_their_old_messages() {
+    let app = spawn_app().await;
+    let a = app.register("ns_a").await;
+    let b = app.register("ns_b").await;
+    let c = app.register("ns_c").await;
+    let (s, g) = a
+        .post(
+            "/api/conversations/group",
+            json!({"title": "Quiet", "member_ids": [b.id(), c.id()]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let gid = g["id"].as_i64().unwrap();
+    let old = a
+        .send_http(gid, "ns-1", "sent before leaving")
+        .await
+        .message;
+    let mut a_ws = a.ws().await;
+    a_ws.caught_up().await;
+    let (s, _) = a
+        .post(&format!("/api/conversations/{gid}/leave"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    a_ws.wait_for("conversation_left", T, |f| {
+        matches!(f, ServerFrame::ConversationLeft { .. })
+    })
+    .await;
+    // b and c receive and read it.
+    for u in [&b, &c] {
+        let mut ws = u.ws().await;
+        ws.drain().await;
+        let (s, v) = u
+            .post(
+                &format!("/api/conversations/{gid}/read"),
+                json!({"seq": old.seq}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    assert!(
+        a_ws.quiet_for(std::time::Duration::from_millis(500), |f| matches!(
+            f,
+            ServerFrame::Status { .. }
+        ))
+        .await,
+        "no status frame reaches the member who left"
+    );
+}

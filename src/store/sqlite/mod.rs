@@ -47,6 +47,11 @@ pub(crate) const UNREAD_OF_MEMBER: &str =
     "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
      AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL)";
 
+/// Status only moves for messages whose sender is still a member: someone who left a group
+/// hears nothing more about it, not even how far their old messages got.
+const SENDER_IS_MEMBER: &str = "EXISTS (SELECT 1 FROM conversation_members s \
+     WHERE s.conversation_id = messages.conversation_id AND s.user_id = messages.sender_id)";
+
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
@@ -204,7 +209,8 @@ async fn acknowledge_on(
 }
 
 /// The one definition of "delivered": a message is delivered when it has recipients' records
-/// and none of them is still unacknowledged. Moves such messages among `ids` to delivered.
+/// and none of them is still unacknowledged. Moves such messages among `ids` to delivered —
+/// unless their sender left the conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
 pub(crate) async fn mark_delivered_on(
     conn: &mut SqliteConnection,
     ids: &[MessageId],
@@ -228,7 +234,9 @@ pub(crate) async fn mark_delivered_on(
              WHERE r.message_id = messages.id AND r.kind = ",
         )
         .push_bind(RecordKind::Message)
-        .push(") AND id IN (");
+        .push(") AND ")
+        .push(SENDER_IS_MEMBER)
+        .push(" AND id IN (");
     let mut sep = qb.separated(", ");
     for id in ids {
         sep.push_bind(*id);
@@ -242,7 +250,9 @@ pub(crate) async fn mark_delivered_on(
 
 /// The one definition of "read": a message is read when every member other than its sender
 /// has a read position at or past it (and there is such a member). Moves the messages of
-/// `conversation` with `after < seq <= up_to` not sent by `reader` to read.
+/// `conversation` with `after < seq <= up_to` not sent by `reader` to read (unless their
+/// sender left).
+
 pub(crate) async fn mark_read_on(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
@@ -250,15 +260,15 @@ pub(crate) async fn mark_read_on(
     up_to: Option<Seq>,
     reader: UserId,
 ) -> Result<Vec<StatusChange>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "UPDATE messages SET status = ? WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? \
-         AND status < ? \
+         AND status < ? AND {SENDER_IS_MEMBER} \
          AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
          AND cm.user_id <> messages.sender_id) \
          AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
          AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
-         RETURNING id, conversation_id, seq, sender_id, created_at",
-    )
+         RETURNING id, conversation_id, seq, sender_id, created_at"
+    ))
     .bind(StoredStatus::Read)
     .bind(conversation)
     .bind(after)

@@ -252,7 +252,6 @@ pub(crate) async fn mark_delivered_on(
 /// has a read position at or past it (and there is such a member). Moves the messages of
 /// `conversation` with `after < seq <= up_to` not sent by `reader` to read (unless their
 /// sender left).
-
 pub(crate) async fn mark_read_on(
     conn: &mut SqliteConnection,
     conversation: ConversationId,

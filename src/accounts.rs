@@ -389,6 +389,11 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Whether a session still exists and has not expired (open sockets re-check theirs).
+pub async fn session_alive(store: &dyn Store, token_hash: &str) -> AppResult<bool> {
+    Ok(store.session_user(token_hash, now_ms()).await?.is_some())
+}
+
 /// Starts a new session for a user who proved who they are (after a password change).
 pub async fn new_session(store: &dyn Store, user: User, ttl_days: i64) -> AppResult<NewSession> {
     start_session(store, user, ttl_days).await

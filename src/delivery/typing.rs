@@ -2,7 +2,7 @@
 //! at most once per (user, conversation) per interval, so a flood of `typing` frames costs
 //! one fan-out every couple of seconds instead of one per frame.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use app::model::{ConversationId, UserId};
 use app::protocol::ServerFrame;
 
 use super::{frame, Delivery};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 pub struct TypingThrottle {
     interval: Duration,
@@ -44,13 +44,21 @@ impl TypingThrottle {
 }
 
 impl Delivery {
-    /// Relays a typing notice of `user` (a member: the caller checked) to the other members'
-    /// connections. Returns false when it was dropped by the throttle.
+    /// Relays a typing notice of `user` to the other members' connections. `members_of` holds
+    /// the conversations this connection already proved membership of (each is checked once);
+    /// a non-member gets `NotFound`. Returns false when the throttle dropped the notice.
     pub async fn relay_typing(
         &self,
         user: UserId,
         conversation: ConversationId,
+        members_of: &mut HashSet<ConversationId>,
     ) -> AppResult<bool> {
+        if !members_of.contains(&conversation) {
+            if !self.store.is_member(conversation, user).await? {
+                return Err(AppError::NotFound);
+            }
+            members_of.insert(conversation);
+        }
         if !self.typing.admit(user, conversation, Instant::now()) {
             self.metrics.typing_dropped.inc();
             return Ok(false);

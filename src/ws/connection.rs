@@ -378,16 +378,10 @@ impl Session {
                 recalled_since,
             } => self.on_sync(conversations, recalled_since).await,
             ClientFrame::Typing { conversation_id } => {
-                if !self.typing_ok.contains(&conversation_id) {
-                    match d.store.is_member(conversation_id, user.id).await {
-                        Ok(true) => {
-                            self.typing_ok.insert(conversation_id);
-                        }
-                        Ok(false) => return self.app_error(AppError::NotFound, None, None),
-                        Err(e) => return self.app_error(e.into(), None, None),
-                    }
-                }
-                if let Err(e) = d.relay_typing(user.id, conversation_id).await {
+                if let Err(e) = d
+                    .relay_typing(user.id, conversation_id, &mut self.typing_ok)
+                    .await
+                {
                     self.app_error(e, None, None);
                 }
             }
@@ -533,10 +527,10 @@ impl Session {
         if !ticks.is_multiple_of(SESSION_RECHECK_TICKS) {
             return false;
         }
-        match self.delivery.store.session_user(token_hash, now_ms()).await {
-            Ok(found) => found.is_none(),
+        match crate::accounts::session_alive(self.delivery.store.as_ref(), token_hash).await {
+            Ok(alive) => !alive,
             Err(e) => {
-                AppError::from(e).log();
+                e.log();
                 false
             }
         }

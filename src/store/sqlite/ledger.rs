@@ -52,36 +52,59 @@ impl LedgerStore for SqliteStore {
         max_retries: i64,
         backoff: &(dyn Fn(i64) -> i64 + Sync),
     ) -> StoreResult<u64> {
+        // Set-based: one read of the records concerned, then one update per distinct attempt
+        // count (each has its own backoff), however many messages expired at once.
+        let t = Instant::now();
         let mut tx = self.write.begin().await?;
-        let mut n = 0;
-        for id in message_ids {
-            let rows = sqlx::query("SELECT id, retry_count FROM message_push_records WHERE user_id = ? AND message_id = ? AND push_status <> ?")
-                .bind(user)
-                .bind(id)
-                .bind(RecordStatus::Pushed)
-                .fetch_all(&mut *tx)
-                .await?;
-            for r in rows {
-                let record: i64 = r.try_get("id")?;
+        let mut by_attempts: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+        for chunk in message_ids.chunks(400) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT id, retry_count FROM message_push_records WHERE user_id = ",
+            );
+            qb.push_bind(user)
+                .push(" AND push_status <> ")
+                .push_bind(RecordStatus::Pushed)
+                .push(" AND message_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&mut *tx).await? {
                 let attempts = r.try_get::<i64, _>("retry_count")? + 1;
-                // Terminal after max_retries attempts: no next retry (still replayed on connect).
-                let next = (attempts < max_retries).then(|| now + backoff(attempts));
-                sqlx::query(
-                    "UPDATE message_push_records SET push_status = ?, retry_count = ?, error_message = ?, \
-                     update_time = ?, next_retry_at = ? WHERE id = ?",
-                )
-                .bind(RecordStatus::Failed)
-                .bind(attempts)
-                .bind(error)
-                .bind(now)
-                .bind(next)
-                .bind(record)
-                .execute(&mut *tx)
-                .await?;
-                n += 1;
+                by_attempts
+                    .entry(attempts)
+                    .or_default()
+                    .push(r.try_get("id")?);
+            }
+        }
+        let mut n = 0;
+        for (attempts, records) in by_attempts {
+            // Terminal after max_retries attempts: no next retry (still replayed on connect).
+            let next = (attempts < max_retries).then(|| now + backoff(attempts));
+            for chunk in records.chunks(400) {
+                let mut qb: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("UPDATE message_push_records SET push_status = ");
+                qb.push_bind(RecordStatus::Failed)
+                    .push(", retry_count = ")
+                    .push_bind(attempts)
+                    .push(", error_message = ")
+                    .push_bind(error)
+                    .push(", update_time = ")
+                    .push_bind(now)
+                    .push(", next_retry_at = ")
+                    .push_bind(next)
+                    .push(" WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(")");
+                n += qb.build().execute(&mut *tx).await?.rows_affected();
             }
         }
         tx.commit().await?;
+        self.observe("mark_failed", t);
         Ok(n)
     }
 

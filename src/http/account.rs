@@ -12,7 +12,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::extract::{ApiJson, JsonContentType};
-use super::session::{clear_cookie, set_cookie, CurrentUser};
+use super::session::{clear_cookie, new_session_cookie, CurrentUser};
 use crate::accounts;
 use crate::error::AppResult;
 use crate::AppState;
@@ -61,12 +61,6 @@ async fn change_password(
     let revoked = revoke_all(&s, &me).await?;
     let ttl = s.config.session_ttl_days.max(1);
     let session = accounts::new_session(s.store.as_ref(), me, ttl).await?;
-    let mut headers = HeaderMap::new();
-    set_cookie(
-        &mut headers,
-        &session.token,
-        ttl * 86_400,
-        s.config.secure_cookies,
-    );
+    let headers = new_session_cookie(&s, &session.token);
     Ok((headers, Json(revoked)))
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::extract::{ApiJson, JsonContentType};
-use super::session::{clear_cookie, session_token, set_cookie, CurrentUser};
+use super::session::{clear_cookie, new_session_cookie, session_token, CurrentUser};
 use crate::accounts::{self, hash_token};
 use crate::error::AppResult;
 use crate::AppState;
@@ -31,13 +31,7 @@ async fn register(
     let ttl = s.config.session_ttl_days.max(1);
     let session =
         accounts::register(s.store.as_ref(), &s.auth_limits, req, ttl, client.ip()).await?;
-    let mut headers = HeaderMap::new();
-    set_cookie(
-        &mut headers,
-        &session.token,
-        ttl * 86_400,
-        s.config.secure_cookies,
-    );
+    let headers = new_session_cookie(&s, &session.token);
     Ok((StatusCode::CREATED, headers, Json(session.user)))
 }
 
@@ -49,13 +43,7 @@ async fn login(
     let ttl = s.config.session_ttl_days.max(1);
     let session = accounts::login(s.store.as_ref(), &s.auth_limits, req, ttl, client.ip()).await?;
     tracing::info!(user = session.user.id, "logged in");
-    let mut headers = HeaderMap::new();
-    set_cookie(
-        &mut headers,
-        &session.token,
-        ttl * 86_400,
-        s.config.secure_cookies,
-    );
+    let headers = new_session_cookie(&s, &session.token);
     Ok((headers, Json(session.user)))
 }
 

@@ -99,6 +99,18 @@ pub fn session_token(headers: &HeaderMap, secure: bool) -> Result<Option<String>
         .map(str::to_string))
 }
 
+/// The `Set-Cookie` header of a new session (lifetime `session_ttl_days`).
+pub fn new_session_cookie(state: &AppState, token: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    set_cookie(
+        &mut headers,
+        token,
+        state.config.session_ttl_days.max(1) * 86_400,
+        state.config.secure_cookies,
+    );
+    headers
+}
+
 pub fn set_cookie(headers: &mut HeaderMap, token: &str, max_age_secs: i64, secure: bool) {
     let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };

@@ -77,7 +77,8 @@ pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String
 /// spaces and joiners, the BOM, tags. Invisible, they let one name pass for another.
 pub fn is_format_char(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    c.general_category() == GeneralCategory::Format
+    // No ASCII character is a format character: skip the table lookup for them (hot path).
+    !c.is_ascii() && c.general_category() == GeneralCategory::Format
 }
 
 /// The rules for a new password: its length, not one of the most common passwords, not the

@@ -104,19 +104,24 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
     // The frame budget: a client past it is not read from until it refills (TCP pushes back
     // on the client), so a flood of any frame type is slowed down, never answered in full.
     let mut budget = TokenBucket::new(cfg.frame_rate_per_sec, cfg.frame_burst);
-    let mut paused_until: Option<tokio::time::Instant> = None;
+    // One timer for the whole connection, re-armed when the budget runs out (not a new timer
+    // per frame: this loop is on every message's path).
+    let mut paused = false;
+    let resume = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(resume);
     let mut ticks: u32 = 0;
     let reason = loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(paused_until.unwrap_or_else(tokio::time::Instant::now)), if paused_until.is_some() => {
-                paused_until = None;
+            _ = &mut resume, if paused => {
+                paused = false;
             }
-            msg = stream.next(), if paused_until.is_none() => match msg {
+            msg = stream.next(), if !paused => match msg {
                 Some(Ok(msg)) => {
                     last_seen = Instant::now();
                     handle.last_seen_at.store(now_ms(), Ordering::Relaxed);
                     if let Err(wait) = budget.take(Instant::now()) {
-                        paused_until = Some(tokio::time::Instant::now() + wait);
+                        resume.as_mut().reset(tokio::time::Instant::now() + wait);
+                        paused = true;
                         delivery.metrics.frames_throttled.inc();
                     }
                     match msg {

@@ -644,8 +644,12 @@ async fn recalled_text_is_not_left_in_the_database_files() {
     let a = app.register("sc_a").await;
     let b = app.register("sc_b").await;
     let conv = a.direct_with(&b).await;
-    let secret = format!("SECRET-{}-{}", unique("s"), "z".repeat(40));
+    // Long enough (about 12 KB) to spill into overflow pages, with a marker at both ends.
+    let tag = unique("s");
+    let secret = format!("SECRET-{tag}-{}-END-{tag}", "密".repeat(3900));
     let m = a.send_http(conv.id, "sc-1", &secret).await.message;
+    let head = format!("SECRET-{tag}-");
+    let tail = format!("-END-{tag}");
     let files = || {
         let dir = app.dir.path().join("data");
         std::fs::read_dir(&dir)
@@ -668,18 +672,20 @@ async fn recalled_text_is_not_left_in_the_database_files() {
         })
     };
     assert!(
-        holds(secret.as_bytes()),
+        holds(head.as_bytes()) && holds(tail.as_bytes()),
         "the text is on disk before the recall"
     );
     let (s, v) = a
         .post(&format!("/api/messages/{}/recall", m.id), json!({}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(
-        !holds(secret.as_bytes()),
-        "recalled text left in {:?}",
-        files()
-    );
+    for part in [head, tail, "密".repeat(20)] {
+        assert!(
+            !holds(part.as_bytes()),
+            "recalled text {part:?} left in {:?}",
+            files()
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

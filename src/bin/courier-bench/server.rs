@@ -226,6 +226,10 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         ),
         ("COURIER_HASHING_QUEUE".into(), "100000".into()),
         ("COURIER_WS_CONNECTIONS_PER_USER".into(), "1000000".into()),
+        // One bench connection pipelines thousands of sends per second: the per-connection
+        // frame budget (200/s for a person's client) would measure the limit, not the server.
+        ("COURIER_FRAME_RATE_PER_SEC".into(), "1000000000".into()),
+        ("COURIER_FRAME_BURST".into(), "1000000000".into()),
         // Its own metrics port, so that it never clashes with a server already running here.
         ("COURIER_METRICS_ADDR".into(), "127.0.0.1:0".into()),
         ("RUST_LOG".into(), "warn".into()),

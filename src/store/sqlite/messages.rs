@@ -168,6 +168,14 @@ impl MessageStore for SqliteStore {
             return Ok(RecallOutcome::WindowPassed);
         }
         // The content is erased, not hidden: recalled text is never served again.
+        // First overwrite the text in place with as many zero bytes (its overflow pages too),
+        // then empty it: with `secure_delete=fast` nothing of it is left in the pages.
+        sqlx::query(
+            "UPDATE messages SET content = zeroblob(length(CAST(content AS BLOB))) WHERE id = ?",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE messages SET recalled_at = ?, content = '' WHERE id = ?")
             .bind(now)
             .bind(id)

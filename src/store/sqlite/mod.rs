@@ -78,9 +78,10 @@ impl SqliteStore {
             })
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000")
-            // Deleted and overwritten content is zeroed on disk, so recalled text is not left
-            // behind in free space (see `recall`, which also checkpoints the WAL).
-            .pragma("secure_delete", "on");
+            // Freed space inside pages that are written anyway is zeroed (no extra I/O; `on`
+            // cost the write path ~15 % CPU). A recall also overwrites the text in place first
+            // and checkpoints the WAL, so recalled text is not left in the files (see `recall`).
+            .pragma("secure_delete", "fast");
         let path = options.get_filename().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)

@@ -78,9 +78,9 @@ impl SqliteStore {
             })
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000")
-            // Freed space inside pages that are written anyway is zeroed (no extra I/O; `on`
-            // cost the write path ~15 % CPU). A recall also overwrites the text in place first
-            // and checkpoints the WAL, so recalled text is not left in the files (see `recall`).
+            // Freed space inside pages that are written anyway is zeroed (no extra I/O, unlike
+            // `on`). A recall also overwrites the text in place first and checkpoints the WAL,
+            // so recalled text is not left in the files (see `recall`).
             .pragma("secure_delete", "fast");
         let path = options.get_filename().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -4,6 +4,22 @@
 
 use app::model::{MessageStatus, PushStatus};
 
+/// The record statuses as SQL literals, for the conditions of queries that must use one of the
+/// partial indexes on `message_push_records` (`WHERE push_status <> 1`, `= 2`, `= 1`): SQLite
+/// uses a partial index only when the query repeats its condition literally, never through a
+/// bound parameter. A test below ties each to its enum value.
+macro_rules! pushed {
+    () => {
+        "1"
+    };
+}
+macro_rules! failed {
+    () => {
+        "2"
+    };
+}
+pub(crate) use {failed, pushed};
+
 /// `messages.status`: how far a message got, as its sender sees it. Only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
 #[repr(i16)]
@@ -50,5 +66,16 @@ impl From<RecordStatus> for PushStatus {
             RecordStatus::Pushed => PushStatus::Pushed,
             RecordStatus::Failed => PushStatus::Failed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_literals_are_the_enum_values() {
+        assert_eq!(pushed!(), (RecordStatus::Pushed as i16).to_string());
+        assert_eq!(failed!(), (RecordStatus::Failed as i16).to_string());
     }
 }

@@ -8,7 +8,7 @@ use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{mark_delivered_on, message_from_row};
-use crate::store::rows::{RecordKind, RecordStatus, StoredStatus};
+use crate::store::rows::{pushed, RecordKind, RecordStatus, StoredStatus};
 use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
 
 /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
@@ -310,12 +310,12 @@ pub(crate) async fn acknowledge_batch_on(
         qb.push_values(chunk, |mut b, (m, u)| {
             b.push_bind(*m).push_bind(*u);
         });
-        qb.push(
+        qb.push(concat!(
             ") AS k JOIN message_push_records r ON r.message_id = k.column1 AND r.user_id = k.column2 \
              WHERE r.push_status <> ",
-        );
-        qb.push_bind(RecordStatus::Pushed)
-            .push(") RETURNING message_id, user_id, kind");
+            pushed!(),
+            ") RETURNING message_id, user_id, kind"
+        ));
         for row in qb.build().fetch_all(&mut *conn).await? {
             let m: i64 = row.try_get("message_id")?;
             let u: i64 = row.try_get("user_id")?;

@@ -214,12 +214,12 @@ impl ConversationStore for SqliteStore {
         }
         let read_seq: i64 = row.try_get("read_seq")?;
         // What still waits for the leaver there (messages and recall events) is never pushed.
-        let removed: Vec<(i64, RecordKind)> = sqlx::query_as(
-            "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> ? \
-             AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id, kind",
-        )
+        let removed: Vec<(i64, RecordKind)> = sqlx::query_as(concat!(
+            "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> ",
+            pushed!(),
+            " AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id, kind"
+        ))
         .bind(user)
-        .bind(RecordStatus::Pushed)
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;

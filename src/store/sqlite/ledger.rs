@@ -14,10 +14,10 @@ impl LedgerStore for SqliteStore {
         let t = Instant::now();
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.id IN (SELECT DISTINCT r.message_id FROM message_push_records r \
-             WHERE r.user_id = ? AND r.push_status <> ? AND r.message_id > ? ORDER BY r.message_id LIMIT ?) ORDER BY m.id"
+             WHERE r.user_id = ? AND r.push_status <> {pushed} AND r.message_id > ? ORDER BY r.message_id LIMIT ?) ORDER BY m.id",
+            pushed = pushed!()
         ))
         .bind(user)
-        .bind(RecordStatus::Pushed)
         .bind(after)
         .bind(limit)
         .fetch_all(&self.read)
@@ -33,9 +33,11 @@ impl LedgerStore for SqliteStore {
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
         // Messages, not records: a message and its recall event count once.
-        let n = sqlx::query_scalar("SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> ?")
-            .bind(user)
-            .bind(RecordStatus::Pushed)
+        let n = sqlx::query_scalar(concat!(
+            "SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> ",
+            pushed!()
+        ))
+        .bind(user)
             .fetch_one(&self.read)
             .await?;
         self.observe("waiting_count", t);
@@ -61,10 +63,11 @@ impl LedgerStore for SqliteStore {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "SELECT id, retry_count FROM message_push_records WHERE user_id = ",
             );
-            qb.push_bind(user)
-                .push(" AND push_status <> ")
-                .push_bind(RecordStatus::Pushed)
-                .push(" AND message_id IN (");
+            qb.push_bind(user).push(concat!(
+                " AND push_status <> ",
+                pushed!(),
+                " AND message_id IN ("
+            ));
             let mut sep = qb.separated(", ");
             for id in chunk {
                 sep.push_bind(*id);
@@ -151,12 +154,13 @@ impl LedgerStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         // Reading implies the messages reached a device: acknowledge them too.
-        let ids: Vec<i64> = sqlx::query_scalar(
+        let ids: Vec<i64> = sqlx::query_scalar(concat!(
             "SELECT r.message_id FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = ? AND r.push_status <> ? AND m.conversation_id = ? AND m.seq <= ?",
-        )
+             WHERE r.user_id = ? AND r.push_status <> ",
+            pushed!(),
+            " AND m.conversation_id = ? AND m.seq <= ?"
+        ))
         .bind(user)
-        .bind(RecordStatus::Pushed)
         .bind(id)
         .bind(new)
         .fetch_all(&mut *tx)
@@ -187,12 +191,13 @@ impl LedgerStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT m.conversation_id, MAX(m.seq) AS seq FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = ? AND r.push_status <> ? GROUP BY m.conversation_id",
-        )
+             WHERE r.user_id = ? AND r.push_status <> ",
+            pushed!(),
+            " GROUP BY m.conversation_id"
+        ))
         .bind(user)
-        .bind(RecordStatus::Pushed)
         .fetch_all(&self.read)
         .await?;
         Ok(rows
@@ -208,11 +213,11 @@ impl LedgerStore for SqliteStore {
         max_retries: i64,
         limit: i64,
     ) -> StoreResult<Vec<DueRetry>> {
-        let rows = sqlx::query(
-            "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = ? \
-             AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? ORDER BY next_retry_at, id LIMIT ?",
-        )
-        .bind(RecordStatus::Failed)
+        let rows = sqlx::query(concat!(
+            "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = ",
+            failed!(),
+            " AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? ORDER BY next_retry_at, id LIMIT ?"
+        ))
         .bind(now)
         .bind(max_retries)
         .bind(limit)
@@ -278,11 +283,12 @@ impl LedgerStore for SqliteStore {
         let mut total = 0;
         // In chunks, so a huge cleanup never holds the writer for long.
         loop {
-            let n = sqlx::query(
+            let n = sqlx::query(concat!(
                 "DELETE FROM message_push_records WHERE id IN (SELECT id FROM message_push_records \
-                 WHERE push_status = ? AND update_time < ? LIMIT 5000)",
-            )
-            .bind(RecordStatus::Pushed)
+                 WHERE push_status = ",
+                pushed!(),
+                " AND update_time < ? LIMIT 5000)"
+            ))
             .bind(before)
             .execute(&self.write)
             .await?

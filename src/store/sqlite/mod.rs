@@ -26,7 +26,7 @@ mod ledger;
 mod messages;
 
 use super::error::{StoreError, StoreResult};
-use super::rows::{RecordKind, RecordStatus, StoredStatus};
+use super::rows::{failed, pushed, RecordKind, RecordStatus, StoredStatus};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,

@@ -198,21 +198,13 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<LeaveOutcome> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
-        let row = sqlx::query(
-            "SELECT c.kind, cm.read_seq FROM conversations c JOIN conversation_members cm \
-             ON cm.conversation_id = c.id AND cm.user_id = ? WHERE c.id = ?",
-        )
-        .bind(user)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
+        let Some(membership) = membership_on(&mut tx, id, user).await? else {
             return Ok(LeaveOutcome::NotMember);
         };
-        if row.try_get::<String, _>("kind")? != "group" {
+        if !membership.is_group {
             return Ok(LeaveOutcome::Direct);
         }
-        let read_seq: i64 = row.try_get("read_seq")?;
+        let read_seq = membership.read_seq;
         // What still waits for the leaver there (messages and recall events) is never pushed.
         let removed: Vec<(i64, RecordKind)> = sqlx::query_as(concat!(
             "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> ",

@@ -121,17 +121,10 @@ impl LedgerStore for SqliteStore {
     ) -> StoreResult<Option<ReadOutcome>> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
-        let row = sqlx::query(
-            "SELECT c.last_seq, cm.read_seq FROM conversations c JOIN conversation_members cm \
-             ON cm.conversation_id = c.id AND cm.user_id = ? WHERE c.id = ?",
-        )
-        .bind(user)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let last_seq: i64 = row.try_get("last_seq")?;
-        let old: i64 = row.try_get("read_seq")?;
+        let Some(membership) = membership_on(&mut tx, id, user).await? else {
+            return Ok(None);
+        };
+        let (last_seq, old) = (membership.last_seq, membership.read_seq);
         let new = seq.clamp(0, last_seq);
         let members = member_ids_on(&mut tx, id).await?;
         if new <= old {

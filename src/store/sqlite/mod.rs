@@ -209,6 +209,37 @@ async fn acknowledge_on(
     Ok(out.pop().unwrap_or_default())
 }
 
+/// A member's place in a conversation: `None` if the conversation does not exist or `user` is
+/// not a member.
+pub(crate) struct Membership {
+    pub is_group: bool,
+    pub last_seq: Seq,
+    pub read_seq: Seq,
+}
+
+pub(crate) async fn membership_on(
+    conn: &mut SqliteConnection,
+    id: ConversationId,
+    user: UserId,
+) -> Result<Option<Membership>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT c.kind, c.last_seq, cm.read_seq FROM conversations c JOIN conversation_members cm \
+         ON cm.conversation_id = c.id AND cm.user_id = ? WHERE c.id = ?",
+    )
+    .bind(user)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(Membership {
+            is_group: r.try_get::<String, _>("kind")? == "group",
+            last_seq: r.try_get("last_seq")?,
+            read_seq: r.try_get("read_seq")?,
+        })
+    })
+    .transpose()
+}
+
 /// The one definition of "delivered": a message is delivered when it has recipients' records
 /// and none of them is still unacknowledged. Moves such messages among `ids` to delivered —
 /// unless their sender left the conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).

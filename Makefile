@@ -15,10 +15,13 @@ run: client
 	@echo "==> starting Courier on http://127.0.0.1:3000 with the embedded SQLite database in ./data (Ctrl-C stops it)"
 	./target/release/courier
 
-## make test: install what is missing, then every test (Rust workspace, bench smoke, Playwright in Chromium)
+## make test: install what is missing, then every test (Rust workspace on SQLite, the API suite again on
+## PostgreSQL 15, bench smoke, Playwright in Chromium)
 test: client
-	@echo "==> cargo test --workspace"
+	@echo "==> cargo test --workspace (SQLite)"
 	cargo test --workspace
+	@echo "==> cargo test --test api on PostgreSQL 15 (a throwaway server from Debian's package, stopped afterwards)"
+	@bash scripts/postgres.sh run -- cargo test --test api
 	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory e2e
 

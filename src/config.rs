@@ -13,8 +13,10 @@ use serde::Deserialize;
 pub struct Config {
     /// Address to listen on.
     pub addr: SocketAddr,
-    /// `sqlite://path/to/file.db` (created with its folder) or `postgres://…` (not yet supported).
+    /// `sqlite://path/to/file.db` (created with its folder) or `postgres://user:password@host/db`.
     pub database_url: DatabaseUrl,
+    /// PostgreSQL only: connections in the pool (SQLite uses one writer and eight readers).
+    pub database_max_connections: u32,
     /// Folder with the built client (Trunk's `dist/`).
     pub dist_dir: PathBuf,
     /// Set the `Secure` attribute on the session cookie (behind HTTPS).
@@ -164,6 +166,7 @@ impl Default for Config {
             operators: Vec::new(),
             session_ttl_days: 30,
             sqlite_synchronous: "full".to_string(),
+            database_max_connections: 16,
             delivery: DeliveryConfig::default(),
             scheduler: SchedulerConfig::default(),
             conversations: ConversationLimits::default(),
@@ -432,6 +435,10 @@ impl Config {
                 .collect();
         }
         set!("COURIER_SESSION_TTL_DAYS", self.session_ttl_days);
+        set!(
+            "COURIER_DATABASE_MAX_CONNECTIONS",
+            self.database_max_connections
+        );
         if let Some(v) = env("COURIER_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous = v;
         }

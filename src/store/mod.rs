@@ -1,5 +1,5 @@
-//! Storage behind one trait, so handlers and the delivery engine never see SQL and a
-//! PostgreSQL backend can be added beside [`sqlite`] without touching them.
+//! Storage behind one trait, so handlers and the delivery engine never see SQL: the embedded
+//! [`sqlite`] backend (the default) and [`postgres`] beside it, chosen by the URL's scheme.
 //!
 //! [`Store`] is four traits, one file each — [`accounts`], [`conversations`], [`messages`] and
 //! [`ledger`] (the push records) — and every backend implements them in files of the same names.
@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod error;
 pub mod ledger;
 pub mod messages;
+pub mod postgres;
 pub mod rows;
 pub mod sqlite;
 
@@ -183,11 +184,11 @@ pub async fn connect(config: &Config, metrics: Arc<Metrics>) -> Result<Arc<dyn S
         Some("sqlite") => Ok(Arc::new(
             sqlite::SqliteStore::connect(url, &config.sqlite_synchronous, metrics).await?,
         )),
-        Some("postgres" | "postgresql") => Err(format!(
-            "DATABASE_URL {url}: PostgreSQL is not available in this build yet; use a sqlite:// DATABASE_URL"
+        Some("postgres" | "postgresql") => Ok(Arc::new(
+            postgres::PgStore::connect(url, config.database_max_connections, metrics).await?,
         )),
         _ => Err(format!(
-            "unsupported DATABASE_URL {url}: expected sqlite://path/to/file.db"
+            "unsupported DATABASE_URL {url}: expected sqlite://path/to/file.db or postgres://user:password@host/database"
         )),
     }
 }

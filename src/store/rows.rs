@@ -2,7 +2,9 @@
 //! out a bare 0, 1 or 2, and the rules built on them ("delivered", "read", "unread") are
 //! written once. Shared by every backend (the columns are small integers in each).
 
-use app::model::{MessageStatus, PushStatus};
+use app::model::{Message, MessageStatus, PushRecord, PushStatus, User};
+
+use super::{DueRetry, StatusChange};
 
 /// The record statuses as SQL literals, for the conditions of queries that must use one of the
 /// partial indexes on `message_push_records` (`WHERE push_status <> 1`, `= 2`, `= 1`): SQLite
@@ -67,6 +69,155 @@ impl From<RecordStatus> for PushStatus {
             RecordStatus::Failed => PushStatus::Failed,
         }
     }
+}
+
+/// A message as selected by every backend's `MSG_COLS` (the message joined to its sender).
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: i64,
+    conversation_id: i64,
+    seq: i64,
+    sender_id: i64,
+    sender_name: String,
+    client_msg_id: String,
+    content: String,
+    status: StoredStatus,
+    recalled_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Message {
+        let recalled = r.recalled_at.is_some();
+        Message {
+            id: r.id,
+            conversation_id: r.conversation_id,
+            seq: r.seq,
+            sender_id: r.sender_id,
+            sender_name: r.sender_name,
+            client_msg_id: r.client_msg_id,
+            // Recalled content is never served.
+            content: (!recalled).then_some(r.content),
+            recalled,
+            recalled_at: r.recalled_at,
+            status: r.status.into(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// `id, username, display_name, created_at` of `users`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> User {
+        User {
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A message whose status moved: `RETURNING id, conversation_id, seq, sender_id, created_at`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChangeRow {
+    id: i64,
+    conversation_id: i64,
+    seq: i64,
+    sender_id: i64,
+    created_at: i64,
+}
+
+impl ChangeRow {
+    pub(crate) fn to(self, status: MessageStatus) -> StatusChange {
+        StatusChange {
+            message_id: self.id,
+            conversation_id: self.conversation_id,
+            seq: self.seq,
+            sender_id: self.sender_id,
+            status,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A push record as the diagnostics page lists it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RecordRow {
+    id: i64,
+    message_id: i64,
+    user_id: i64,
+    push_status: RecordStatus,
+    retry_count: i64,
+    push_time: Option<i64>,
+    error_message: Option<String>,
+    create_time: i64,
+    update_time: i64,
+}
+
+impl From<RecordRow> for PushRecord {
+    fn from(r: RecordRow) -> PushRecord {
+        PushRecord {
+            id: r.id,
+            message_id: r.message_id,
+            user_id: r.user_id,
+            push_status: r.push_status.into(),
+            retry_count: r.retry_count,
+            push_time: r.push_time,
+            error_message: r.error_message,
+            create_time: r.create_time,
+            update_time: r.update_time,
+        }
+    }
+}
+
+/// `id, message_id, user_id, kind, retry_count` of a failed record that is due.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DueRetryRow {
+    id: i64,
+    message_id: i64,
+    user_id: i64,
+    kind: RecordKind,
+    retry_count: i64,
+}
+
+impl From<DueRetryRow> for DueRetry {
+    fn from(r: DueRetryRow) -> DueRetry {
+        DueRetry {
+            record_id: r.id,
+            message_id: r.message_id,
+            user_id: r.user_id,
+            kind: r.kind,
+            retry_count: r.retry_count,
+        }
+    }
+}
+
+/// `push_status, n` rows (records counted by status) summed into [`app::model::PushStats`].
+pub(crate) fn push_stats(
+    counts: impl IntoIterator<Item = (RecordStatus, i64)>,
+) -> app::model::PushStats {
+    let mut s = app::model::PushStats {
+        pending: 0,
+        pushed: 0,
+        failed: 0,
+    };
+    for (status, n) in counts {
+        match status {
+            RecordStatus::Pending => s.pending += n,
+            RecordStatus::Pushed => s.pushed += n,
+            RecordStatus::Failed => s.failed += n,
+        }
+    }
+    s
 }
 
 #[cfg(test)]

@@ -640,6 +640,11 @@ async fn healthz_reports_the_writer() {
 
 #[tokio::test]
 async fn recalled_text_is_not_left_in_the_database_files() {
+    if on_postgres() {
+        // PostgreSQL's files are the server's (old row versions stay until VACUUM; see README).
+        eprintln!("recalled_text_is_not_left_in_the_database_files: SQLite's files only; skipped on PostgreSQL");
+        return;
+    }
     let app = spawn_app().await;
     let a = app.register("sc_a").await;
     let b = app.register("sc_b").await;

@@ -1,5 +1,9 @@
-//! Starts the real server (port 0, fresh SQLite file, temporary client dir) and drives it with
+//! Starts the real server (port 0, a fresh database, temporary client dir) and drives it with
 //! real HTTP and WebSocket clients.
+//!
+//! The database is a fresh SQLite file — or, when `COURIER_TEST_DATABASE_URL` names a
+//! PostgreSQL server (`make test` starts one with scripts/postgres.sh), a fresh database on it,
+//! named after the test's folder so a restart on the same folder finds the same data.
 
 use std::time::Duration;
 
@@ -37,9 +41,13 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         "<!doctype html><title>Courier test client</title>",
     )
     .unwrap();
+    let database_url = match postgres_server() {
+        Some(server) => postgres_test_url(&server, dir),
+        None => format!("sqlite://{}", dir.join("data/courier.db").display()),
+    };
     let mut c = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.join("data/courier.db").display()).into(),
+        database_url: database_url.into(),
         dist_dir: dist,
         sqlite_synchronous: "normal".into(),
         ..Config::default()
@@ -69,7 +77,54 @@ pub async fn spawn_app_with(f: impl FnOnce(&mut Config)) -> TestApp {
     start(config, dir).await
 }
 
+/// The PostgreSQL server the tests run on, if any (`COURIER_TEST_DATABASE_URL`).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("COURIER_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// True when the tests run on PostgreSQL (for the few tests about SQLite's files).
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// The URL of the test database that belongs to `dir`: the server's URL with its database
+/// replaced by a name derived from the folder.
+fn postgres_test_url(server: &str, dir: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
+    format!("{base}/courier_test_{:016x}", h.finish())
+}
+
+/// Creates the PostgreSQL database `url` names, unless it exists (a restart on the same folder).
+async fn ensure_postgres_database(url: &str) {
+    use sqlx::{Connection, Executor};
+    let server = postgres_server().expect("a PostgreSQL test server");
+    let name = url.rsplit('/').next().unwrap();
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("the PostgreSQL test server answers");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+    }
+    admin.close().await.unwrap();
+}
+
 pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
+    if config.database_url.starts_with("postgres") {
+        ensure_postgres_database(config.database_url.as_str()).await;
+    }
     let app = Application::build(config).await.expect("app builds");
     let addr = app.local_addr();
     let metrics_base = app

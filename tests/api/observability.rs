@@ -33,7 +33,11 @@ async fn metrics_count_what_happened() {
     let mut text = String::new();
     for _ in 0..50 {
         text = app.metrics_text().await;
-        if metric(&text, "courier_offline_backlog") == 1.0 {
+        // The backlog is read from the database; the timing is observed once the writer's
+        // answer is back: wait for both.
+        if metric(&text, "courier_offline_backlog") == 1.0
+            && metric(&text, "courier_send_to_delivered_seconds_count") >= 1.0
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -95,6 +95,16 @@ async fn unreachable_database_stops_startup_with_a_clear_line() {
         !err.contains("pw@"),
         "the password stays out of the message: {err}"
     );
+    // A PostgreSQL server that is not there (nothing listens on port 1).
+    let mut c = test_config(dir.path());
+    c.database_url = "postgres://courier:hunter2@127.0.0.1:1/chat".into();
+    let err = courier::Application::build(c).await.err().unwrap();
+    assert!(
+        err.contains("cannot connect to PostgreSQL") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "the password stays out: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
 
 #[tokio::test]

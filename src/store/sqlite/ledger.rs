@@ -217,15 +217,7 @@ impl LedgerStore for SqliteStore {
         .fetch_all(&self.read)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(DueRetry {
-                    record_id: r.try_get("id")?,
-                    message_id: r.try_get("message_id")?,
-                    user_id: r.try_get("user_id")?,
-                    kind: r.try_get("kind")?,
-                    retry_count: r.try_get("retry_count")?,
-                })
-            })
+            .map(|r| DueRetryRow::from_row(r).map(DueRetry::from))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
@@ -297,35 +289,35 @@ impl LedgerStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats(&self) -> StoreResult<PushStats> {
-        let rows = sqlx::query(
+        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(
             "SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status",
         )
         .fetch_all(&self.read)
         .await?;
-        Ok(stats_from_rows(&rows)?)
+        Ok(push_stats(rows))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats> {
-        let rows = sqlx::query(
+        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(
             "SELECT push_status, COUNT(*) AS n FROM message_push_records WHERE user_id = ? GROUP BY push_status",
         )
         .bind(user)
         .fetch_all(&self.read)
         .await?;
-        Ok(stats_from_rows(&rows)?)
+        Ok(push_stats(rows))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
-        let rows = sqlx::query(
+        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(
             "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
              WHERE m.sender_id = ? GROUP BY r.push_status",
         )
         .bind(user)
         .fetch_all(&self.read)
         .await?;
-        Ok(stats_from_rows(&rows)?)
+        Ok(push_stats(rows))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -345,19 +337,7 @@ impl LedgerStore for SqliteStore {
         .fetch_all(&self.read)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(PushRecord {
-                    id: r.try_get("id")?,
-                    message_id: r.try_get("message_id")?,
-                    user_id: r.try_get("user_id")?,
-                    push_status: r.try_get::<RecordStatus, _>("push_status")?.into(),
-                    retry_count: r.try_get("retry_count")?,
-                    push_time: r.try_get("push_time")?,
-                    error_message: r.try_get("error_message")?,
-                    create_time: r.try_get("create_time")?,
-                    update_time: r.try_get("update_time")?,
-                })
-            })
+            .map(|r| RecordRow::from_row(r).map(PushRecord::from))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 mod accounts;
 mod batch;
@@ -26,7 +26,10 @@ mod ledger;
 mod messages;
 
 use super::error::{StoreError, StoreResult};
-use super::rows::{failed, pushed, RecordKind, RecordStatus, StoredStatus};
+use super::rows::{
+    failed, push_stats, pushed, ChangeRow, DueRetryRow, MessageRow, RecordKind, RecordRow,
+    RecordStatus, StoredStatus, UserRow,
+};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
@@ -128,62 +131,15 @@ impl SqliteStore {
 }
 
 pub(crate) fn message_from_row(row: &SqliteRow) -> Result<Message, sqlx::Error> {
-    let recalled_at: Option<i64> = row.try_get("recalled_at")?;
-    Ok(Message {
-        id: row.try_get("id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        seq: row.try_get("seq")?,
-        sender_id: row.try_get("sender_id")?,
-        sender_name: row.try_get("sender_name")?,
-        client_msg_id: row.try_get("client_msg_id")?,
-        // Recalled content is never served.
-        content: if recalled_at.is_some() {
-            None
-        } else {
-            Some(row.try_get("content")?)
-        },
-        recalled: recalled_at.is_some(),
-        recalled_at,
-        status: row.try_get::<StoredStatus, _>("status")?.into(),
-        created_at: row.try_get("created_at")?,
-    })
+    MessageRow::from_row(row).map(Message::from)
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        display_name: row.try_get("display_name")?,
-        created_at: row.try_get("created_at")?,
-    })
+    UserRow::from_row(row).map(User::from)
 }
 
 fn change_from_row(row: &SqliteRow, status: MessageStatus) -> Result<StatusChange, sqlx::Error> {
-    Ok(StatusChange {
-        message_id: row.try_get("id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        seq: row.try_get("seq")?,
-        sender_id: row.try_get("sender_id")?,
-        created_at: row.try_get("created_at")?,
-        status,
-    })
-}
-
-fn stats_from_rows(rows: &[SqliteRow]) -> Result<PushStats, sqlx::Error> {
-    let mut s = PushStats {
-        pending: 0,
-        pushed: 0,
-        failed: 0,
-    };
-    for r in rows {
-        let n: i64 = r.try_get("n")?;
-        match r.try_get::<RecordStatus, _>("push_status")? {
-            RecordStatus::Pending => s.pending += n,
-            RecordStatus::Pushed => s.pushed += n,
-            RecordStatus::Failed => s.failed += n,
-        }
-    }
-    Ok(s)
+    ChangeRow::from_row(row).map(|c| c.to(status))
 }
 
 async fn member_ids_on(

@@ -1,0 +1,152 @@
+//! PostgreSQL: users and sessions (and the health round trip).
+
+use super::*;
+
+#[async_trait]
+impl AccountStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<User>> {
+        let t = Instant::now();
+        // Usernames are unique regardless of letter case (the unique index on lower(username)):
+        // a taken name, in any case, inserts nothing and returns no row.
+        let res = sqlx::query(
+            "INSERT INTO users (username, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT ((lower(username))) DO NOTHING RETURNING id, username, display_name, created_at",
+        )
+        .bind(username)
+        .bind(display_name)
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.observe("create_user", t);
+        Ok(res.as_ref().map(user_from_row).transpose()?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let row = sqlx::query(
+            "SELECT id, username, display_name, created_at, password_hash FROM users \
+             WHERE lower(username) = lower($1)",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some((user_from_row(&r)?, r.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn search_users(
+        &self,
+        query: &str,
+        exclude: UserId,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
+        // LIKE metacharacters in the query are escaped so they match literally.
+        let escaped = query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let rows = sqlx::query(
+            "SELECT id, username, display_name, created_at FROM users \
+             WHERE id <> $1 AND (username ILIKE $2 ESCAPE '\\' OR display_name ILIKE $2 ESCAPE '\\') \
+             ORDER BY (lower(username) = lower($3)) DESC, length(username), username LIMIT $4",
+        )
+        .bind(exclude)
+        .bind(&pattern)
+        .bind(query)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, i64)>> {
+        let t = Instant::now();
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, u.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.observe("session_user", t);
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((user_from_row(&row)?, row.try_get("expires_at")?)))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn delete_user_sessions(&self, user_id: UserId) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+//! PostgreSQL: conversations and their members.
+
+use super::*;
+
+#[async_trait]
+impl ConversationStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: i64,
+    ) -> StoreResult<Option<ConversationId>> {
+        let key = format!("{}:{}", a.min(b), a.max(b));
+        let id = in_transaction!(self.pool, |tx| {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+                .bind(b)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            // The database decides which of several concurrent starters (of any node) creates
+            // the conversation: the unique direct_key lets exactly one insert through.
+            let created: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO conversations (kind, title, direct_key, created_by, created_at, updated_at) \
+                 VALUES ('direct', '', $1, $2, $3, $3) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+            )
+            .bind(&key)
+            .bind(a)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = created {
+                sqlx::query(
+                    "INSERT INTO conversation_members (conversation_id, user_id, joined_at) \
+                     VALUES ($1, $2, $4), ($1, $3, $4)",
+                )
+                .bind(id)
+                .bind(a)
+                .bind(b)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                return Ok(Some(id));
+            }
+            // It existed, or a concurrent inserter won: the conflicting insert waited for that
+            // transaction to commit, so (READ COMMITTED) this statement sees its row.
+            let id: i64 = sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_one(&mut *tx)
+                .await?;
+            Ok::<_, sqlx::Error>(Some(id))
+        })?;
+        Ok(id)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn create_group(
+        &self,
+        creator: UserId,
+        title: &str,
+        members: &[UserId],
+        now: i64,
+    ) -> StoreResult<Option<ConversationId>> {
+        let mut all: Vec<UserId> = members.to_vec();
+        all.push(creator);
+        all.sort_unstable();
+        all.dedup();
+        let t = Instant::now();
+        // A fixed number of statements whatever the number of members: the ids go as one
+        // array parameter.
+        let id = in_transaction!(self.pool, |tx| {
+            let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = ANY($1)")
+                .bind(&all)
+                .fetch_one(&mut *tx)
+                .await?;
+            if known != all.len() as i64 {
+                return Ok(None);
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO conversations (kind, title, created_by, created_at, updated_at) \
+                 VALUES ('group', $1, $2, $3, $3) RETURNING id",
+            )
+            .bind(title)
+            .bind(creator)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO conversation_members (conversation_id, user_id, joined_at) \
+                 SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u",
+            )
+            .bind(id)
+            .bind(&all)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            Ok::<_, sqlx::Error>(Some(id))
+        })?;
+        if id.is_some() {
+            self.observe("create_group", t);
+        }
+        Ok(id)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn conversation(
+        &self,
+        id: ConversationId,
+        viewer: UserId,
+    ) -> StoreResult<Option<Conversation>> {
+        let t = Instant::now();
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+             FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
+             WHERE c.id = $2",
+        )
+        .bind(viewer)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let conv = load_conversation(&mut conn, &row, viewer).await?;
+        self.observe("conversation", t);
+        Ok(Some(conv))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
+        let t = Instant::now();
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+             FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
+             ORDER BY c.updated_at DESC, c.id DESC",
+        )
+        .bind(viewer)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(load_conversation(&mut conn, row, viewer).await?);
+        }
+        self.observe("conversations", t);
+        Ok(out)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn conversation_views(
+        &self,
+        id: ConversationId,
+    ) -> StoreResult<Option<ConversationViews>> {
+        let t = Instant::now();
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(
+            "SELECT id, kind, title, last_seq, created_at, updated_at FROM conversations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let shared = load_shared(&mut conn, &row).await?;
+        // Every member's unread count in one statement.
+        let rows = sqlx::query(&format!(
+            "SELECT cm.user_id, cm.read_seq, {UNREAD_OF_MEMBER} AS unread \
+             FROM conversation_members cm WHERE cm.conversation_id = $1 ORDER BY cm.user_id"
+        ))
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let viewers = rows
+            .iter()
+            .map(|r| {
+                Ok(Viewer {
+                    user_id: r.try_get("user_id")?,
+                    read_seq: r.try_get("read_seq")?,
+                    unread: r.try_get("unread")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        self.observe("conversation_views", t);
+        Ok(Some(ConversationViews { shared, viewers }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>> {
+        let key = format!("{}:{}", a.min(b), a.max(b));
+        Ok(
+            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn leave_conversation(
+        &self,
+        id: ConversationId,
+        user: UserId,
+    ) -> StoreResult<LeaveOutcome> {
+        let t = Instant::now();
+        let outcome = in_transaction!(self.pool, |tx| {
+            // Locks the conversation row first: no send, read or leave of this conversation
+            // interleaves with the rest.
+            let Some(membership) = membership_on(&mut tx, id, user).await? else {
+                return Ok(LeaveOutcome::NotMember);
+            };
+            if !membership.is_group {
+                return Ok(LeaveOutcome::Direct);
+            }
+            let read_seq = membership.read_seq;
+            // What still waits for the leaver there (messages and recall events) is never pushed.
+            let removed: Vec<(i64, RecordKind)> = sqlx::query_as(concat!(
+                "DELETE FROM message_push_records WHERE user_id = $1 AND push_status <> ",
+                pushed!(),
+                " AND message_id IN (SELECT id FROM messages WHERE conversation_id = $2) RETURNING message_id, kind"
+            ))
+            .bind(user)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
+            )
+            .bind(id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+            // Messages only the leaver had not acknowledged are now delivered (if anyone else
+            // was to receive them).
+            let mut waited: Vec<i64> = removed
+                .iter()
+                .filter(|(_, kind)| *kind == RecordKind::Message)
+                .map(|(m, _)| *m)
+                .collect();
+            waited.sort_unstable();
+            waited.dedup();
+            let delivered = mark_delivered_on(&mut tx, &waited).await?;
+            // Messages after the leaver's read position that every other remaining member has read.
+            let read = mark_read_on(&mut tx, id, read_seq, None, user).await?;
+            let members = member_ids_on(&mut tx, id).await?;
+            // Report each message once, at its highest new status.
+            let mut changes: Vec<StatusChange> = delivered
+                .into_iter()
+                .filter(|d| !read.iter().any(|r| r.message_id == d.message_id))
+                .collect();
+            changes.extend(read);
+            Ok::<_, sqlx::Error>(LeaveOutcome::Left {
+                members,
+                changes,
+                removed_records: removed.len() as u64,
+            })
+        })?;
+        if matches!(outcome, LeaveOutcome::Left { .. }) {
+            self.observe("leave_conversation", t);
+        }
+        Ok(outcome)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)",
+        )
+        .bind(id)
+        .bind(user)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(member_ids_on(&mut conn, id).await?)
+    }
+}

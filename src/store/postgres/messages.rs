@@ -1,0 +1,207 @@
+//! PostgreSQL: messages: the batched write path, history, recall, receipts.
+
+use super::*;
+
+#[async_trait]
+impl MessageStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn write_batch(
+        &self,
+        batch: &[NewMessage],
+        acks: &[(UserId, Vec<MessageId>)],
+        now: i64,
+    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
+        let t = Instant::now();
+        let (sent, acked) = in_transaction!(self.pool, |tx| {
+            let sent = super::batch::insert_batch_on(&mut tx, batch, now).await?;
+            let acked = if acks.is_empty() {
+                Vec::new()
+            } else {
+                super::batch::acknowledge_batch_on(&mut tx, acks, now).await?
+            };
+            Ok::<_, sqlx::Error>((sent, acked))
+        })?;
+        self.observe("write_batch", t);
+        Ok((sent, acked))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn history(
+        &self,
+        id: ConversationId,
+        before: Option<Seq>,
+        limit: i64,
+    ) -> StoreResult<(Vec<Message>, bool)> {
+        let t = Instant::now();
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
+        ))
+        .bind(id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut messages: Vec<Message> = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?;
+        messages.reverse();
+        // Seqs are gap-free from 1, so older messages exist exactly when the first seq is above 1.
+        let has_more = messages.first().map(|m| m.seq > 1).unwrap_or(false);
+        self.observe("history", t);
+        Ok((messages, has_more))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn messages_after(
+        &self,
+        id: ConversationId,
+        after: Seq,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let t = Instant::now();
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+        ))
+        .bind(id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        self.observe("messages_after", t);
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.recalled_at IS NOT NULL AND m.recalled_at >= $2 ORDER BY m.seq"
+        ))
+        .bind(id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(message_from_row).transpose()?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>> {
+        let Some(message) = self.message(id).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT cm.user_id, u.display_name, cm.read_seq, r.push_status FROM conversation_members cm \
+             JOIN users u ON u.id = cm.user_id \
+             LEFT JOIN message_push_records r ON r.message_id = $1 AND r.user_id = cm.user_id AND r.kind = $2 \
+             WHERE cm.conversation_id = $3 AND cm.user_id <> $4 ORDER BY cm.user_id",
+        )
+        .bind(id)
+        .bind(RecordKind::Message)
+        .bind(message.conversation_id)
+        .bind(message.sender_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut members = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let push_status: Option<PushStatus> = r
+                .try_get::<Option<RecordStatus>, _>("push_status")?
+                .map(Into::into);
+            let read = r.try_get::<i64, _>("read_seq")? >= message.seq;
+            members.push(MemberReceipt {
+                user_id: r.try_get("user_id")?,
+                display_name: r.try_get("display_name")?,
+                // A cleaned-up record (None) was pushed before the cleanup removed it.
+                delivered: read || matches!(push_status, Some(PushStatus::Pushed) | None),
+                read,
+                push_status,
+            });
+        }
+        Ok(Some(MessageReceipts {
+            message_id: id,
+            status: message.status,
+            members,
+        }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn recall(
+        &self,
+        id: MessageId,
+        by: UserId,
+        window_ms: i64,
+        now: i64,
+    ) -> StoreResult<RecallOutcome> {
+        let outcome = in_transaction!(self.pool, |tx| {
+            // Locks the message: two recalls of it (on two nodes) run one after the other, and
+            // the second sees it recalled.
+            let row = sqlx::query(&format!(
+                "SELECT {MSG_COLS} WHERE m.id = $1 FOR UPDATE OF m"
+            ))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(RecallOutcome::NotFound);
+            };
+            let message = message_from_row(&row)?;
+            let members = member_ids_on(&mut tx, message.conversation_id).await?;
+            if !members.contains(&by) {
+                return Ok(RecallOutcome::NotFound);
+            }
+            if message.sender_id != by {
+                return Ok(RecallOutcome::NotSender);
+            }
+            if message.recalled {
+                return Ok(RecallOutcome::AlreadyRecalled { message });
+            }
+            if now - message.created_at > window_ms {
+                return Ok(RecallOutcome::WindowPassed);
+            }
+            // The content is erased, not hidden: recalled text is never served again.
+            // PostgreSQL writes a new row version; the old one, text included, stays in the
+            // table's heap (and the WAL) until VACUUM reclaims it — autovacuum does, and running
+            // VACUUM on `messages` hastens it (backups taken earlier keep it).
+            sqlx::query("UPDATE messages SET recalled_at = $1, content = '' WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
+                 SELECT $1, user_id, $2, $3, $4, $4 FROM conversation_members WHERE conversation_id = $5 AND user_id <> $6 \
+                 ON CONFLICT (message_id, user_id, kind) DO NOTHING",
+            )
+            .bind(id)
+            .bind(RecordKind::Recall)
+            .bind(RecordStatus::Pending)
+            .bind(now)
+            .bind(message.conversation_id)
+            .bind(by)
+            .execute(&mut *tx)
+            .await?;
+            let message = Message {
+                content: None,
+                recalled: true,
+                recalled_at: Some(now),
+                ..message
+            };
+            Ok::<_, sqlx::Error>(RecallOutcome::Recalled { message, members })
+        })?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,443 @@
+//! The PostgreSQL backend: for operators who outgrow one machine (and, with [4/6], for several
+//! Courier nodes sharing one database).
+//!
+//! Unlike SQLite there is no single writer here: any number of connections — of this node and
+//! of others — write at once. So every read-decide-write below either lets the database decide
+//! (`INSERT … ON CONFLICT DO NOTHING`) or first locks the rows it decides on, always in one
+//! order: a conversation row before anything else, then push records, then messages, each set
+//! in id order. A transaction PostgreSQL still aborts (deadlock victim, serialization failure)
+//! is run again from the start by [`in_transaction!`], so neither reaches a client.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::model::{
+    Conversation, ConversationId, ConversationKind, Member, MemberReceipt, Message, MessageId,
+    MessageReceipts, MessageStatus, PushRecord, PushStats, PushStatus, ReadPosition, Seq, User,
+    UserId,
+};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{FromRow, PgConnection, PgPool, Row};
+
+mod accounts;
+mod batch;
+mod conversations;
+mod ledger;
+mod messages;
+
+use super::error::StoreResult;
+use super::rows::{
+    failed, push_stats, pushed, ChangeRow, DueRetryRow, MessageRow, RecordKind, RecordRow,
+    RecordStatus, StoredStatus, UserRow,
+};
+use super::{
+    AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
+    LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
+    Viewer,
+};
+use crate::config::DatabaseUrl;
+use crate::telemetry::Metrics;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub(crate) const MSG_COLS: &str =
+    "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
+     m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
+     FROM messages m JOIN users u ON u.id = m.sender_id";
+
+/// The one definition of "unread", for the member row `cm`: derived, never incremented — the
+/// others' messages after the member's read position, recalled ones not counted.
+pub(crate) const UNREAD_OF_MEMBER: &str =
+    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
+     AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL)";
+
+/// Status only moves for messages whose sender is still a member: someone who left a group
+/// hears nothing more about it, not even how far their old messages got.
+const SENDER_IS_MEMBER: &str = "EXISTS (SELECT 1 FROM conversation_members s \
+     WHERE s.conversation_id = messages.conversation_id AND s.user_id = messages.sender_id)";
+
+/// How often a transaction PostgreSQL aborted as a deadlock victim or serialization failure
+/// is run again before the error is returned.
+pub(crate) const TX_ATTEMPTS: u32 = 8;
+
+/// True for the errors after which running the whole transaction again is correct and likely
+/// to succeed: `40001` serialization_failure and `40P01` deadlock_detected.
+pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
+    matches!(
+        e.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("40001" | "40P01")
+    )
+}
+
+/// Runs `$body` (an expression of type `Result<T, sqlx::Error>` that uses `$tx`, a
+/// transaction on `$pool`) and commits; from the start again when PostgreSQL aborted it as a
+/// deadlock victim or serialization failure (a rolled-back attempt left nothing behind).
+macro_rules! in_transaction {
+    ($pool:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt: u32 = 1;
+        loop {
+            let mut $tx = $pool.begin().await?;
+            let result: Result<_, sqlx::Error> = async { $body }.await;
+            let result = match result {
+                Ok(v) => $tx.commit().await.map(|()| v),
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if super::is_retryable(&e) && attempt < super::TX_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "transaction aborted by PostgreSQL; running it again");
+                    // A little jitter, so two victims of the same conflict do not meet again.
+                    let pause = 1 + (std::process::id() as u64 + attempt as u64 * 7) % 5;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause * attempt as u64)).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use in_transaction;
+
+pub struct PgStore {
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+}
+
+impl PgStore {
+    /// Connects, checks the server answers, and migrates (concurrent starts of several nodes
+    /// are safe: the migrator holds an advisory lock). Errors are one line without the password.
+    pub async fn connect(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        metrics: Arc<Metrics>,
+    ) -> Result<PgStore, String> {
+        let shown = url.redacted();
+        let options = PgConnectOptions::from_str(url.as_str())
+            .map_err(|e| {
+                format!(
+                    "invalid DATABASE_URL {shown}: {}",
+                    redact_in(&e.to_string(), url)
+                )
+            })?
+            .application_name("courier")
+            .statement_cache_capacity(256);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot connect to PostgreSQL at DATABASE_URL {shown}: {} (is the server running, and are the address, user and password right?)",
+                    redact_in(&e.to_string(), url)
+                )
+            })?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            format!(
+                "database migration failed on {shown}: {}",
+                redact_in(&e.to_string(), url)
+            )
+        })?;
+        Ok(PgStore { pool, metrics })
+    }
+
+    fn observe(&self, op: &'static str, started: Instant) {
+        self.metrics.observe_db(op, started.elapsed());
+    }
+}
+
+/// `text` with the URL's password (if it appears) replaced, for driver messages that might echo it.
+fn redact_in(text: &str, url: &DatabaseUrl) -> String {
+    let password = url
+        .as_str()
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, pw)| pw)
+        .filter(|pw| !pw.is_empty());
+    match password {
+        Some(pw) => text.replace(pw, "***"),
+        None => text.to_string(),
+    }
+}
+
+pub(crate) fn message_from_row(row: &PgRow) -> Result<Message, sqlx::Error> {
+    MessageRow::from_row(row).map(Message::from)
+}
+
+fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
+    UserRow::from_row(row).map(User::from)
+}
+
+fn change_from_row(row: &PgRow, status: MessageStatus) -> Result<StatusChange, sqlx::Error> {
+    ChangeRow::from_row(row).map(|c| c.to(status))
+}
+
+async fn member_ids_on(
+    conn: &mut PgConnection,
+    id: ConversationId,
+) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM conversation_members WHERE conversation_id = $1 ORDER BY user_id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks `user`'s records for `ids` pushed and returns the messages that became delivered.
+async fn acknowledge_on(
+    conn: &mut PgConnection,
+    user: UserId,
+    ids: &[MessageId],
+    now: i64,
+) -> Result<AckOutcome, sqlx::Error> {
+    let mut out = batch::acknowledge_batch_on(conn, &[(user, ids.to_vec())], now).await?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// Locks the conversation row: read positions, membership and status rules of one
+/// conversation change one transaction at a time (sends lock it too), so two members reading
+/// at once on two nodes cannot each miss the other's position.
+async fn lock_conversation(conn: &mut PgConnection, id: ConversationId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(())
+}
+
+/// A member's place in a conversation: `None` if the conversation does not exist or `user` is
+/// not a member.
+pub(crate) struct Membership {
+    pub is_group: bool,
+    pub last_seq: Seq,
+    pub read_seq: Seq,
+}
+
+/// The member's place, read after [`lock_conversation`] so it cannot change until commit.
+pub(crate) async fn membership_on(
+    conn: &mut PgConnection,
+    id: ConversationId,
+    user: UserId,
+) -> Result<Option<Membership>, sqlx::Error> {
+    lock_conversation(conn, id).await?;
+    let row = sqlx::query(
+        "SELECT c.kind, c.last_seq, cm.read_seq FROM conversations c JOIN conversation_members cm \
+         ON cm.conversation_id = c.id AND cm.user_id = $1 WHERE c.id = $2",
+    )
+    .bind(user)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(Membership {
+            is_group: r.try_get::<String, _>("kind")? == "group",
+            last_seq: r.try_get("last_seq")?,
+            read_seq: r.try_get("read_seq")?,
+        })
+    })
+    .transpose()
+}
+
+/// The one definition of "delivered": a message is delivered when it has recipients' records
+/// and none of them is still unacknowledged. Moves such messages among `ids` to delivered —
+/// unless their sender left the conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
+///
+/// The messages are locked (in id order) by a statement of their own first: two nodes
+/// acknowledging the last two records of one message at once each commit their own record,
+/// and the second to take the lock then sees both — in one statement neither would.
+pub(crate) async fn mark_delivered_on(
+    conn: &mut PgConnection,
+    ids: &[MessageId],
+) -> Result<Vec<StatusChange>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let locked: Vec<MessageId> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE id = ANY($1) AND status < $2 ORDER BY id FOR UPDATE",
+    )
+    .bind(ids)
+    .bind(StoredStatus::Delivered)
+    .fetch_all(&mut *conn)
+    .await?;
+    if locked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "UPDATE messages SET status = $1 WHERE id = ANY($2) AND status < $1 \
+         AND NOT EXISTS (SELECT 1 FROM message_push_records r \
+             WHERE r.message_id = messages.id AND r.kind = $3 AND r.push_status <> {pushed}) \
+         AND EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = $3) \
+         AND {SENDER_IS_MEMBER} \
+         RETURNING id, conversation_id, seq, sender_id, created_at",
+        pushed = pushed!()
+    ))
+    .bind(StoredStatus::Delivered)
+    .bind(&locked)
+    .bind(RecordKind::Message)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| change_from_row(r, MessageStatus::Delivered))
+        .collect()
+}
+
+/// The one definition of "read": a message is read when every member other than its sender
+/// has a read position at or past it (and there is such a member). Moves the messages of
+/// `conversation` with `after < seq <= up_to` not sent by `reader` to read (unless their
+/// sender left). Callers hold the conversation's lock ([`membership_on`]).
+pub(crate) async fn mark_read_on(
+    conn: &mut PgConnection,
+    conversation: ConversationId,
+    after: Seq,
+    up_to: Option<Seq>,
+    reader: UserId,
+) -> Result<Vec<StatusChange>, sqlx::Error> {
+    // The rows are locked in id order first, like every other status change.
+    let locked: Vec<MessageId> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 \
+         AND sender_id <> $4 AND status < $5 ORDER BY id FOR UPDATE",
+    )
+    .bind(conversation)
+    .bind(after)
+    .bind(up_to.unwrap_or(Seq::MAX))
+    .bind(reader)
+    .bind(StoredStatus::Read)
+    .fetch_all(&mut *conn)
+    .await?;
+    if locked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "UPDATE messages SET status = $1 WHERE id = ANY($2) AND status < $1 AND {SENDER_IS_MEMBER} \
+         AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+         AND cm.user_id <> messages.sender_id) \
+         AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
+         AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
+         RETURNING id, conversation_id, seq, sender_id, created_at"
+    ))
+    .bind(StoredStatus::Read)
+    .bind(&locked)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| change_from_row(r, MessageStatus::Read))
+        .collect()
+}
+
+/// One conversation row as `viewer` (a member: the row carries their `read_seq`) sees it.
+async fn load_conversation(
+    conn: &mut PgConnection,
+    row: &PgRow,
+    viewer: UserId,
+) -> Result<Conversation, sqlx::Error> {
+    let mut conv = load_shared(conn, row).await?;
+    let read_seq: i64 = row.try_get("read_seq")?;
+    let unread: i64 = sqlx::query_scalar(&format!(
+        "SELECT {UNREAD_OF_MEMBER} FROM conversation_members cm WHERE cm.conversation_id = $1 AND cm.user_id = $2"
+    ))
+    .bind(conv.id)
+    .bind(viewer)
+    .fetch_one(&mut *conn)
+    .await?;
+    Viewer {
+        user_id: viewer,
+        read_seq,
+        unread,
+    }
+    .apply(&mut conv);
+    Ok(conv)
+}
+
+/// The viewer-independent part of one conversation row (`id, kind, title, last_seq,
+/// created_at, updated_at`): members with their positions, and the last message.
+async fn load_shared(conn: &mut PgConnection, row: &PgRow) -> Result<Conversation, sqlx::Error> {
+    let id: i64 = row.try_get("id")?;
+    let last_seq: i64 = row.try_get("last_seq")?;
+    let kind = if row.try_get::<String, _>("kind")? == "group" {
+        ConversationKind::Group
+    } else {
+        ConversationKind::Direct
+    };
+    let member_rows = sqlx::query(
+        "SELECT cm.user_id, u.username, u.display_name, cm.read_seq FROM conversation_members cm \
+         JOIN users u ON u.id = cm.user_id WHERE cm.conversation_id = $1 ORDER BY cm.user_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    // Delivered up to just below the oldest message still waiting for each member.
+    let waiting: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT r.user_id, MIN(m.seq) AS oldest FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+         WHERE m.conversation_id = $1 AND r.push_status <> {pushed} AND r.kind = $2 GROUP BY r.user_id",
+        pushed = pushed!()
+    ))
+    .bind(id)
+    .bind(RecordKind::Message)
+    .fetch_all(&mut *conn)
+    .await?;
+    let oldest_waiting: std::collections::HashMap<i64, i64> = waiting.into_iter().collect();
+    let mut members = Vec::with_capacity(member_rows.len());
+    for m in &member_rows {
+        let user_id: i64 = m.try_get("user_id")?;
+        members.push(Member {
+            user_id,
+            username: m.try_get("username")?,
+            display_name: m.try_get("display_name")?,
+            read_seq: m.try_get("read_seq")?,
+            delivered_seq: oldest_waiting
+                .get(&user_id)
+                .map(|s| s - 1)
+                .unwrap_or(last_seq),
+        });
+    }
+    let last_message = if last_seq > 0 {
+        sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.seq = $2"
+        ))
+        .bind(id)
+        .bind(last_seq)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(message_from_row)
+        .transpose()?
+    } else {
+        None
+    };
+    Ok(Conversation {
+        id,
+        kind,
+        title: match kind {
+            ConversationKind::Group => row.try_get("title")?,
+            ConversationKind::Direct => String::new(),
+        },
+        members,
+        last_seq,
+        last_message,
+        read_seq: 0,
+        unread: 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_messages_lose_the_password() {
+        let url: DatabaseUrl = "postgres://courier:s3cret@db.internal:5432/chat".into();
+        assert_eq!(
+            redact_in("password authentication failed for s3cret", &url),
+            "password authentication failed for ***"
+        );
+        let no_pw: DatabaseUrl = "postgres://courier@db/chat".into();
+        assert_eq!(redact_in("refused", &no_pw), "refused");
+    }
+}

@@ -320,6 +320,9 @@ pub struct ConnectionInfo {
 pub struct Health {
     pub status: String,
     pub database: String,
+    /// Which database: `sqlite` or `postgres`.
+    #[serde(default)]
+    pub backend: String,
     /// `ok` while the single writer that commits sends answers; `stalled` otherwise.
     #[serde(default)]
     pub writer: String,

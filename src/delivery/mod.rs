@@ -15,6 +15,7 @@
 pub mod batcher;
 pub mod conversations;
 pub mod fanout;
+pub mod paging;
 pub mod push;
 pub mod rate_limit;
 pub mod recall;
@@ -80,6 +81,11 @@ impl Delivery {
     /// The single writer answers (within two seconds): sends can commit.
     pub async fn writer_alive(&self) -> bool {
         self.batcher.alive(std::time::Duration::from_secs(2)).await
+    }
+
+    /// Most bytes one replay or sync page carries (see [`paging`]).
+    pub fn page_bytes(&self) -> usize {
+        (self.config.delivery.outbox_max_bytes / 4).max(16 * 1024)
     }
 }
 

@@ -3,11 +3,11 @@
 //! by the socket task as acknowledgements arrive) and the HTTP offline endpoints
 //! ([`Delivery::waiting_page`]). A backlog of any size never sits in memory at once.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use app::model::{ConversationId, Message, MessageId, OfflinePage, Seq, UserId};
 
+use super::paging::{cut_to_bytes, Awaiting};
 use super::Delivery;
 use crate::error::{AppError, AppResult};
 
@@ -16,7 +16,7 @@ pub struct PendingReplay {
     /// The last message id sent; the next page starts after it.
     after: MessageId,
     /// Sent and not yet acknowledged.
-    awaiting: HashSet<MessageId>,
+    awaiting: Awaiting,
     started: Instant,
     replayed: i64,
     /// Records waiting when the replay started (for `remaining`).
@@ -42,7 +42,7 @@ impl Default for PendingReplay {
     fn default() -> Self {
         PendingReplay {
             after: 0,
-            awaiting: HashSet::new(),
+            awaiting: Awaiting::default(),
             started: Instant::now(),
             replayed: 0,
             total: None,
@@ -54,9 +54,7 @@ impl Default for PendingReplay {
 impl PendingReplay {
     /// The client acknowledged these (or they expired): they are not awaited any more.
     pub fn settled(&mut self, ids: &[MessageId]) {
-        for id in ids {
-            self.awaiting.remove(id);
-        }
+        self.awaiting.settle(ids);
     }
 
     /// Keeps awaiting only what `still_awaited` says (settled by another device, expired).
@@ -94,19 +92,20 @@ impl Delivery {
                     replayed: r.replayed,
                 });
             }
-            if r.awaiting.len() as i64 > page_size {
+            if r.awaiting.full(page_size, self.page_bytes()) {
                 return Ok(ReplayStep::Wait);
             }
             if r.total.is_none() {
                 r.total = Some(self.store.waiting_count(user).await?);
             }
-            let messages = self.store.waiting_for(user, r.after, page_size).await?;
+            let mut messages = self.store.waiting_for(user, r.after, page_size).await?;
+            cut_to_bytes(&mut messages, self.page_bytes());
             let Some(last) = messages.last() else {
                 r.exhausted = true;
                 continue;
             };
             r.after = last.id;
-            r.awaiting.extend(messages.iter().map(|m| m.id));
+            r.awaiting.add(&messages);
             r.replayed += messages.len() as i64;
             self.metrics.push("replayed", messages.len() as u64);
             return Ok(ReplayStep::Page {

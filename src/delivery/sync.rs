@@ -6,11 +6,12 @@
 //! once), pages go out only while at most about two pages wait for acknowledgement, and a sync
 //! replays at most `sync_max_messages` before `caught_up{more: true}` asks the client to continue.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use app::model::{ConversationId, Message, MessageId, Seq, UserId};
 use app::protocol::ResumePoint;
 
+use super::paging::{cut_to_bytes, Awaiting};
 use super::Delivery;
 use crate::error::{AppError, AppResult};
 
@@ -20,7 +21,7 @@ pub struct SyncRun {
     /// The conversation being paged and the last seq sent of it.
     pub current: Option<(ConversationId, Seq)>,
     /// Sent and not yet acknowledged.
-    pub awaiting: HashSet<MessageId>,
+    pub awaiting: Awaiting,
     pub replayed: i64,
     /// The per-sync cap on messages.
     pub cap: i64,
@@ -48,7 +49,7 @@ impl SyncRun {
         SyncRun {
             queue: VecDeque::new(),
             current: None,
-            awaiting: HashSet::new(),
+            awaiting: Awaiting::default(),
             replayed: 0,
             cap: cap.max(1),
             recalled_since: None,
@@ -93,9 +94,7 @@ impl SyncRun {
 
     /// The client acknowledged these.
     pub fn settled(&mut self, ids: &[MessageId]) {
-        for id in ids {
-            self.awaiting.remove(id);
-        }
+        self.awaiting.settle(ids);
     }
 
     pub fn budget_left(&self) -> i64 {
@@ -124,7 +123,7 @@ impl Delivery {
                     Err(e) => return Err(e),
                 }
             }
-            if run.awaiting.len() as i64 > page {
+            if run.awaiting.full(page, self.page_bytes()) {
                 return Ok(SyncStep::Wait);
             }
             if run.budget_left() == 0 {
@@ -147,7 +146,7 @@ impl Delivery {
             };
             run.current = Some((conversation, after));
             let limit = page.min(run.budget_left());
-            let messages = match self.tail_page(user, conversation, after, limit).await {
+            let mut messages = match self.tail_page(user, conversation, after, limit).await {
                 Ok(m) => m,
                 Err(AppError::NotFound) => {
                     run.current = None;
@@ -155,13 +154,16 @@ impl Delivery {
                 }
                 Err(e) => return Err(e),
             };
+            // The tail ends when the store had fewer than asked for (before the byte cut).
+            let tail_ended = (messages.len() as i64) < limit;
+            let cut = cut_to_bytes(&mut messages, self.page_bytes());
             let n = messages.len() as i64;
             if let Some(last) = messages.last() {
                 run.current = Some((conversation, last.seq));
-                run.awaiting.extend(messages.iter().map(|m| m.id));
+                run.awaiting.add(&messages);
                 run.replayed += n;
             }
-            if n < limit {
+            if tail_ended && cut == 0 {
                 run.current = None;
                 run.recalls_due = Some(conversation);
             }

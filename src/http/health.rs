@@ -3,6 +3,8 @@
 //! default); on the main listener only to `Authorization: Bearer <metrics_token>` when a token
 //! is configured, and not at all otherwise — they reveal how busy the server is.
 
+use std::time::Duration;
+
 use app::model::Health;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -47,10 +49,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     let version = env!("CARGO_PKG_VERSION").to_string();
-    let database = match s.store.ping().await {
-        Ok(()) => "ok",
-        Err(e) => {
+    // A database server that stopped answering must not hold the health check for the pool's
+    // whole acquire timeout: a load balancer asks again soon.
+    let database = match tokio::time::timeout(Duration::from_secs(3), s.store.ping()).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
             crate::error::AppError::from(e).log();
+            "unreachable"
+        }
+        Err(_) => {
+            tracing::error!("health check: the database did not answer within 3 s");
             "unreachable"
         }
     };
@@ -71,6 +79,7 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
         Json(Health {
             status: if ok { "ok" } else { "unavailable" }.into(),
             database: database.into(),
+            backend: s.store.backend().into(),
             writer: writer.into(),
             version,
         }),

@@ -9,6 +9,9 @@ use super::*;
 pub trait AccountStore: Send + Sync + 'static {
     /// Cheap round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// The backend's name, for `/healthz`: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
     /// `Ok(None)` when the username is taken.
     async fn create_user(
         &self,

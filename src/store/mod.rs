@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod messages;
 pub mod postgres;
 pub mod rows;
+pub mod rules;
 pub mod sqlite;
 
 use app::model::{

@@ -20,7 +20,13 @@ macro_rules! failed {
         "2"
     };
 }
-pub(crate) use {failed, pushed};
+/// `RecordKind::Message`, for the rules written once as plain SQL (store/rules.rs).
+macro_rules! message_kind {
+    () => {
+        "0"
+    };
+}
+pub(crate) use {failed, message_kind, pushed};
 
 /// `messages.status`: how far a message got, as its sender sees it. Only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
@@ -228,5 +234,6 @@ mod tests {
     fn sql_literals_are_the_enum_values() {
         assert_eq!(pushed!(), (RecordStatus::Pushed as i16).to_string());
         assert_eq!(failed!(), (RecordStatus::Failed as i16).to_string());
+        assert_eq!(message_kind!(), (RecordKind::Message as i16).to_string());
     }
 }

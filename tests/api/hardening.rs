@@ -623,7 +623,7 @@ async fn responses_carry_security_headers() {
 }
 
 #[tokio::test]
-async fn healthz_reports_the_writer() {
+async fn healthz_reports_the_writer_and_the_database() {
     let app = spawn_app().await;
     let v: Value = reqwest::get(app.url("/healthz"))
         .await
@@ -632,6 +632,11 @@ async fn healthz_reports_the_writer() {
         .await
         .unwrap();
     assert_eq!(v["writer"], "ok");
+    assert_eq!(v["database"], "ok");
+    assert_eq!(
+        v["backend"],
+        if on_postgres() { "postgres" } else { "sqlite" }
+    );
     assert!(app.state.delivery.writer_alive().await);
 }
 

@@ -233,3 +233,79 @@ async fn websockets_from_other_origins_are_refused() {
         "same origin is fine"
     );
 }
+
+/// A backlog of long messages drains, however its pages compare with the outbox's byte bound:
+/// pages are cut by bytes too, so the replaying connection is never taken for a slow consumer
+/// (which would start the same replay over on every reconnect).
+#[tokio::test]
+async fn a_backlog_of_long_messages_drains_without_tripping_the_byte_bound() {
+    let app = spawn_app_with(|c| c.delivery.outbox_max_bytes = 256 * 1024).await;
+    let a = app.register("la_long").await;
+    let b = app.register("lb_long").await;
+    let conv = a.direct_with(&b).await;
+    // 1,200 messages of 4,000 three-byte characters: about 14 MiB, a few MiB per 500-page.
+    let body = "字".repeat(app::model::MAX_CONTENT_CHARS);
+    let mut aw = a.ws().await;
+    aw.caught_up().await;
+    let n = 1200;
+    for chunk in 0..n / 10 {
+        // Ten at a time: each `sent` carries the message, and A's outbox is bounded too.
+        for i in chunk * 10..chunk * 10 + 10 {
+            aw.send(&ClientFrame::Send {
+                client_msg_id: format!("long{i}"),
+                conversation_id: conv.id,
+                content: body.clone(),
+            })
+            .await;
+        }
+        let mut acks = 0;
+        while acks < 10 {
+            if let ServerFrame::Sent { .. } = aw.next(Duration::from_secs(20)).await.expect("acks")
+            {
+                acks += 1;
+            }
+        }
+    }
+    let mut bw = b.ws().await;
+    let mut seqs = Vec::new();
+    let mut largest = 0usize;
+    loop {
+        match bw
+            .next(Duration::from_secs(20))
+            .await
+            .expect("replay goes on")
+        {
+            ServerFrame::Batch {
+                reason: ReplayReason::Pending,
+                messages,
+                ..
+            } => {
+                let bytes: usize = messages
+                    .iter()
+                    .map(|m| m.content.as_ref().map_or(0, String::len))
+                    .sum();
+                largest = largest.max(bytes);
+                seqs.extend(messages.iter().map(|m| m.seq));
+                bw.send(&ClientFrame::Ack {
+                    message_ids: messages.iter().map(|m| m.id).collect(),
+                })
+                .await;
+            }
+            ServerFrame::CaughtUp { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seqs,
+        (1..=n as i64).collect::<Vec<_>>(),
+        "all, in order, once"
+    );
+    assert!(
+        largest <= 64 * 1024,
+        "a page holds at most a quarter of the byte bound: {largest}"
+    );
+    assert!(
+        app.state.delivery.fanout.is_online(b.id()),
+        "the replaying connection was never closed"
+    );
+}

@@ -4,6 +4,10 @@ use super::*;
 
 #[async_trait]
 impl AccountStore for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
     #[tracing::instrument(level = "debug", skip_all)]
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

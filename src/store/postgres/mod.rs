@@ -32,6 +32,7 @@ use super::rows::{
     failed, push_stats, pushed, ChangeRow, DueRetryRow, MessageRow, RecordKind, RecordRow,
     RecordStatus, StoredStatus, UserRow,
 };
+use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
@@ -46,17 +47,6 @@ pub(crate) const MSG_COLS: &str =
     "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
      m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
      FROM messages m JOIN users u ON u.id = m.sender_id";
-
-/// The one definition of "unread", for the member row `cm`: derived, never incremented — the
-/// others' messages after the member's read position, recalled ones not counted.
-pub(crate) const UNREAD_OF_MEMBER: &str =
-    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
-     AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL)";
-
-/// Status only moves for messages whose sender is still a member: someone who left a group
-/// hears nothing more about it, not even how far their old messages got.
-const SENDER_IS_MEMBER: &str = "EXISTS (SELECT 1 FROM conversation_members s \
-     WHERE s.conversation_id = messages.conversation_id AND s.user_id = messages.sender_id)";
 
 /// How often a transaction PostgreSQL aborted as a deadlock victim or serialization failure
 /// is run again before the error is returned.
@@ -243,9 +233,9 @@ pub(crate) async fn membership_on(
     .transpose()
 }
 
-/// The one definition of "delivered": a message is delivered when it has recipients' records
-/// and none of them is still unacknowledged. Moves such messages among `ids` to delivered —
-/// unless their sender left the conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
+/// Moves the messages among `ids` that are delivered by the rule ([`DELIVERED`]: recipients'
+/// records exist and all are acknowledged) to delivered — unless their sender left the
+/// conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
 ///
 /// The messages are locked (in id order) by a statement of their own first: two nodes
 /// acknowledging the last two records of one message at once each commit their own record,
@@ -269,16 +259,11 @@ pub(crate) async fn mark_delivered_on(
     }
     let rows = sqlx::query(&format!(
         "UPDATE messages SET status = $1 WHERE id = ANY($2) AND status < $1 \
-         AND NOT EXISTS (SELECT 1 FROM message_push_records r \
-             WHERE r.message_id = messages.id AND r.kind = $3 AND r.push_status <> {pushed}) \
-         AND EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = $3) \
-         AND {SENDER_IS_MEMBER} \
-         RETURNING id, conversation_id, seq, sender_id, created_at",
-        pushed = pushed!()
+         AND {DELIVERED} AND {SENDER_IS_MEMBER} \
+         RETURNING id, conversation_id, seq, sender_id, created_at"
     ))
     .bind(StoredStatus::Delivered)
     .bind(&locked)
-    .bind(RecordKind::Message)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -286,10 +271,9 @@ pub(crate) async fn mark_delivered_on(
         .collect()
 }
 
-/// The one definition of "read": a message is read when every member other than its sender
-/// has a read position at or past it (and there is such a member). Moves the messages of
-/// `conversation` with `after < seq <= up_to` not sent by `reader` to read (unless their
-/// sender left). Callers hold the conversation's lock ([`membership_on`]).
+/// Moves the messages of `conversation` with `after < seq <= up_to` not sent by `reader` that
+/// are read by the rule ([`READ`]: every other member's position is at or past them) to read
+/// (unless their sender left). Callers hold the conversation's lock ([`membership_on`]).
 pub(crate) async fn mark_read_on(
     conn: &mut PgConnection,
     conversation: ConversationId,
@@ -313,11 +297,7 @@ pub(crate) async fn mark_read_on(
         return Ok(Vec::new());
     }
     let rows = sqlx::query(&format!(
-        "UPDATE messages SET status = $1 WHERE id = ANY($2) AND status < $1 AND {SENDER_IS_MEMBER} \
-         AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
-         AND cm.user_id <> messages.sender_id) \
-         AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
-         AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
+        "UPDATE messages SET status = $1 WHERE id = ANY($2) AND status < $1 AND {SENDER_IS_MEMBER} AND {READ} \
          RETURNING id, conversation_id, seq, sender_id, created_at"
     ))
     .bind(StoredStatus::Read)

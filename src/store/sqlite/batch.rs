@@ -37,7 +37,10 @@ pub(crate) async fn insert_batch_on(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    // 1. Sends committed before (idempotency on (sender, client_msg_id)).
+    // 1. Sends committed before (idempotency on (sender, client_msg_id)). Looking first is
+    //    sound here and only here: this runs on the one writer connection, inside its write
+    //    transaction, so nothing can commit a key between this read and the insert below. The
+    //    PostgreSQL backend has many writers and lets the INSERT claim the key instead.
     let keys: HashSet<(UserId, &str)> = batch
         .iter()
         .map(|m| (m.sender_id, m.client_msg_id.as_str()))

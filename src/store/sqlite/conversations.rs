@@ -20,24 +20,24 @@ impl ConversationStore for SqliteStore {
         if exists.is_none() {
             return Ok(None);
         }
-        if let Some(id) =
-            sqlx::query_scalar::<_, i64>("SELECT id FROM conversations WHERE direct_key = ?")
-                .bind(&key)
-                .fetch_optional(&mut *tx)
-                .await?
-        {
-            return Ok(Some(id));
-        }
-        let id: i64 = sqlx::query_scalar(
+        // Get-or-create decided by the unique direct_key, never by looking first.
+        let created: Option<i64> = sqlx::query_scalar(
             "INSERT INTO conversations (kind, title, direct_key, created_by, created_at, updated_at) \
-             VALUES ('direct', '', ?, ?, ?, ?) RETURNING id",
+             VALUES ('direct', '', ?, ?, ?, ?) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
         )
         .bind(&key)
         .bind(a)
         .bind(now)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(id) = created else {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
+                .bind(&key)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok(Some(id));
+        };
         for user in [a, b] {
             sqlx::query("INSERT INTO conversation_members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)")
                 .bind(id)

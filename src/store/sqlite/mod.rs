@@ -30,6 +30,7 @@ use super::rows::{
     failed, push_stats, pushed, ChangeRow, DueRetryRow, MessageRow, RecordKind, RecordRow,
     RecordStatus, StoredStatus, UserRow,
 };
+use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
@@ -43,17 +44,6 @@ pub(crate) const MSG_COLS: &str =
     "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
      m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
      FROM messages m JOIN users u ON u.id = m.sender_id";
-
-/// The one definition of "unread", for the member row `cm`: derived, never incremented — the
-/// others' messages after the member's read position, recalled ones not counted.
-pub(crate) const UNREAD_OF_MEMBER: &str =
-    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
-     AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL)";
-
-/// Status only moves for messages whose sender is still a member: someone who left a group
-/// hears nothing more about it, not even how far their old messages got.
-const SENDER_IS_MEMBER: &str = "EXISTS (SELECT 1 FROM conversation_members s \
-     WHERE s.conversation_id = messages.conversation_id AND s.user_id = messages.sender_id)";
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -196,9 +186,9 @@ pub(crate) async fn membership_on(
     .transpose()
 }
 
-/// The one definition of "delivered": a message is delivered when it has recipients' records
-/// and none of them is still unacknowledged. Moves such messages among `ids` to delivered —
-/// unless their sender left the conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
+/// Moves the messages among `ids` that are delivered by the rule ([`DELIVERED`]: recipients'
+/// records exist and all are acknowledged) to delivered — unless their sender left the
+/// conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
 pub(crate) async fn mark_delivered_on(
     conn: &mut SqliteConnection,
     ids: &[MessageId],
@@ -210,21 +200,9 @@ pub(crate) async fn mark_delivered_on(
     qb.push_bind(StoredStatus::Delivered)
         .push(" WHERE status < ")
         .push_bind(StoredStatus::Delivered)
-        .push(
-            " AND NOT EXISTS (SELECT 1 FROM message_push_records r \
-             WHERE r.message_id = messages.id AND r.kind = ",
-        )
-        .push_bind(RecordKind::Message)
-        .push(" AND r.push_status <> ")
-        .push_bind(RecordStatus::Pushed)
-        .push(
-            ") AND EXISTS (SELECT 1 FROM message_push_records r \
-             WHERE r.message_id = messages.id AND r.kind = ",
-        )
-        .push_bind(RecordKind::Message)
-        .push(") AND ")
-        .push(SENDER_IS_MEMBER)
-        .push(" AND id IN (");
+        .push(format!(
+            " AND {DELIVERED} AND {SENDER_IS_MEMBER} AND id IN ("
+        ));
     let mut sep = qb.separated(", ");
     for id in ids {
         sep.push_bind(*id);
@@ -236,10 +214,9 @@ pub(crate) async fn mark_delivered_on(
         .collect()
 }
 
-/// The one definition of "read": a message is read when every member other than its sender
-/// has a read position at or past it (and there is such a member). Moves the messages of
-/// `conversation` with `after < seq <= up_to` not sent by `reader` to read (unless their
-/// sender left).
+/// Moves the messages of `conversation` with `after < seq <= up_to` not sent by `reader` that
+/// are read by the rule ([`READ`]: every other member's position is at or past them) to read
+/// (unless their sender left).
 pub(crate) async fn mark_read_on(
     conn: &mut SqliteConnection,
     conversation: ConversationId,
@@ -249,11 +226,7 @@ pub(crate) async fn mark_read_on(
 ) -> Result<Vec<StatusChange>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "UPDATE messages SET status = ? WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? \
-         AND status < ? AND {SENDER_IS_MEMBER} \
-         AND EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
-         AND cm.user_id <> messages.sender_id) \
-         AND NOT EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = messages.conversation_id \
-         AND cm.user_id <> messages.sender_id AND cm.read_seq < messages.seq) \
+         AND status < ? AND {SENDER_IS_MEMBER} AND {READ} \
          RETURNING id, conversation_id, seq, sender_id, created_at"
     ))
     .bind(StoredStatus::Read)

@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/tools/wasm-opt/node_modules/.bin:$(CARGO_BIN):$(PATH)
 # Trunk 0.21 would otherwise ask the network for a newer version.
 export TRUNK_SKIP_VERSION_CHECK := true
 
-.PHONY: run test tools fetch client server e2e bench-smoke bench lint fmt clean fresh-check
+.PHONY: run test test-postgres tools fetch client server e2e bench-smoke bench lint fmt clean fresh-check
 
 ## make run: install what is missing, build client and server, start on http://127.0.0.1:3000
 run: client
@@ -20,8 +20,7 @@ run: client
 test: client
 	@echo "==> cargo test --workspace (SQLite)"
 	cargo test --workspace
-	@echo "==> cargo test --test api on PostgreSQL 15 (a throwaway server from Debian's package, stopped afterwards)"
-	@bash scripts/postgres.sh run -- cargo test --test api
+	@$(MAKE) --no-print-directory test-postgres
 	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory e2e
 
@@ -43,6 +42,13 @@ server:
 
 e2e: server
 	@bash scripts/e2e.sh
+
+## make test-postgres: the API suite and the benchmark smoke again, on a throwaway PostgreSQL 15 (installed from
+## Debian's package if missing, run as the postgres user on a free loopback port, stopped afterwards)
+test-postgres:
+	cargo build --bin courier --bin courier-bench
+	@echo "==> cargo test --test api and courier-bench smoke on PostgreSQL 15 (a throwaway server, stopped afterwards)"
+	@bash scripts/postgres.sh run -- bash -c 'cargo test --test api && ./target/debug/courier-bench smoke --server-bin ./target/debug/courier --postgres "$$COURIER_TEST_DATABASE_URL"'
 
 bench-smoke:
 	@echo "==> courier-bench smoke (tiny sizes, verifies every scenario end to end)"

@@ -9,8 +9,33 @@
 #   BENCH_HOLD_SECONDS how long the connection scenarios hold their sockets (default 90: longer
 #                      than the server's 60 s heartbeat timeout, so heartbeats are exercised)
 #   BENCH_SERVER_ENV   extra KEY=VALUE pairs for the spawned servers (space-separated)
+#   BENCH_DATABASE     the spawned servers' database: sqlite (default: a fresh temporary file per
+#                      scenario, synchronous=full) or postgres. With postgres, one throwaway
+#                      PostgreSQL 15 with durable settings (fsync and synchronous_commit on) is
+#                      started for the whole run (`scripts/postgres.sh run --durable`; the script
+#                      re-runs itself under it), and each scenario's server gets a fresh database on
+#                      it (`courier-bench --postgres ADMIN_URL`), dropped afterwards. If
+#                      COURIER_TEST_DATABASE_URL (an admin URL) is already set, that server is used
+#                      as it is. The backend and the PostgreSQL settings are recorded in machine.txt
+#                      and in every JSON result. The Playwright step always runs on SQLite.
 set -uo pipefail
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
+
+DATABASE=${BENCH_DATABASE:-sqlite}
+case "$DATABASE" in
+    sqlite) ;;
+    postgres)
+        if [[ -z "${COURIER_TEST_DATABASE_URL:-}" ]]; then
+            echo "==> BENCH_DATABASE=postgres: starting a throwaway PostgreSQL 15 (durable settings) for the whole run"
+            exec bash scripts/postgres.sh run --durable -- env BENCH_DATABASE=postgres bash "$SELF" "$@"
+        fi
+        ;;
+    *)
+        echo "bench: BENCH_DATABASE must be sqlite or postgres, not '$DATABASE'" >&2
+        exit 2
+        ;;
+esac
 
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 BIN="$TARGET_DIR/release"
@@ -36,10 +61,27 @@ fi
     echo "rustc:       $(rustc --version 2>/dev/null || echo unknown)"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "commit:      $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+    if [[ $DATABASE == postgres ]]; then
+        PSQL=/usr/lib/postgresql/15/bin/psql
+        pg_show() { "$PSQL" "$COURIER_TEST_DATABASE_URL" -XAtq -c "$1" 2>/dev/null || echo unknown; }
+        echo "database:    postgres, a fresh database per scenario (server settings as given)"
+        echo "postgres:    $(pg_show 'SHOW server_version') at $(sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<< "$COURIER_TEST_DATABASE_URL")"
+        echo "  fsync:              $(pg_show 'SHOW fsync')"
+        echo "  synchronous_commit: $(pg_show 'SHOW synchronous_commit')"
+        echo "  shared_buffers:     $(pg_show 'SHOW shared_buffers')"
+    else
+        sync=full
+        for kv in ${BENCH_SERVER_ENV:-}; do
+            [[ $kv == COURIER_SQLITE_SYNCHRONOUS=* ]] && sync=${kv#*=}
+        done
+        echo "database:    sqlite, a fresh temporary file per scenario (synchronous=$sync)"
+    fi
 } | tee "$RUN/machine.txt"
 
 SERVER_ENV_ARGS=()
 for kv in ${BENCH_SERVER_ENV:-}; do SERVER_ENV_ARGS+=(--server-env "$kv"); done
+DB_ARGS=()
+if [[ $DATABASE == postgres ]]; then DB_ARGS=(--postgres "$COURIER_TEST_DATABASE_URL"); fi
 
 FAILED=()
 # run <name> <what it does> <courier-bench arguments…>
@@ -50,8 +92,8 @@ run() {
         return
     fi
     step "$name: $what"
-    echo "    $BIN/courier-bench $* --json $RUN/$name.json"
-    if ! "$BIN/courier-bench" "$@" --spawn --server-bin "$BIN/courier" "${SERVER_ENV_ARGS[@]}" --json "$RUN/$name.json" \
+    echo "    $BIN/courier-bench $* ${DB_ARGS[*]:+--postgres ADMIN_URL} --json $RUN/$name.json"
+    if ! "$BIN/courier-bench" "$@" --spawn --server-bin "$BIN/courier" "${SERVER_ENV_ARGS[@]}" "${DB_ARGS[@]}" --json "$RUN/$name.json" \
         > >(tee "$RUN/$name.log") 2> >(tee "$RUN/$name.stderr.log" >&2); then
         FAILED+=("$name")
         echo "    $name FAILED (see $RUN/$name.log)"
@@ -125,8 +167,11 @@ run = pathlib.Path(sys.argv[1])
 def fmt(v):
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 rows = []
+databases = set()
 for f in sorted(run.glob("*.json"), key=lambda p: p.stat().st_mtime):
     doc = json.loads(f.read_text())
+    if doc.get("database"):
+        databases.add(doc["database"])
     for r in doc.get("results", []):
         ok = "verified" if r.get("verified") else "FAILED"
         rows.append((f.stem, ok, "", "", ""))
@@ -139,6 +184,8 @@ for f in sorted(run.glob("*.json"), key=lambda p: p.stat().st_mtime):
             verdict = ("met" if t["met"] else "MISSED") if r.get("verified") else "not counted"
             scope = "" if t["applies_to_these_sizes"] else " (informative)"
             rows.append(("", "", "target: " + t["name"], f'{fmt(t["value"])} {cmp} {fmt(t["threshold"])}', verdict + scope))
+for d in sorted(databases):
+    print("database:", d)
 w = [max((len(r[i]) for r in rows), default=0) for i in range(5)]
 for r in rows:
     print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())

@@ -252,6 +252,7 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
     // Seqs 1..n exactly once, every key once, each message read (everyone read everything).
     for (conv, keys) in &expected {
         let mut seen: Vec<(i64, String, String)> = Vec::new();
+        let mut ids: Vec<(i64, i64)> = Vec::new();
         let mut before: Option<i64> = None;
         loop {
             let q = before.map(|b| format!("&before={b}")).unwrap_or_default();
@@ -261,6 +262,7 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
             assert_eq!(s, StatusCode::OK, "{page}");
             let msgs = page["messages"].as_array().unwrap();
             for m in msgs {
+                ids.push((m["seq"].as_i64().unwrap(), m["id"].as_i64().unwrap()));
                 seen.push((
                     m["seq"].as_i64().unwrap(),
                     m["client_msg_id"].as_str().unwrap().to_string(),
@@ -273,6 +275,12 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
             before = msgs.first().and_then(|m| m["seq"].as_i64());
         }
         seen.sort();
+        // The offline replay pages by message id: ids must ascend with seqs.
+        ids.sort();
+        assert!(
+            ids.windows(2).all(|w| w[0].1 < w[1].1),
+            "conversation {conv}: ids in seq order: {ids:?}"
+        );
         let seqs: Vec<i64> = seen.iter().map(|(s, _, _)| *s).collect();
         assert_eq!(
             seqs,

@@ -5,6 +5,9 @@
 //!
 //! Scenarios: `throughput`, `latency`, `drain`, `history`, `connections`, and `smoke` (all of
 //! them with tiny sizes, for `make test`). See docs/BENCHMARKS.md.
+//!
+//! A spawned server uses a temporary SQLite file by default; with `--postgres ADMIN_URL` it gets a
+//! fresh PostgreSQL database instead, created through that URL and dropped afterwards.
 
 mod client;
 mod connections;
@@ -52,8 +55,28 @@ struct Common {
     #[arg(long, global = true, conflicts_with = "spawn")]
     url: Option<String>,
     /// Start a server on 127.0.0.1 with a fresh temporary database (the default without --url).
+    ///
+    /// The database is a temporary SQLite file (synchronous=full unless --server-env
+    /// COURIER_SQLITE_SYNCHRONOUS=… says otherwise), or a fresh PostgreSQL database with --postgres.
     #[arg(long, global = true)]
     spawn: bool,
+    /// Give each spawned server a fresh PostgreSQL database, made through this admin URL, instead
+    /// of SQLite.
+    ///
+    /// Connects to ADMIN_URL (postgres://user@host:port/db, as a role that may create databases),
+    /// creates `courier_bench_<pid>_<random>`, sets the server's DATABASE_URL to ADMIN_URL with
+    /// that database name, and drops the database (WITH (FORCE)) when the server stops, unless
+    /// --keep-server-data. The PostgreSQL server's settings (fsync, synchronous_commit, …) are
+    /// used as they are and recorded in the results. `--server-env DATABASE_URL=…` still wins.
+    /// Cannot be combined with --url.
+    #[arg(
+        long,
+        global = true,
+        env = "COURIER_BENCH_POSTGRES",
+        hide_env_values = true,
+        value_name = "ADMIN_URL"
+    )]
+    postgres: Option<String>,
     /// The `courier` binary to start (default: the one next to this executable).
     #[arg(long, global = true, value_name = "PATH")]
     server_bin: Option<PathBuf>,
@@ -76,7 +99,8 @@ struct Common {
     /// The whole run stops (and fails) after this long.
     #[arg(long, global = true, default_value_t = 3600)]
     timeout_secs: u64,
-    /// Keep a spawned server's temporary database folder.
+    /// Keep a spawned server's temporary database folder (and its PostgreSQL database, with
+    /// --postgres).
     #[arg(long, global = true)]
     keep_server_data: bool,
 }
@@ -210,6 +234,20 @@ async fn run(cli: Cli) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let postgres = c.postgres.as_deref().filter(|u| !u.trim().is_empty());
+    if c.url.is_some() && postgres.is_some() {
+        eprintln!(
+            "courier-bench: --postgres (or COURIER_BENCH_POSTGRES) gives a spawned server its database; \
+             it cannot apply to a running server given by --url"
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(admin) = postgres {
+        if let Err(e) = server::check_postgres_url(admin) {
+            eprintln!("courier-bench: --postgres: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if matches!(cli.cmd, Cmd::Smoke) && c.url.is_some() {
         log("smoke against --url: the server keeps the bench users afterwards");
     }
@@ -223,6 +261,7 @@ async fn run(cli: Cli) -> ExitCode {
                     server_bin: c.server_bin.clone(),
                     env,
                     keep_data: c.keep_server_data,
+                    postgres: postgres.map(str::to_string),
                 },
                 &probe.http,
             )
@@ -269,6 +308,8 @@ async fn run(cli: Cli) -> ExitCode {
         server::nofile_limit(),
         server::loadavg()
     ));
+    let database = target.database();
+    log(&format!("database: {database}"));
     let api = Api::new(&target.base);
     let run_id = random_id(6);
     let started = Instant::now();
@@ -300,6 +341,7 @@ async fn run(cli: Cli) -> ExitCode {
             eprintln!("--- last lines of the server log ---\n{tail}");
         }
     }
+    println!("\ndatabase: {database}");
     for r in &reports {
         r.print();
     }
@@ -311,6 +353,7 @@ async fn run(cli: Cli) -> ExitCode {
         "seconds": started.elapsed().as_secs_f64(),
         "verified": all_ok,
         "server": server_desc,
+        "database": database,
         "server_survived": alive,
         "machine": server::machine(),
         "results": reports.iter().map(|r| r.to_json()).collect::<Vec<_>>(),

@@ -1,5 +1,6 @@
 //! The server under test: either a running Courier (`--url`, optional `--server-pid`) or one
-//! this process starts on a fresh database (`--spawn`) and stops at the end. Also the
+//! this process starts on a fresh database (`--spawn`) and stops at the end: a temporary SQLite
+//! file, or with `--postgres` a fresh PostgreSQL database that is dropped afterwards. Also the
 //! `/proc` readings (CPU time, resident memory) and the machine description.
 
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sqlx::{Connection, Executor};
 
 use crate::R;
 
@@ -62,13 +64,27 @@ impl Target {
                 "url": self.base,
                 "pid": self.pid,
                 "binary": s.binary.display().to_string(),
-                "env": s.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+                "env": s.env.iter().map(|(k, v)| if k == "DATABASE_URL" {
+                    format!("{k}={}", redact_url(v))
+                } else {
+                    format!("{k}={v}")
+                }).collect::<Vec<_>>(),
             }),
             None => json!({ "mode": "url", "url": self.base, "pid": self.pid }),
         }
     }
 
-    /// Stops a spawned server (SIGTERM, then SIGKILL after 10 s) and removes its data.
+    /// The database backend, for the results: `sqlite (synchronous=full)`, `postgres … (server
+    /// settings as given: …)`, or unknown for `--url`.
+    pub fn database(&self) -> String {
+        match &self.spawned {
+            Some(s) => s.database.clone(),
+            None => "unknown (a running server given by --url)".into(),
+        }
+    }
+
+    /// Stops a spawned server (SIGTERM, then SIGKILL after 10 s) and removes its data (the
+    /// temporary folder and, with --postgres, its database) unless --keep-server-data.
     pub async fn shutdown(mut self) {
         if let Some(s) = self.spawned.take() {
             s.shutdown().await;
@@ -110,6 +126,9 @@ pub struct Spawned {
     binary: PathBuf,
     env: Vec<(String, String)>,
     keep: bool,
+    /// The PostgreSQL database made for this server (--postgres); dropped after it stops.
+    pg: Option<PgDatabase>,
+    database: String,
 }
 
 impl Spawned {
@@ -126,6 +145,9 @@ impl Spawned {
         {
             eprintln!("courier-bench: the server did not stop within 10 s of SIGTERM; killing it");
             let _ = self.child.kill().await;
+        }
+        if let Some(pg) = self.pg.take() {
+            pg.remove().await;
         }
     }
 }
@@ -145,6 +167,187 @@ pub struct SpawnOptions {
     pub server_bin: Option<PathBuf>,
     pub env: Vec<(String, String)>,
     pub keep_data: bool,
+    /// `--postgres`: the admin URL through which each spawned server gets a fresh database.
+    pub postgres: Option<String>,
+}
+
+/// Checks that `--postgres` is a PostgreSQL URL (the database is only reached at spawn time).
+pub fn check_postgres_url(admin_url: &str) -> R<()> {
+    let url = reqwest::Url::parse(admin_url).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "postgres" | "postgresql" => Ok(()),
+        other => Err(format!(
+            "expected postgres://user@host:port/database, got a {other}: URL"
+        )),
+    }
+}
+
+/// `url` with its password, if any, replaced by `***` (for results and messages).
+fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A database created on a PostgreSQL server for one spawned `courier`, dropped with
+/// `DROP DATABASE … WITH (FORCE)` by [`PgDatabase::remove`] (or, as a fallback, on drop)
+/// unless it is to be kept.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    /// The server's DATABASE_URL: the admin URL with the database name replaced.
+    url: String,
+    /// The server's version and the durability settings in force.
+    version: String,
+    settings: String,
+    keep: bool,
+    done: bool,
+}
+
+impl PgDatabase {
+    async fn create(admin_url: &str, keep: bool) -> R<PgDatabase> {
+        let name = format!(
+            "courier_bench_{}_{}",
+            std::process::id(),
+            crate::random_id(8)
+        );
+        let mut url = reqwest::Url::parse(admin_url).map_err(|e| format!("--postgres: {e}"))?;
+        url.set_path(&format!("/{name}"));
+        let work = async {
+            let mut conn = sqlx::PgConnection::connect(admin_url)
+                .await
+                .map_err(|e| format!("cannot connect to {}: {e}", redact_url(admin_url)))?;
+            let (version, fsync, sync_commit, shared_buffers) =
+                sqlx::query_as::<_, (String, String, String, String)>(
+                    "SELECT current_setting('server_version'), current_setting('fsync'), \
+                     current_setting('synchronous_commit'), current_setting('shared_buffers')",
+                )
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| format!("cannot read the PostgreSQL settings: {e}"))?;
+            conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                .await
+                .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
+            let _ = conn.close().await;
+            // `15.8 (Debian 15.8-0+deb12u1)`: the number is enough.
+            let version = version.split_whitespace().next().unwrap_or("").to_string();
+            R::Ok((
+                version,
+                format!("fsync={fsync}, synchronous_commit={sync_commit}, shared_buffers={shared_buffers}"),
+            ))
+        };
+        let (version, settings) = tokio::time::timeout(Duration::from_secs(30), work)
+            .await
+            .map_err(|_| format!("{} did not answer within 30 s", redact_url(admin_url)))??;
+        Ok(PgDatabase {
+            admin_url: admin_url.to_string(),
+            name,
+            url: url.to_string(),
+            version,
+            settings,
+            keep,
+            done: false,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "postgres {} (server settings as given: {})",
+            self.version, self.settings
+        )
+    }
+
+    /// Drops the database (after its server has stopped), or says where it was kept.
+    async fn remove(mut self) {
+        self.done = true;
+        if self.keep {
+            self.say_kept();
+        } else if let Err(e) = drop_database(&self.admin_url, &self.name).await {
+            eprintln!("courier-bench: {e}");
+        }
+    }
+
+    fn say_kept(&self) {
+        eprintln!(
+            "courier-bench: PostgreSQL database kept: {} (DATABASE_URL={})",
+            self.name,
+            redact_url(&self.url)
+        );
+    }
+}
+
+impl Drop for PgDatabase {
+    /// A fallback for paths that do not call `remove` (a failed start, an early return): drops the
+    /// database on a short-lived thread with its own runtime, so that it works in any context.
+    fn drop(&mut self) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        if self.keep {
+            self.say_kept();
+            return;
+        }
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        let outcome = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot drop database {name}: no runtime: {e}"))?
+                .block_on(drop_database(&admin, &name))
+        })
+        .join();
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("courier-bench: {e}"),
+            Err(_) => eprintln!("courier-bench: dropping database {} panicked", self.name),
+        }
+    }
+}
+
+async fn drop_database(admin_url: &str, name: &str) -> R<()> {
+    let work = async {
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", redact_url(admin_url)))?;
+        conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+            .await
+            .map_err(|e| format!("DROP DATABASE {name}: {e}"))?;
+        let _ = conn.close().await;
+        R::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .map_err(|_| format!("cannot drop database {name}: no answer within 30 s"))?
+}
+
+/// What the spawned server's final environment says about its database.
+fn describe_database(env: &[(String, String)], pg: Option<&PgDatabase>) -> String {
+    if let Some(pg) = pg {
+        return pg.describe();
+    }
+    let get = |key: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let url = get("DATABASE_URL").unwrap_or("");
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("sqlite") => format!(
+            "sqlite (synchronous={})",
+            get("COURIER_SQLITE_SYNCHRONOUS")
+                .unwrap_or("full")
+                .to_ascii_lowercase()
+        ),
+        Some("postgres" | "postgresql") => {
+            "postgres (server settings as given; DATABASE_URL from --server-env)".into()
+        }
+        _ => format!("unknown (DATABASE_URL={})", redact_url(url)),
+    }
 }
 
 /// The `courier` binary next to this executable, unless `--server-bin` says otherwise.
@@ -166,8 +369,9 @@ fn server_binary(explicit: Option<&Path>) -> R<PathBuf> {
     std::fs::canonicalize(&bin).map_err(|e| format!("{}: {e}", bin.display()))
 }
 
-/// Starts `courier` on 127.0.0.1 with a free port, a fresh SQLite database and a minimal client
-/// folder, waits for `GET /healthz`, and returns it as the target.
+/// Starts `courier` on 127.0.0.1 with a free port, a fresh database (SQLite, or PostgreSQL with
+/// `--postgres`) and a minimal client folder, waits for `GET /healthz`, and returns it as the
+/// target.
 pub async fn spawn(opts: &SpawnOptions, http: &reqwest::Client) -> R<Target> {
     let binary = server_binary(opts.server_bin.as_deref())?;
     let mut last_err = String::new();
@@ -186,6 +390,13 @@ pub async fn spawn(opts: &SpawnOptions, http: &reqwest::Client) -> R<Target> {
 }
 
 async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) -> R<Target> {
+    // `--server-env DATABASE_URL=…` overrides everything: then no database is made here.
+    let pg = match &opts.postgres {
+        Some(admin) if !opts.env.iter().any(|(k, _)| k == "DATABASE_URL") => {
+            Some(PgDatabase::create(admin, opts.keep_data).await?)
+        }
+        _ => None,
+    };
     let dir = std::env::temp_dir().join(format!(
         "courier-bench-{}-{}",
         std::process::id(),
@@ -204,12 +415,13 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         l.local_addr().map_err(|e| e.to_string())?.port()
     };
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let database_url = match &pg {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}", dir.join("data/courier.db").display()),
+    };
     let mut env: Vec<(String, String)> = vec![
         ("COURIER_ADDR".into(), addr.to_string()),
-        (
-            "DATABASE_URL".into(),
-            format!("sqlite://{}", dir.join("data/courier.db").display()),
-        ),
+        ("DATABASE_URL".into(), database_url),
         ("COURIER_DIST_DIR".into(), dist.display().to_string()),
         ("COURIER_SEND_RATE_PER_SEC".into(), "1000000000".into()),
         ("COURIER_SEND_BURST".into(), "1000000000".into()),
@@ -262,6 +474,7 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
     let pid = child.id();
+    let database = describe_database(&env, pg.as_ref());
     let mut target = Target {
         base: format!("http://{addr}"),
         addr,
@@ -274,12 +487,15 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
             binary: binary.to_path_buf(),
             env,
             keep: opts.keep_data,
+            pg,
+            database,
         }),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if !target.alive() {
             let tail = target.log_tail().unwrap_or_default();
+            target.shutdown().await;
             return Err(format!("the server exited during start-up:\n{tail}"));
         }
         let ok = http
@@ -294,6 +510,7 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         }
         if Instant::now() > deadline {
             let tail = target.log_tail().unwrap_or_default();
+            target.shutdown().await;
             return Err(format!(
                 "GET /healthz did not answer 200 within 30 s:\n{tail}"
             ));

@@ -102,15 +102,12 @@ pub(crate) async fn insert_batch_on(
         tentative.insert(i, *s);
     }
 
-    // 5. Claim the keys: the INSERT decides. Rows go in key order, so two writers that wait on
-    //    each other's keys wait in the same order.
-    let mut by_key = candidates.clone();
-    by_key.sort_by(|&a, &b| {
-        (batch[a].sender_id, &batch[a].client_msg_id)
-            .cmp(&(batch[b].sender_id, &batch[b].client_msg_id))
-    });
-    let mut cols = InsertColumns::with_capacity(by_key.len());
-    for &i in &by_key {
+    // 5. Claim the keys: the INSERT decides. Rows go in seq order, so that within a
+    //    conversation message ids ascend with seqs (the offline replay pages by id). Two
+    //    writers that wait on each other's keys would deadlock; PostgreSQL then aborts one and
+    //    `in_transaction!` runs it again.
+    let mut cols = InsertColumns::with_capacity(candidates.len());
+    for &i in &candidates {
         cols.push(&batch[i], tentative[&i]);
     }
     let mut claimed: HashMap<(UserId, String), MessageId> = HashMap::new();

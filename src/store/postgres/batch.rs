@@ -55,24 +55,26 @@ pub(crate) async fn insert_batch_on(
     .into_iter()
     .collect();
 
-    // 2. Which senders are members (read under the lock).
-    let pairs: Vec<(ConversationId, UserId)> = dedup(
-        batch
-            .iter()
-            .map(|m| (m.conversation_id, m.sender_id))
-            .collect(),
-    );
-    let (pair_convs, pair_users): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
-    let member_ok: HashSet<(ConversationId, UserId)> = sqlx::query_as::<_, (i64, i64)>(
-        "SELECT cm.conversation_id, cm.user_id FROM unnest($1::bigint[], $2::bigint[]) AS k(c, u) \
-         JOIN conversation_members cm ON cm.conversation_id = k.c AND cm.user_id = k.u",
+    // 2. Their members, with names (read under the lock): who may send, who receives, and
+    //    the senders' names, in one statement.
+    let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    for (c, u, name) in sqlx::query_as::<_, (i64, i64, String)>(
+        "SELECT cm.conversation_id, cm.user_id, u.display_name FROM conversation_members cm \
+         JOIN users u ON u.id = cm.user_id WHERE cm.conversation_id = ANY($1) \
+         ORDER BY cm.conversation_id, cm.user_id",
     )
-    .bind(&pair_convs)
-    .bind(&pair_users)
+    .bind(&conv_ids)
     .fetch_all(&mut *conn)
     .await?
-    .into_iter()
-    .collect();
+    {
+        members.entry(c).or_default().push(u);
+        names.insert(u, name);
+    }
+    let member_ok: HashSet<(ConversationId, UserId)> = members
+        .iter()
+        .flat_map(|(c, us)| us.iter().map(move |u| (*c, *u)))
+        .collect();
 
     // 3. The sends that may claim their key: a member's first send of the key in this batch.
     //    A later send of the key is answered with that one's outcome.
@@ -102,35 +104,52 @@ pub(crate) async fn insert_batch_on(
         tentative.insert(i, *s);
     }
 
-    // 5. Claim the keys: the INSERT decides. Rows go in seq order, so that within a
-    //    conversation message ids ascend with seqs (the offline replay pages by id). Two
-    //    writers that wait on each other's keys would deadlock; PostgreSQL then aborts one and
-    //    `in_transaction!` runs it again.
+    // 5. Claim the keys: the INSERT decides — and, in the same statement, a pending push
+    //    record for every recipient of every claimed message, and each conversation's counter
+    //    advanced by its claimed messages (one round trip: this is the hot path). Rows go in
+    //    seq order, so that within a conversation message ids ascend with seqs (the offline
+    //    replay pages by id). Two writers that wait on each other's keys would deadlock;
+    //    PostgreSQL then aborts one and `in_transaction!` runs it again.
     let mut cols = InsertColumns::with_capacity(candidates.len());
     for &i in &candidates {
         cols.push(&batch[i], tentative[&i]);
     }
     let mut claimed: HashMap<(UserId, String), MessageId> = HashMap::new();
-    for row in sqlx::query(
-        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) \
-         SELECT c, s, u, k, t, $6, $7 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
-         AS v(c, s, u, k, t) \
-         ON CONFLICT (sender_id, client_msg_id) DO NOTHING RETURNING id, sender_id, client_msg_id",
-    )
-    .bind(&cols.conversation)
-    .bind(&cols.seq)
-    .bind(&cols.sender)
-    .bind(&cols.key)
-    .bind(&cols.content)
-    .bind(StoredStatus::Sent)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        claimed.insert(
-            (row.try_get("sender_id")?, row.try_get("client_msg_id")?),
-            row.try_get("id")?,
-        );
+    if !candidates.is_empty() {
+        for row in sqlx::query(
+            "WITH ins AS ( \
+               INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) \
+               SELECT c, s, u, k, t, $6, $7 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
+                 WITH ORDINALITY AS v(c, s, u, k, t, n) ORDER BY n \
+               ON CONFLICT (sender_id, client_msg_id) DO NOTHING \
+               RETURNING id, conversation_id, sender_id, client_msg_id), \
+             records AS ( \
+               INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
+               SELECT ins.id, cm.user_id, $8, $9, $7, $7 FROM ins \
+               JOIN conversation_members cm ON cm.conversation_id = ins.conversation_id AND cm.user_id <> ins.sender_id), \
+             counters AS ( \
+               UPDATE conversations c SET last_seq = c.last_seq + k.n, updated_at = $7 \
+               FROM (SELECT conversation_id, COUNT(*) AS n FROM ins GROUP BY conversation_id) k \
+               WHERE c.id = k.conversation_id) \
+             SELECT id, sender_id, client_msg_id FROM ins",
+        )
+        .bind(&cols.conversation)
+        .bind(&cols.seq)
+        .bind(&cols.sender)
+        .bind(&cols.key)
+        .bind(&cols.content)
+        .bind(StoredStatus::Sent)
+        .bind(now)
+        .bind(RecordKind::Message)
+        .bind(RecordStatus::Pending)
+        .fetch_all(&mut *conn)
+        .await?
+        {
+            claimed.insert(
+                (row.try_get("sender_id")?, row.try_get("client_msg_id")?),
+                row.try_get("id")?,
+            );
+        }
     }
     let id_of = |i: usize| -> Option<MessageId> {
         claimed
@@ -172,43 +191,7 @@ pub(crate) async fn insert_batch_on(
         .await?;
     }
 
-    // 7. Advance the counters of the conversations that got messages.
-    let advanced: Vec<(ConversationId, i64)> = new_last
-        .iter()
-        .filter(|(c, last)| last_seq.get(c) != Some(last))
-        .map(|(c, last)| (*c, *last))
-        .collect();
-    if !advanced.is_empty() {
-        let (ids, lasts): (Vec<i64>, Vec<i64>) = advanced.into_iter().unzip();
-        sqlx::query(
-            "UPDATE conversations SET last_seq = v.last, updated_at = $3 \
-             FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last) WHERE conversations.id = v.id",
-        )
-        .bind(&ids)
-        .bind(&lasts)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    // 8. A pending push record for every recipient of every new message.
-    let new_ids: Vec<MessageId> = dedup(claimed.values().copied().collect());
-    if !new_ids.is_empty() {
-        sqlx::query(
-            "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-             SELECT m.id, cm.user_id, $2, $3, $4, $4 FROM messages m \
-             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id <> m.sender_id \
-             WHERE m.id = ANY($1)",
-        )
-        .bind(&new_ids)
-        .bind(RecordKind::Message)
-        .bind(RecordStatus::Pending)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    // 9. Keys not claimed here: committed before (a retry, or a race another writer won) —
+    // 7. Keys not claimed here: committed before (a retry, or a race another writer won) —
     //    or never, for a sender who is not a member.
     let unclaimed: Vec<usize> = (0..batch.len()).filter(|&i| id_of(i).is_none()).collect();
     let mut existing: HashMap<(UserId, String), Message> = HashMap::new();
@@ -232,32 +215,7 @@ pub(crate) async fn insert_batch_on(
         }
     }
 
-    // 10. Members (for recipients) and sender names, once per batch.
-    let all_convs: Vec<ConversationId> = dedup(batch.iter().map(|m| m.conversation_id).collect());
-    let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
-    for (c, u) in sqlx::query_as::<_, (i64, i64)>(
-        "SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id = ANY($1) \
-         ORDER BY conversation_id, user_id",
-    )
-    .bind(&all_convs)
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        members.entry(c).or_default().push(u);
-    }
-    let senders: Vec<UserId> = dedup(seq_of.keys().map(|&i| batch[i].sender_id).collect());
-    let names: HashMap<UserId, String> = if senders.is_empty() {
-        HashMap::new()
-    } else {
-        sqlx::query_as::<_, (i64, String)>("SELECT id, display_name FROM users WHERE id = ANY($1)")
-            .bind(&senders)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect()
-    };
-
-    // 11. Outcomes, in batch order.
+    // 8. Outcomes, in batch order.
     let plans: Vec<Plan> = (0..batch.len())
         .map(|i| {
             let nm = &batch[i];

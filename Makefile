@@ -43,9 +43,11 @@ server:
 e2e: server
 	@bash scripts/e2e.sh
 
-## make test-postgres: the API suite and the benchmark smoke again, on a throwaway PostgreSQL 15 (installed from
-## Debian's package if missing, run as the postgres user on a free loopback port, stopped afterwards)
+## make test-postgres: the API suite (with the two-node cluster tests over NATS) and the benchmark smoke again, on
+## a throwaway PostgreSQL 15 (Debian's postgresql and nats-server installed if missing; the server runs as the
+## postgres user on a free loopback port and is stopped afterwards)
 test-postgres:
+	@bash scripts/install-services.sh
 	cargo build --bin courier --bin courier-bench
 	@echo "==> cargo test --test api and courier-bench smoke on PostgreSQL 15 (a throwaway server, stopped afterwards)"
 	@bash scripts/postgres.sh run -- bash -c 'cargo test --test api && ./target/debug/courier-bench smoke --server-bin ./target/debug/courier --postgres "$$COURIER_TEST_DATABASE_URL"'

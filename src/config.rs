@@ -17,6 +17,9 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// PostgreSQL only: connections in the pool (SQLite uses one writer and eight readers).
     pub database_max_connections: u32,
+    /// `nats://host:port`: run as one node of a cluster, pushing across nodes over NATS. Unset:
+    /// a single node.
+    pub nats_url: Option<String>,
     /// Folder with the built client (Trunk's `dist/`).
     pub dist_dir: PathBuf,
     /// Set the `Secure` attribute on the session cookie (behind HTTPS).
@@ -167,6 +170,7 @@ impl Default for Config {
             session_ttl_days: 30,
             sqlite_synchronous: "full".to_string(),
             database_max_connections: 16,
+            nats_url: None,
             delivery: DeliveryConfig::default(),
             scheduler: SchedulerConfig::default(),
             conversations: ConversationLimits::default(),
@@ -439,6 +443,9 @@ impl Config {
             "COURIER_DATABASE_MAX_CONNECTIONS",
             self.database_max_connections
         );
+        if let Some(v) = env("COURIER_NATS_URL") {
+            self.nats_url = (!v.is_empty()).then_some(v);
+        }
         if let Some(v) = env("COURIER_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous = v;
         }

@@ -2,6 +2,7 @@
 //! start the real server on port 0); `main.rs` only parses flags and runs it.
 
 pub mod accounts;
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod error;
@@ -73,11 +74,31 @@ impl Application {
             );
         }
         let config = Arc::new(config);
-        let hub = Arc::new(
-            Hub::new(metrics.clone()).with_connection_cap(config.limits.ws_connections_per_user),
-        );
+        let hub =
+            Hub::new(metrics.clone()).with_connection_cap(config.limits.ws_connections_per_user);
+        // One node, or one of a cluster: the fan-out the engine pushes through.
+        let (hub, fanout): (Arc<Hub>, Arc<dyn delivery::Fanout>) = match &config.nats_url {
+            None => {
+                let hub = Arc::new(hub);
+                (hub.clone(), hub)
+            }
+            Some(url) => {
+                let node = cluster::new_node_id();
+                let (presence_tx, presence_rx) = tokio::sync::mpsc::unbounded_channel();
+                let hub = Arc::new(hub.in_cluster(node, presence_tx));
+                let fanout = cluster::nats::NatsFanout::start(
+                    url,
+                    hub.clone(),
+                    node,
+                    presence_rx,
+                    metrics.clone(),
+                )
+                .await?;
+                (hub, fanout)
+            }
+        };
         let auth_limits = Arc::new(accounts::AuthLimits::new(&config.limits, metrics.clone()));
-        let delivery = Delivery::new(store.clone(), hub.clone(), metrics.clone(), config.clone());
+        let delivery = Delivery::new(store.clone(), fanout, metrics.clone(), config.clone());
         let (shutdown_tx, shutdown) = watch::channel(false);
         scheduler::start(delivery.clone(), shutdown.clone());
         let state = AppState {

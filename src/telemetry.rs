@@ -49,6 +49,8 @@ pub struct Metrics {
     pub backlog_failed: Gauge,
     pub cleanup_removed: Counter,
     pub retry_sweeps: Counter,
+    /// Cluster: publishes to NATS that failed or found the queue full (the records stay pending).
+    pub cluster_publish_failed: Counter,
     pub rate_limited: Counter,
     // --- conversation creation limits ---
     /// Conversation creations (group or new direct) refused by the per-user limit, by kind.
@@ -98,6 +100,7 @@ impl Metrics {
             backlog_failed: Gauge::default(),
             cleanup_removed: Counter::default(),
             retry_sweeps: Counter::default(),
+            cluster_publish_failed: Counter::default(),
             rate_limited: Counter::default(),
             creations_rate_limited: Family::default(),
             typing_dropped: Counter::default(),
@@ -171,6 +174,11 @@ impl Metrics {
             m.cleanup_removed.clone(),
         );
         registry.register("retry_sweeps", "Retry sweeps run", m.retry_sweeps.clone());
+        registry.register(
+            "cluster_publish_failed",
+            "Publishes to NATS that failed or were dropped (the push records stay pending)",
+            m.cluster_publish_failed.clone(),
+        );
         registry.register(
             "rate_limited",
             "Sends refused by the per-user rate limit",

@@ -63,11 +63,22 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
     let delivery = state.delivery.clone();
     let cfg = delivery.config.delivery.clone();
     let (tx, rx) = outbox(cfg.outbox_capacity, cfg.outbox_max_bytes);
-    let (handle, came_online) = state
+    let registered = state
         .hub
         .register(user.id, token_hash.clone(), tx, now_ms());
-    if came_online {
+    let handle = registered.handle;
+    if registered.came_online {
         tracing::info!(username = %user.username, "user online");
+    }
+    // In a cluster: frames from other nodes must reach this node before the replay reads the
+    // database, or a message committed in between would arrive by neither.
+    if let Some(subscribed) = registered.subscribed {
+        if tokio::time::timeout(Duration::from_secs(2), subscribed)
+            .await
+            .is_err()
+        {
+            tracing::warn!("cluster subscription not confirmed within 2 s; replaying anyway");
+        }
     }
     tracing::Span::current().record("conn", handle.id);
     tracing::info!("connection open");

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use app::model::{ConnectionInfo, MessageId, UserId};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::outbox::{Outbox, PushError};
 use crate::delivery::Fanout;
@@ -115,6 +115,31 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// Most open connections per user (see [`Hub::with_connection_cap`]).
     max_per_user: usize,
+    /// In a cluster: who comes online here and who leaves (the NATS fan-out subscribes for them).
+    presence: Option<mpsc::UnboundedSender<Presence>>,
+}
+
+/// A user's first connection on this node opened, or their last one closed.
+#[derive(Debug)]
+pub enum Presence {
+    /// `ready` is answered once frames for the user from other nodes reach this node.
+    Online {
+        user: UserId,
+        ready: Option<oneshot::Sender<()>>,
+    },
+    Offline {
+        user: UserId,
+    },
+}
+
+/// A registered connection.
+pub struct Registered {
+    pub handle: Arc<ConnHandle>,
+    /// The user had no other connection on this node.
+    pub came_online: bool,
+    /// In a cluster, when the user came online here: resolves once frames from other nodes
+    /// reach this node (wait for it before replaying, so nothing falls between the two).
+    pub subscribed: Option<oneshot::Receiver<()>>,
 }
 
 impl Hub {
@@ -124,7 +149,16 @@ impl Hub {
             next_id: AtomicU64::new(1),
             metrics,
             max_per_user: usize::MAX,
+            presence: None,
         }
+    }
+
+    /// One node of a cluster: connection ids carry the node id (unique across nodes), and
+    /// comings and goings are reported on `presence`.
+    pub fn in_cluster(mut self, node: u32, presence: mpsc::UnboundedSender<Presence>) -> Hub {
+        self.next_id = AtomicU64::new((u64::from(node) << 32) | 1);
+        self.presence = Some(presence);
+        self
     }
 
     /// At most `cap` open connections per user: registering one more closes the user's oldest
@@ -134,14 +168,14 @@ impl Hub {
         self
     }
 
-    /// Registers a connection. The bool is true when the user just came online.
+    /// Registers a connection.
     pub fn register(
         &self,
         user_id: UserId,
         session: String,
         outbox: Outbox,
         now: i64,
-    ) -> (Arc<ConnHandle>, bool) {
+    ) -> Registered {
         let handle = Arc::new(ConnHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_id,
@@ -172,10 +206,27 @@ impl Hub {
             c.close(CloseReason::TooManyConnections);
         }
         self.metrics.connections.inc();
+        let mut subscribed = None;
         if came_online {
             self.metrics.online_users.inc();
+            if let Some(p) = &self.presence {
+                let (ready, wait) = oneshot::channel();
+                // Sent under the lock: events of one user stay in order.
+                if p.send(Presence::Online {
+                    user: user_id,
+                    ready: Some(ready),
+                })
+                .is_ok()
+                {
+                    subscribed = Some(wait);
+                }
+            }
         }
-        (handle, came_online)
+        Registered {
+            handle,
+            came_online,
+            subscribed,
+        }
     }
 
     /// Removes a connection. Returns true when the user has no connection left.
@@ -192,6 +243,11 @@ impl Hub {
         if conns.is_empty() {
             users.remove(&handle.user_id);
             self.metrics.online_users.dec();
+            if let Some(p) = &self.presence {
+                let _ = p.send(Presence::Offline {
+                    user: handle.user_id,
+                });
+            }
             return true;
         }
         false

@@ -1,0 +1,244 @@
+//! Two Courier nodes, one PostgreSQL database, one NATS server (started here, on a free
+//! loopback port, from Debian's `nats-server`): users on different nodes talk live. Runs in
+//! `make test`'s PostgreSQL pass; on SQLite, or without `nats-server`, it says so and skips.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use app::model::MessageStatus;
+use app::protocol::{ClientFrame, ServerFrame};
+
+use crate::helpers::*;
+
+const T: Duration = Duration::from_secs(10);
+
+/// A throwaway nats-server on a free loopback port, killed when dropped.
+pub struct Nats {
+    child: Child,
+    pub url: String,
+}
+
+impl Nats {
+    pub fn binary() -> Option<&'static str> {
+        ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+    }
+
+    pub async fn start() -> Nats {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(Self::binary().expect("nats-server is installed"))
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        // Ready when it greets a client with INFO.
+        for _ in 0..100 {
+            if let Ok(s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                let mut buf = [0u8; 4];
+                let _ = s.readable().await;
+                if s.try_read(&mut buf).map(|n| n > 0).unwrap_or(false) && &buf == b"INFO" {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Nats {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two nodes on one database and one NATS, or `None` (with the reason printed).
+async fn two_nodes() -> Option<(Nats, TestApp, TestApp)> {
+    if !on_postgres() {
+        eprintln!("cluster: skipped on SQLite (a cluster runs on PostgreSQL); runs in make test's PostgreSQL pass");
+        return None;
+    }
+    if Nats::binary().is_none() {
+        eprintln!("cluster: skipped: nats-server is not installed (scripts/install-services.sh installs it)");
+        return None;
+    }
+    let nats = Nats::start().await;
+    let url = nats.url.clone();
+    let a = spawn_app_with(|c| c.nats_url = Some(url.clone())).await;
+    let db = a.state.config.database_url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = test_config(dir.path());
+    c.database_url = db;
+    c.nats_url = Some(nats.url.clone());
+    let b = start(c, dir).await;
+    Some((nats, a, b))
+}
+
+fn on(node: &TestApp, u: &TestUser) -> TestUser {
+    TestUser {
+        user: u.user.clone(),
+        token: u.token.clone(),
+        base: node.base.clone(),
+        http: reqwest::Client::new(),
+    }
+}
+
+#[tokio::test]
+async fn users_on_different_nodes_talk_live() {
+    let Some((_nats, n1, n2)) = two_nodes().await else {
+        return;
+    };
+    let alice = n1.register("cl_alice").await;
+    let bob = on(&n2, &n1.register("cl_bob").await);
+    let conv = alice.direct_with(&bob).await;
+
+    let mut aw = alice.ws().await;
+    aw.caught_up().await;
+    // Alice's second tab is on the other node.
+    let mut aw2 = on(&n2, &alice).ws().await;
+    aw2.caught_up().await;
+    let mut bw = bob.ws().await;
+    bw.caught_up().await;
+
+    // A message crosses from node 1 to node 2, to the recipient and to the sender's other tab.
+    aw.send(&ClientFrame::Send {
+        client_msg_id: "c1".into(),
+        conversation_id: conv.id,
+        content: "across nodes".into(),
+    })
+    .await;
+    let got = bw
+        .wait_for("the message on node 2", T, |f| {
+            matches!(f, ServerFrame::Message { .. })
+        })
+        .await;
+    let ServerFrame::Message { message } = got else {
+        unreachable!()
+    };
+    assert_eq!(message.content.as_deref(), Some("across nodes"));
+    aw2.wait_for(
+        "the sender's other tab sees it",
+        T,
+        |f| matches!(f, ServerFrame::Message { message: m } if m.id == message.id),
+    )
+    .await;
+
+    // Bob acknowledges on node 2: Alice hears "delivered" on node 1 (and on her other tab).
+    bw.send(&ClientFrame::Ack {
+        message_ids: vec![message.id],
+    })
+    .await;
+    for (w, tab) in [(&mut aw, "tab 1"), (&mut aw2, "tab 2")] {
+        w.wait_for(&format!("delivered on {tab}"), T, |f| {
+            matches!(f, ServerFrame::Status { message_id, status: MessageStatus::Delivered, .. } if *message_id == message.id)
+        })
+        .await;
+    }
+
+    // Bob reads: Alice hears "read" and the read position.
+    bw.send(&ClientFrame::Read {
+        conversation_id: conv.id,
+        seq: message.seq,
+    })
+    .await;
+    // (The position is sent before the status change.)
+    aw.wait_for(
+        "bob's read position",
+        T,
+        |f| matches!(f, ServerFrame::ReadPosition { user_id, .. } if *user_id == bob.id()),
+    )
+    .await;
+    aw.wait_for("read", T, |f| {
+        matches!(f, ServerFrame::Status { message_id, status: MessageStatus::Read, .. } if *message_id == message.id)
+    })
+    .await;
+
+    // Typing crosses too.
+    bw.send(&ClientFrame::Typing {
+        conversation_id: conv.id,
+    })
+    .await;
+    aw.wait_for(
+        "typing",
+        T,
+        |f| matches!(f, ServerFrame::Typing { user_id, .. } if *user_id == bob.id()),
+    )
+    .await;
+
+    // Alice recalls on node 1: Bob sees it on node 2.
+    aw.send(&ClientFrame::Recall {
+        message_id: message.id,
+    })
+    .await;
+    bw.wait_for(
+        "the recall on node 2",
+        T,
+        |f| matches!(f, ServerFrame::Recalled { message_id, .. } if *message_id == message.id),
+    )
+    .await;
+    aw2.wait_for(
+        "the recall on the sender's other tab",
+        T,
+        |f| matches!(f, ServerFrame::Recalled { message_id, .. } if *message_id == message.id),
+    )
+    .await;
+
+    // Connection ids are unique across the nodes.
+    let (_, d1) = alice.get("/api/diagnostics").await;
+    let (_, d2) = on(&n2, &alice).get("/api/diagnostics").await;
+    let id1 = d1["connections"][0]["connection_id"].as_u64().unwrap();
+    let id2 = d2["connections"][0]["connection_id"].as_u64().unwrap();
+    assert_ne!(id1, id2, "{d1} {d2}");
+}
+
+#[tokio::test]
+async fn an_ack_on_one_node_stops_the_other_from_expiring_the_push() {
+    let Some((_nats, n1, n2)) = two_nodes().await else {
+        return;
+    };
+    let alice = n1.register("cx_alice").await;
+    let bob = n1.register("cx_bob").await;
+    let conv = alice.direct_with(&bob).await;
+    // Bob has a tab on each node; he acknowledges on node 2 only.
+    let mut b1 = bob.ws().await;
+    b1.caught_up().await;
+    let mut b2 = on(&n2, &bob).ws().await;
+    b2.caught_up().await;
+    let m = alice.send_http(conv.id, "cx1", "ack me once").await.message;
+    b1.wait_for("pushed on node 1", T, |f| {
+        matches!(f, ServerFrame::Message { .. })
+    })
+    .await;
+    b2.wait_for("pushed on node 2", T, |f| {
+        matches!(f, ServerFrame::Message { .. })
+    })
+    .await;
+    b2.send(&ClientFrame::Ack {
+        message_ids: vec![m.id],
+    })
+    .await;
+    // Node 1's connection no longer waits for it.
+    let mut settled = false;
+    for _ in 0..100 {
+        let (_, d) = bob.get("/api/diagnostics").await;
+        if d["connections"][0]["in_flight"] == 0 {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        settled,
+        "node 1's in-flight entry was settled by the ack on node 2"
+    );
+}

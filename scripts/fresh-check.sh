@@ -52,7 +52,7 @@ phase() { # phase NAME COMMAND...: run it, time it, stop on failure
 }
 report() {
   echo
-  echo "======== fresh-check: summary ($(date -u +%FT%TZ), commit $(git -C "$SRC" rev-parse --short HEAD)) ========"
+  echo "======== fresh-check: summary ($(date -u +%FT%TZ), commit $(git -C "$WORK/courier" rev-parse --short HEAD 2>/dev/null || echo unknown)) ========"
   printf '%s\n' "${PHASES[@]}"
 }
 

@@ -44,7 +44,7 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
             tracing::info!(in_secs = wait.as_secs(), "next daily cleanup scheduled");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {
-                    supervised(&delivery, "cleanup", delivery.cleanup(now_ms())).await;
+                    supervised(&delivery, "cleanup", delivery.daily_cleanup(now_ms())).await;
                 }
                 _ = shutdown.changed() => break,
             }

@@ -8,6 +8,9 @@ use app::protocol::ServerFrame;
 use super::{frame, now_ms, Delivery};
 use crate::error::AppResult;
 
+/// How long a claimed due record is this node's to retry before another node may take it.
+const RETRY_LEASE_MS: i64 = 60_000;
+
 /// What one retry sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
@@ -55,7 +58,13 @@ impl Delivery {
         let max = self.config.scheduler.max_retries;
         let mut report = SweepReport::default();
         loop {
-            let due = self.store.due_retries(now, max, 500).await?;
+            // Claimed, not just read: on a cluster every node sweeps, and each due record must
+            // be retried by one of them, once. A node that dies mid-sweep leaves its claims due
+            // again a minute later.
+            let due = self
+                .store
+                .claim_due_retries(now, max, 500, now + RETRY_LEASE_MS)
+                .await?;
             if due.is_empty() {
                 break;
             }
@@ -101,6 +110,17 @@ impl Delivery {
             );
         }
         Ok(report)
+    }
+
+    /// The daily cleanup as the scheduler runs it: once per UTC day across every node sharing
+    /// the database (the node that claims the day runs it). `None` when another node has.
+    pub async fn daily_cleanup(&self, now: i64) -> AppResult<Option<u64>> {
+        let day = now.div_euclid(86_400_000);
+        if !self.store.claim_job_run("cleanup", day).await? {
+            tracing::info!(day, "daily cleanup already run by another node");
+            return Ok(None);
+        }
+        Ok(Some(self.cleanup(now).await?))
     }
 
     /// The daily cleanup: deletes pushed records older than the retention, and expired

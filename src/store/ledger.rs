@@ -37,12 +37,18 @@ pub trait LedgerStore: Send + Sync + 'static {
     ) -> StoreResult<Option<ReadOutcome>>;
     /// Conversations with messages waiting for `user`, with the newest waiting seq of each.
     async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>>;
-    /// Failed records whose next retry time has passed and that are not terminal.
-    async fn due_retries(
+    /// Claims the run of `job` for `period` (e.g. the day's number): true for exactly one caller
+    /// per period across every node sharing the database.
+    async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool>;
+    /// Claims failed records whose next retry time has passed and that are not terminal: their
+    /// next retry moves to `lease_until`, so a sweep running at the same moment on another node
+    /// does not take them too (and a node that dies mid-sweep leaves them due again later).
+    async fn claim_due_retries(
         &self,
         now: i64,
         max_retries: i64,
         limit: i64,
+        lease_until: i64,
     ) -> StoreResult<Vec<DueRetry>>;
     /// The retry sweep found the recipient offline: count the attempt and push the next retry out.
     async fn postpone_retry(

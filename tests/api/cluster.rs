@@ -242,3 +242,82 @@ async fn an_ack_on_one_node_stops_the_other_from_expiring_the_push() {
         "node 1's in-flight entry was settled by the ack on node 2"
     );
 }
+
+/// Every node runs the scheduler: a sweep on two nodes at the same moment retries each due
+/// record once and counts its attempt once; the daily cleanup runs on one node per day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn background_jobs_run_once_per_cluster() {
+    let Some((_nats, n1, n2)) = two_nodes().await else {
+        return;
+    };
+    let alice = n1.register("cj_alice").await;
+    let bob = n1.register("cj_bob").await;
+    let conv = alice.direct_with(&bob).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(
+            alice
+                .send_http(conv.id, &format!("cj{i}"), "offline bob")
+                .await
+                .message
+                .id,
+        );
+    }
+    // Bob is offline; every push failed once (retry_count 1, next retry after the backoff).
+    n1.state
+        .delivery
+        .push_failed(bob.id(), &ids, "test: not acknowledged")
+        .await
+        .unwrap();
+    let later = courier::delivery::now_ms() + 3_600_000;
+    let (r1, r2) = tokio::join!(
+        n1.state.delivery.retry_sweep(later),
+        n2.state.delivery.retry_sweep(later)
+    );
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert_eq!(
+        r1.postponed + r2.postponed + r1.repushed + r2.repushed,
+        40,
+        "each due record once: {r1:?} {r2:?}"
+    );
+    let (_, d) = alice.get("/api/diagnostics").await;
+    let counts: Vec<i64> = d["recent_sent_records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["retry_count"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 40, "{d}");
+    assert!(
+        counts.iter().all(|c| *c == 2),
+        "each attempt counted once: {counts:?}"
+    );
+
+    // The daily cleanup: both nodes at once, one runs it.
+    let now = courier::delivery::now_ms();
+    let (c1, c2) = tokio::join!(
+        n1.state.delivery.daily_cleanup(now),
+        n2.state.delivery.daily_cleanup(now)
+    );
+    let ran = [c1.unwrap(), c2.unwrap()]
+        .iter()
+        .filter(|r| r.is_some())
+        .count();
+    assert_eq!(ran, 1, "one node ran the day's cleanup");
+    // The next day it runs again (on one node).
+    let tomorrow = now + 86_400_000;
+    assert!(n2
+        .state
+        .delivery
+        .daily_cleanup(tomorrow)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(n1
+        .state
+        .delivery
+        .daily_cleanup(tomorrow)
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -191,23 +191,46 @@ impl LedgerStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn due_retries(
+    async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool> {
+        // The upsert moves last_run forward only for a later period: one caller gets the row.
+        let claimed: Option<String> = sqlx::query_scalar(
+            "INSERT INTO scheduler_runs (job, last_run) VALUES ($1, $2) ON CONFLICT (job) \
+             DO UPDATE SET last_run = excluded.last_run WHERE scheduler_runs.last_run < excluded.last_run \
+             RETURNING job",
+        )
+        .bind(job)
+        .bind(period)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(claimed.is_some())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn claim_due_retries(
         &self,
         now: i64,
         max_retries: i64,
         limit: i64,
+        lease_until: i64,
     ) -> StoreResult<Vec<DueRetry>> {
+        // SKIP LOCKED: rows another node is claiming right now are left to it.
         let rows: Vec<DueRetryRow> = sqlx::query_as(concat!(
-            "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = ",
+            "UPDATE message_push_records SET next_retry_at = $4 WHERE id IN (\
+             SELECT id FROM message_push_records WHERE push_status = ",
             failed!(),
-            " AND next_retry_at IS NOT NULL AND next_retry_at <= $1 AND retry_count < $2 ORDER BY next_retry_at, id LIMIT $3"
+            " AND next_retry_at IS NOT NULL AND next_retry_at <= $1 AND retry_count < $2 \
+             ORDER BY next_retry_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, message_id, user_id, kind, retry_count"
         ))
         .bind(now)
         .bind(max_retries)
         .bind(limit)
+        .bind(lease_until)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(DueRetry::from).collect())
+        let mut due: Vec<DueRetry> = rows.into_iter().map(DueRetry::from).collect();
+        due.sort_by_key(|d| d.record_id);
+        Ok(due)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -200,26 +200,48 @@ impl LedgerStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn due_retries(
+    async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool> {
+        // The upsert moves last_run forward only for a later period: one caller gets the row.
+        let claimed: Option<String> = sqlx::query_scalar(
+            "INSERT INTO scheduler_runs (job, last_run) VALUES (?, ?) ON CONFLICT (job) \
+             DO UPDATE SET last_run = excluded.last_run WHERE scheduler_runs.last_run < excluded.last_run \
+             RETURNING job",
+        )
+        .bind(job)
+        .bind(period)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(claimed.is_some())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn claim_due_retries(
         &self,
         now: i64,
         max_retries: i64,
         limit: i64,
+        lease_until: i64,
     ) -> StoreResult<Vec<DueRetry>> {
         let rows = sqlx::query(concat!(
-            "SELECT id, message_id, user_id, kind, retry_count FROM message_push_records WHERE push_status = ",
+            "UPDATE message_push_records SET next_retry_at = ? WHERE id IN (\
+             SELECT id FROM message_push_records WHERE push_status = ",
             failed!(),
-            " AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? ORDER BY next_retry_at, id LIMIT ?"
+            " AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? \
+             ORDER BY next_retry_at, id LIMIT ?) RETURNING id, message_id, user_id, kind, retry_count"
         ))
+        .bind(lease_until)
         .bind(now)
         .bind(max_retries)
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.write)
         .await?;
-        rows.iter()
+        let mut due = rows
+            .iter()
             .map(|r| DueRetryRow::from_row(r).map(DueRetry::from))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)?;
+        due.sort_by_key(|d| d.record_id);
+        Ok(due)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -37,6 +37,23 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
             }
         });
     }
+    {
+        let delivery = delivery.clone();
+        let mut shutdown = shutdown.clone();
+        let period = delivery.config.delivery.ack_timeout();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        supervised(&delivery, "republish_sweep", delivery.republish_sweep(now_ms())).await;
+                    }
+                    _ = shutdown.changed() => break,
+                }
+            }
+        });
+    }
     let mut shutdown = shutdown;
     tokio::spawn(async move {
         loop {

@@ -277,6 +277,10 @@ impl Fanout for NatsFanout {
     fn counts(&self) -> (i64, i64) {
         self.hub.counts()
     }
+
+    fn local_users(&self) -> Vec<(UserId, i64)> {
+        self.hub.local_users()
+    }
 }
 
 #[cfg(test)]

@@ -39,4 +39,7 @@ pub trait Fanout: Send + Sync + 'static {
     fn connection_infos(&self, user: UserId) -> Vec<ConnectionInfo>;
     /// (online users, open connections).
     fn counts(&self) -> (i64, i64);
+    /// The users with a connection on this node, each with when their oldest one here opened
+    /// (the republish sweep serves them; what came before is the replay's).
+    fn local_users(&self) -> Vec<(UserId, i64)>;
 }

@@ -112,6 +112,52 @@ impl Delivery {
         Ok(report)
     }
 
+    /// The republish sweep (every ack timeout): pushes still pending for users connected to
+    /// this node, untouched for longer than the ack timeout, are pushed again. Between nodes
+    /// the push travels over NATS, which is at-most-once: a publish lost to an outage or a
+    /// partition leaves exactly such a record, and this is what delivers it while the user stays
+    /// connected (otherwise it would wait for their next reconnect or seq gap). Each node serves
+    /// its own connections, so nothing here depends on another node's view. Returns how many.
+    pub async fn republish_sweep(&self, now: i64) -> AppResult<u64> {
+        let users = self.fanout.local_users();
+        if users.is_empty() {
+            return Ok(0);
+        }
+        let older_than = now - self.config.delivery.ack_timeout().as_millis() as i64;
+        let mut total = 0u64;
+        for chunk in users.chunks(1000) {
+            let stale = self
+                .store
+                .claim_stale_pending(chunk, older_than, 1000, now)
+                .await?;
+            for s in &stale {
+                let Some(message) = self.store.message(s.message_id).await? else {
+                    continue;
+                };
+                let f = if s.kind == crate::store::rows::RecordKind::Recall {
+                    frame(&ServerFrame::Recalled {
+                        message_id: message.id,
+                        conversation_id: message.conversation_id,
+                        seq: message.seq,
+                        recalled_at: message.recalled_at.unwrap_or(now),
+                    })
+                } else {
+                    frame(&ServerFrame::Message { message })
+                };
+                self.fanout.deliver_to_user(s.user_id, &f, &[s.message_id]);
+                total += 1;
+            }
+        }
+        if total > 0 {
+            self.metrics.push("republished", total);
+            tracing::info!(
+                republished = total,
+                "pending pushes republished to connected users"
+            );
+        }
+        Ok(total)
+    }
+
     /// The daily cleanup as the scheduler runs it: once per UTC day across every node sharing
     /// the database (the node that claims the day runs it). `None` when another node has.
     pub async fn daily_cleanup(&self, now: i64) -> AppResult<Option<u64>> {

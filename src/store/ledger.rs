@@ -37,6 +37,17 @@ pub trait LedgerStore: Send + Sync + 'static {
     ) -> StoreResult<Option<ReadOutcome>>;
     /// Conversations with messages waiting for `user`, with the newest waiting seq of each.
     async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>>;
+    /// Claims pending records of `users` — each `(user, since)`: created at or after `since` —
+    /// last touched before `older_than` (a push that never reached a device: lost on the way
+    /// between nodes): their `update_time` becomes `now`, so the next sweep leaves them to the
+    /// ack timeout.
+    async fn claim_stale_pending(
+        &self,
+        users: &[(UserId, i64)],
+        older_than: i64,
+        limit: i64,
+        now: i64,
+    ) -> StoreResult<Vec<StalePush>>;
     /// Claims the run of `job` for `period` (e.g. the day's number): true for exactly one caller
     /// per period across every node sharing the database.
     async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool>;

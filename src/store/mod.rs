@@ -167,6 +167,14 @@ pub enum LeaveOutcome {
     Direct,
 }
 
+/// A pending push record that no device acknowledged in time (see `claim_stale_pending`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StalePush {
+    pub user_id: UserId,
+    pub message_id: MessageId,
+    pub kind: rows::RecordKind,
+}
+
 /// A failed push record whose backoff has passed.
 #[derive(Debug, Clone)]
 pub struct DueRetry {

@@ -333,4 +333,12 @@ impl Fanout for Hub {
             users.values().map(|c| c.len() as i64).sum(),
         )
     }
+
+    fn local_users(&self) -> Vec<(UserId, i64)> {
+        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
+        users
+            .iter()
+            .filter_map(|(u, conns)| Some((*u, conns.iter().map(|c| c.connected_at).min()?)))
+            .collect()
+    }
 }

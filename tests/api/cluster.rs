@@ -321,3 +321,76 @@ async fn background_jobs_run_once_per_cluster() {
         .unwrap()
         .is_none());
 }
+
+/// NATS is at-most-once. Here the two nodes use two different NATS servers — a partition: every
+/// publish from node 1 is lost to node 2. The recipient, connected to node 2 all along, still
+/// gets every message, once, from node 2's republish sweep.
+#[tokio::test]
+async fn pushes_lost_between_nodes_are_republished_by_the_sweep() {
+    let Some((_nats, n1, _n2)) = two_nodes().await else {
+        return;
+    };
+    let other_nats = Nats::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = test_config(dir.path());
+    c.database_url = n1.state.config.database_url.clone();
+    c.nats_url = Some(other_nats.url.clone());
+    let n2 = start(c, dir).await;
+
+    let alice = n1.register("cp_alice").await;
+    let bob = on(&n2, &n1.register("cp_bob").await);
+    let conv = alice.direct_with(&bob).await;
+    let mut bw = bob.ws().await;
+    bw.caught_up().await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(
+            alice
+                .send_http(conv.id, &format!("cp{i}"), "lost on the way")
+                .await
+                .message
+                .id,
+        );
+    }
+    assert!(
+        bw.quiet_for(Duration::from_millis(500), |f| matches!(
+            f,
+            ServerFrame::Message { .. }
+        ))
+        .await,
+        "the partition is real: nothing arrives live"
+    );
+    // Not yet older than the ack timeout: the sweep leaves them alone.
+    let now = courier::delivery::now_ms();
+    assert_eq!(n2.state.delivery.republish_sweep(now).await.unwrap(), 0);
+    let later = now + n2.state.config.delivery.ack_timeout().as_millis() as i64 + 1_000;
+    assert_eq!(n2.state.delivery.republish_sweep(later).await.unwrap(), 5);
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        if let ServerFrame::Message { message } = bw
+            .wait_for("republished", T, |f| {
+                matches!(f, ServerFrame::Message { .. })
+            })
+            .await
+        {
+            got.push(message.id);
+        }
+    }
+    assert_eq!(got, sent, "each once, in order");
+    // Claimed: the next sweep does not push them again while they wait for the ack.
+    assert_eq!(
+        n2.state.delivery.republish_sweep(later + 1).await.unwrap(),
+        0
+    );
+    bw.send(&ClientFrame::Ack { message_ids: got }).await;
+    let mut left = i64::MAX;
+    for _ in 0..100 {
+        let (_, page) = bob.get("/api/offline-messages").await;
+        left = page["pending_total"].as_i64().unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "nothing left pending");
+}

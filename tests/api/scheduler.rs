@@ -154,3 +154,45 @@ async fn daily_cleanup_removes_old_pushed_records_only_and_is_idempotent() {
     let (_, r) = a.get(&format!("/api/messages/{}/receipts", m1.id)).await;
     assert_eq!(r["status"], "delivered");
 }
+
+/// The republish sweep's claim, on whichever backend the suite runs: pending records of the
+/// given users created since their connection opened and untouched for longer than the ack
+/// timeout are claimed once; older ones (the replay's) and other users' are not.
+#[tokio::test]
+async fn stale_pending_pushes_are_claimed_once_and_only_since_the_connection_opened() {
+    let app = spawn_app().await;
+    let a = app.register("sp_a").await;
+    let b = app.register("sp_b").await;
+    let c = app.register("sp_c").await;
+    let ab = a.direct_with(&b).await;
+    let ac = a.direct_with(&c).await;
+    let before = a
+        .send_http(ab.id, "sp0", "before b connected")
+        .await
+        .message;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let since = now_ms();
+    let after1 = a.send_http(ab.id, "sp1", "after").await.message;
+    let after2 = a.send_http(ab.id, "sp2", "after").await.message;
+    a.send_http(ac.id, "sp3", "to someone else").await;
+    let store = &app.state.store;
+    let t = now_ms() + 1;
+    let claimed = store
+        .claim_stale_pending(&[(b.id(), since)], t, 100, t)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|s| s.message_id).collect();
+    assert_eq!(
+        ids,
+        vec![after1.id, after2.id],
+        "not {} (before)",
+        before.id
+    );
+    assert!(claimed.iter().all(|s| s.user_id == b.id()));
+    // Claimed: untouched only from now on.
+    assert!(store
+        .claim_stale_pending(&[(b.id(), since)], t, 100, t)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -191,6 +191,40 @@ impl LedgerStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn claim_stale_pending(
+        &self,
+        users: &[(UserId, i64)],
+        older_than: i64,
+        limit: i64,
+        now: i64,
+    ) -> StoreResult<Vec<StalePush>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, sinces): (Vec<i64>, Vec<i64>) = users.iter().copied().unzip();
+        let mut stale: Vec<StalePush> = sqlx::query_as(concat!(
+            "UPDATE message_push_records SET update_time = $3 WHERE id IN (\
+             SELECT r.id FROM unnest($1::bigint[], $6::bigint[]) AS k(u, since) \
+             JOIN message_push_records r ON r.user_id = k.u AND r.create_time >= k.since \
+             WHERE r.push_status <> ",
+            pushed!(),
+            " AND r.push_status = $4 AND r.update_time < $2 \
+             ORDER BY r.message_id LIMIT $5 FOR UPDATE OF r SKIP LOCKED) \
+             RETURNING user_id, message_id, kind"
+        ))
+        .bind(&ids)
+        .bind(older_than)
+        .bind(now)
+        .bind(RecordStatus::Pending)
+        .bind(limit)
+        .bind(&sinces)
+        .fetch_all(&self.pool)
+        .await?;
+        stale.sort_by_key(|s| (s.user_id, s.message_id));
+        Ok(stale)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool> {
         // The upsert moves last_run forward only for a later period: one caller gets the row.
         let claimed: Option<String> = sqlx::query_scalar(

@@ -200,6 +200,47 @@ impl LedgerStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn claim_stale_pending(
+        &self,
+        users: &[(UserId, i64)],
+        older_than: i64,
+        limit: i64,
+        now: i64,
+    ) -> StoreResult<Vec<StalePush>> {
+        let mut stale = Vec::new();
+        for chunk in users.chunks(300) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("UPDATE message_push_records SET update_time = ");
+            qb.push_bind(now).push(concat!(
+                " WHERE id IN (SELECT id FROM message_push_records WHERE push_status <> ",
+                pushed!(),
+                " AND push_status = "
+            ));
+            qb.push_bind(RecordStatus::Pending)
+                .push(" AND update_time < ")
+                .push_bind(older_than)
+                .push(" AND (");
+            for (i, (u, since)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push("(user_id = ")
+                    .push_bind(*u)
+                    .push(" AND create_time >= ")
+                    .push_bind(*since)
+                    .push(")");
+            }
+            qb.push(") ORDER BY message_id LIMIT ")
+                .push_bind(limit)
+                .push(") RETURNING user_id, message_id, kind");
+            let rows: Vec<StalePush> = qb.build_query_as().fetch_all(&self.write).await?;
+            stale.extend(rows);
+        }
+        stale.sort_by_key(|s| (s.user_id, s.message_id));
+        Ok(stale)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool> {
         // The upsert moves last_run forward only for a later period: one caller gets the row.
         let claimed: Option<String> = sqlx::query_scalar(

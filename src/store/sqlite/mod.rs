@@ -33,8 +33,8 @@ use super::rows::{
 use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
-    LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StatusChange,
-    Viewer,
+    LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StalePush,
+    StatusChange, Viewer,
 };
 use crate::telemetry::Metrics;
 

@@ -298,10 +298,15 @@ pub struct Diagnostics {
     /// Server-wide counters: only for operators (the server's `operators` list), else absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<PushStats>,
+    /// This node's connections (operators only). In a cluster they count the node that
+    /// answered, named by `node`; `connections` too are this node's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online_users: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_connections: Option<i64>,
+    /// In a cluster: the id of the node that answered (absent on a single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
     pub server_time: i64,
 }
 

@@ -278,6 +278,10 @@ impl Fanout for NatsFanout {
         self.hub.counts()
     }
 
+    fn node(&self) -> Option<u32> {
+        Some(self.node)
+    }
+
     fn local_users(&self) -> Vec<(UserId, i64)> {
         self.hub.local_users()
     }

@@ -39,6 +39,10 @@ pub trait Fanout: Send + Sync + 'static {
     fn connection_infos(&self, user: UserId) -> Vec<ConnectionInfo>;
     /// (online users, open connections).
     fn counts(&self) -> (i64, i64);
+    /// In a cluster, this node's id (None on a single node).
+    fn node(&self) -> Option<u32> {
+        None
+    }
     /// The users with a connection on this node, each with when their oldest one here opened
     /// (the republish sweep serves them; what came before is the replay's).
     fn local_users(&self) -> Vec<(UserId, i64)>;

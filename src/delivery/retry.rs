@@ -70,30 +70,39 @@ impl Delivery {
             }
             for r in &due {
                 let message = self.store.message(r.message_id).await?;
-                let online = self.fanout.is_online(r.user_id);
-                match message {
-                    Some(message) if online => {
-                        self.store.mark_retrying(r.record_id, now_ms()).await?;
-                        let f = if message.recalled {
-                            frame(&ServerFrame::Recalled {
-                                message_id: message.id,
-                                conversation_id: message.conversation_id,
-                                seq: message.seq,
-                                recalled_at: message.recalled_at.unwrap_or(now),
-                            })
-                        } else {
-                            frame(&ServerFrame::Message { message })
-                        };
-                        self.fanout.deliver_to_user(r.user_id, &f, &[r.message_id]);
-                        report.repushed += 1;
-                    }
-                    _ => {
-                        let next = now + self.backoff_ms(r.retry_count + 1);
-                        self.store
-                            .postpone_retry(r.record_id, "recipient offline", now, max, next)
-                            .await?;
-                        report.postponed += 1;
-                    }
+                let Some(message) = message else {
+                    let next = now + self.backoff_ms(r.retry_count + 1);
+                    self.store
+                        .postpone_retry(r.record_id, "message gone", now, max, next)
+                        .await?;
+                    report.postponed += 1;
+                    continue;
+                };
+                let f = if message.recalled {
+                    frame(&ServerFrame::Recalled {
+                        message_id: message.id,
+                        conversation_id: message.conversation_id,
+                        seq: message.seq,
+                        recalled_at: message.recalled_at.unwrap_or(now),
+                    })
+                } else {
+                    frame(&ServerFrame::Message { message })
+                };
+                // Connected here: push and wait for the ack. Not connected here: count the
+                // attempt and back off — but still offer it to the other nodes of a cluster
+                // (this node cannot know whether the user is connected to one of them; an ack
+                // from there moves the record to pushed whatever its state).
+                if self.fanout.is_online(r.user_id) {
+                    self.store.mark_retrying(r.record_id, now_ms()).await?;
+                    self.fanout.deliver_to_user(r.user_id, &f, &[r.message_id]);
+                    report.repushed += 1;
+                } else {
+                    let next = now + self.backoff_ms(r.retry_count + 1);
+                    self.store
+                        .postpone_retry(r.record_id, "recipient offline", now, max, next)
+                        .await?;
+                    self.fanout.deliver_to_user(r.user_id, &f, &[r.message_id]);
+                    report.postponed += 1;
                 }
             }
             if due.len() < 500 {

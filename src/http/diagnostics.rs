@@ -39,6 +39,7 @@ async fn diagnostics(
         server,
         online_users,
         open_connections,
+        node: s.delivery.fanout.node(),
         server_time: now_ms(),
         user: me,
     }))

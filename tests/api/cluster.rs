@@ -199,6 +199,12 @@ async fn users_on_different_nodes_talk_live() {
     let id1 = d1["connections"][0]["connection_id"].as_u64().unwrap();
     let id2 = d2["connections"][0]["connection_id"].as_u64().unwrap();
     assert_ne!(id1, id2, "{d1} {d2}");
+    // Diagnostics say which node answered (their connection lists are that node's).
+    assert!(
+        d1["node"].as_u64().is_some() && d1["node"] != d2["node"],
+        "{d1} {d2}"
+    );
+    assert_eq!(d1["connections"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -393,4 +399,53 @@ async fn pushes_lost_between_nodes_are_republished_by_the_sweep() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(left, 0, "nothing left pending");
+}
+
+/// The retry sweep runs on whichever node claims the due record; the recipient may be
+/// connected to another node. The retry still reaches them there, and their ack settles it.
+#[tokio::test]
+async fn a_retry_claimed_by_one_node_reaches_the_recipient_on_another() {
+    let Some((_nats, n1, n2)) = two_nodes().await else {
+        return;
+    };
+    let alice = n1.register("cr_alice").await;
+    let bob = on(&n2, &n1.register("cr_bob").await);
+    let conv = alice.direct_with(&bob).await;
+    let mut bw = bob.ws().await;
+    bw.caught_up().await;
+    let m = alice.send_http(conv.id, "cr1", "retry me").await.message;
+    bw.wait_for("live", T, |f| matches!(f, ServerFrame::Message { .. }))
+        .await;
+    // Not acknowledged in time (as the ack timeout would find it).
+    n2.state
+        .delivery
+        .push_failed(bob.id(), &[m.id], "test: not acknowledged")
+        .await
+        .unwrap();
+    // Node 1 (where bob is not connected) claims and runs the retry.
+    let later = courier::delivery::now_ms() + 3_600_000;
+    let report = n1.state.delivery.retry_sweep(later).await.unwrap();
+    assert_eq!(report.repushed + report.postponed, 1, "{report:?}");
+    let again = bw
+        .wait_for(
+            "the retry on node 2",
+            T,
+            |f| matches!(f, ServerFrame::Message { message } if message.id == m.id),
+        )
+        .await;
+    assert!(matches!(again, ServerFrame::Message { .. }));
+    bw.send(&ClientFrame::Ack {
+        message_ids: vec![m.id],
+    })
+    .await;
+    let mut delivered = false;
+    for _ in 0..100 {
+        let (_, r) = alice.get(&format!("/api/messages/{}/receipts", m.id)).await;
+        if r["status"] == "delivered" {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(delivered, "the ack on node 2 settled the retried record");
 }

@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/tools/wasm-opt/node_modules/.bin:$(CARGO_BIN):$(PATH)
 # Trunk 0.21 would otherwise ask the network for a newer version.
 export TRUNK_SKIP_VERSION_CHECK := true
 
-.PHONY: run test test-postgres tools fetch client server e2e bench-smoke bench lint fmt clean fresh-check
+.PHONY: run test test-postgres cluster tools fetch client server e2e bench-smoke bench lint fmt clean fresh-check
 
 ## make run: install what is missing, build client and server, start on http://127.0.0.1:3000
 run: client
@@ -14,6 +14,12 @@ run: client
 	cargo build --release --bin courier
 	@echo "==> starting Courier on http://127.0.0.1:3000 with the embedded SQLite database in ./data (Ctrl-C stops it)"
 	./target/release/courier
+
+## make cluster: PostgreSQL, nats-server, two Courier nodes and HAProxy on http://127.0.0.1:3000 (Ctrl-C stops all)
+cluster: client
+	@echo "==> building the server (release)"
+	cargo build --release --bin courier
+	@bash scripts/cluster.sh
 
 ## make test: install what is missing, then every test (Rust workspace on SQLite, the API suite again on
 ## PostgreSQL 15, bench smoke, Playwright in Chromium)

@@ -4,6 +4,7 @@
 #
 #   postgresql   PostgreSQL 15 (scripts/postgres.sh starts a throwaway server)
 #   nats-server  core NATS, for cross-node push (tests/api/cluster.rs starts its own)
+#   haproxy      only with --with-haproxy: the load balancer of `make cluster`
 #
 # Nothing is started here. On machines where Debian's init scripts would start system instances on
 # the default ports, the tests never use those ports (each picks a free one).
@@ -13,6 +14,9 @@ say() { printf '==> %s\n' "$*"; }
 missing=()
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql)
 [[ -x /usr/sbin/nats-server || -x /usr/bin/nats-server ]] || missing+=(nats-server)
+if [[ "${1:-}" == "--with-haproxy" ]]; then
+  command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+fi
 (( ${#missing[@]} == 0 )) && exit 0
 
 say "installing Debian packages: ${missing[*]} (about a minute)"

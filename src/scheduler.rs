@@ -20,40 +20,21 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
         return;
     }
     let (hour, minute) = cfg.cleanup_time().unwrap_or((2, 0));
-    {
-        let delivery = delivery.clone();
-        let mut shutdown = shutdown.clone();
-        let period = Duration::from_secs(cfg.retry_interval_secs.max(1));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        supervised(&delivery, "retry_sweep", delivery.retry_sweep(now_ms())).await;
-                    }
-                    _ = shutdown.changed() => break,
-                }
-            }
-        });
-    }
-    {
-        let delivery = delivery.clone();
-        let mut shutdown = shutdown.clone();
-        let period = delivery.config.delivery.ack_timeout();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        supervised(&delivery, "republish_sweep", delivery.republish_sweep(now_ms())).await;
-                    }
-                    _ = shutdown.changed() => break,
-                }
-            }
-        });
-    }
+    every(
+        &delivery,
+        &shutdown,
+        Duration::from_secs(cfg.retry_interval_secs.max(1)),
+        "retry_sweep",
+        |d| async move { d.retry_sweep(now_ms()).await.map(|_| ()) },
+    );
+    // What NATS lost between nodes reaches connected users after one ack timeout.
+    every(
+        &delivery,
+        &shutdown,
+        delivery.config.delivery.ack_timeout(),
+        "republish_sweep",
+        |d| async move { d.republish_sweep(now_ms()).await.map(|_| ()) },
+    );
     let mut shutdown = shutdown;
     tokio::spawn(async move {
         loop {
@@ -71,6 +52,31 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
 
 /// Runs one job: an error is logged, and a panic is logged and counted while the job's loop
 /// carries on (the next period runs it again), so a bad row can never stop the scheduler.
+/// Runs `job` every `period` (the first time one period from now) until shutdown.
+fn every<F, Fut>(
+    delivery: &Arc<Delivery>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+    period: Duration,
+    name: &'static str,
+    job: F,
+) where
+    F: Fn(Arc<Delivery>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::error::AppResult<()>> + Send,
+{
+    let delivery = delivery.clone();
+    let mut shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => supervised(&delivery, name, job(delivery.clone())).await,
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
 async fn supervised<T>(
     delivery: &Delivery,
     job: &'static str,

@@ -2,11 +2,27 @@
 //! exponential backoff → pushed, or terminally failed after `max_retries` attempts. A terminal
 //! record is still replayed whenever the user connects: "failed" never means "dropped".
 
-use app::model::{MessageId, UserId};
+use app::model::{Message, MessageId, UserId};
 use app::protocol::ServerFrame;
 
-use super::{frame, now_ms, Delivery};
+use super::{frame, now_ms, Delivery, Frame};
 use crate::error::AppResult;
+use crate::store::rows::RecordKind;
+
+/// The frame that pushes a record's message again: the recall event for a recall record, and
+/// for a message that was recalled since (its text is gone); the message otherwise.
+fn push_again_frame(message: Message, kind: RecordKind, now: i64) -> Frame {
+    if kind == RecordKind::Recall || message.recalled {
+        frame(&ServerFrame::Recalled {
+            message_id: message.id,
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            recalled_at: message.recalled_at.unwrap_or(now),
+        })
+    } else {
+        frame(&ServerFrame::Message { message })
+    }
+}
 
 /// How long a claimed due record is this node's to retry before another node may take it.
 const RETRY_LEASE_MS: i64 = 60_000;
@@ -78,16 +94,7 @@ impl Delivery {
                     report.postponed += 1;
                     continue;
                 };
-                let f = if message.recalled {
-                    frame(&ServerFrame::Recalled {
-                        message_id: message.id,
-                        conversation_id: message.conversation_id,
-                        seq: message.seq,
-                        recalled_at: message.recalled_at.unwrap_or(now),
-                    })
-                } else {
-                    frame(&ServerFrame::Message { message })
-                };
+                let f = push_again_frame(message, r.kind, now);
                 // Connected here: push and wait for the ack. Not connected here: count the
                 // attempt and back off — but still offer it to the other nodes of a cluster
                 // (this node cannot know whether the user is connected to one of them; an ack
@@ -143,16 +150,7 @@ impl Delivery {
                 let Some(message) = self.store.message(s.message_id).await? else {
                     continue;
                 };
-                let f = if s.kind == crate::store::rows::RecordKind::Recall {
-                    frame(&ServerFrame::Recalled {
-                        message_id: message.id,
-                        conversation_id: message.conversation_id,
-                        seq: message.seq,
-                        recalled_at: message.recalled_at.unwrap_or(now),
-                    })
-                } else {
-                    frame(&ServerFrame::Message { message })
-                };
+                let f = push_again_frame(message, s.kind, now);
                 self.fanout.deliver_to_user(s.user_id, &f, &[s.message_id]);
                 total += 1;
             }

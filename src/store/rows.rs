@@ -2,7 +2,11 @@
 //! out a bare 0, 1 or 2, and the rules built on them ("delivered", "read", "unread") are
 //! written once. Shared by every backend (the columns are small integers in each).
 
-use app::model::{Message, MessageStatus, PushRecord, PushStatus, User};
+use std::collections::HashMap;
+
+use app::model::{
+    Conversation, ConversationKind, Member, Message, MessageStatus, PushRecord, PushStatus, User,
+};
 
 use super::{DueRetry, StatusChange};
 
@@ -204,6 +208,69 @@ impl From<DueRetryRow> for DueRetry {
             kind: r.kind,
             retry_count: r.retry_count,
         }
+    }
+}
+
+/// `id, kind, title, last_seq, created_at, updated_at` of `conversations`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConversationRow {
+    pub id: i64,
+    kind: String,
+    title: String,
+    pub last_seq: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// `cm.user_id, u.username, u.display_name, cm.read_seq`: a member with their position.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    user_id: i64,
+    username: String,
+    display_name: String,
+    read_seq: i64,
+}
+
+/// The viewer-independent conversation, from its row, its members, the oldest seq still waiting
+/// for each member (members with nothing waiting are absent: delivered up to `last_seq`), and
+/// its last message.
+pub(crate) fn shared_conversation(
+    c: ConversationRow,
+    members: Vec<MemberRow>,
+    oldest_waiting: HashMap<i64, i64>,
+    last_message: Option<Message>,
+) -> Conversation {
+    let kind = if c.kind == "group" {
+        ConversationKind::Group
+    } else {
+        ConversationKind::Direct
+    };
+    Conversation {
+        id: c.id,
+        kind,
+        title: match kind {
+            ConversationKind::Group => c.title,
+            ConversationKind::Direct => String::new(),
+        },
+        members: members
+            .into_iter()
+            .map(|m| Member {
+                delivered_seq: oldest_waiting
+                    .get(&m.user_id)
+                    .map(|s| s - 1)
+                    .unwrap_or(c.last_seq),
+                user_id: m.user_id,
+                username: m.username,
+                display_name: m.display_name,
+                read_seq: m.read_seq,
+            })
+            .collect(),
+        last_seq: c.last_seq,
+        last_message,
+        read_seq: 0,
+        unread: 0,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
     }
 }
 

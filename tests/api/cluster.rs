@@ -14,7 +14,8 @@ const T: Duration = Duration::from_secs(10);
 
 /// A throwaway nats-server on a free loopback port, killed when dropped.
 pub struct Nats {
-    child: Child,
+    child: Option<Child>,
+    port: u16,
     pub url: String,
 }
 
@@ -31,6 +32,29 @@ impl Nats {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port).await
+    }
+
+    /// Stops the server (the nodes' clients keep trying to reconnect).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let again = Self::start_on(self.port).await;
+        self.child = Some(again.child_taken());
+    }
+
+    fn child_taken(mut self) -> Child {
+        self.child.take().expect("started")
+    }
+
+    async fn start_on(port: u16) -> Nats {
         let child = Command::new(Self::binary().expect("nats-server is installed"))
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -49,7 +73,8 @@ impl Nats {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Nats {
-            child,
+            child: Some(child),
+            port,
             url: format!("nats://127.0.0.1:{port}"),
         }
     }
@@ -57,8 +82,7 @@ impl Nats {
 
 impl Drop for Nats {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -84,28 +108,19 @@ async fn two_nodes() -> Option<(Nats, TestApp, TestApp)> {
     Some((nats, a, b))
 }
 
-fn on(node: &TestApp, u: &TestUser) -> TestUser {
-    TestUser {
-        user: u.user.clone(),
-        token: u.token.clone(),
-        base: node.base.clone(),
-        http: reqwest::Client::new(),
-    }
-}
-
 #[tokio::test]
 async fn users_on_different_nodes_talk_live() {
     let Some((_nats, n1, n2)) = two_nodes().await else {
         return;
     };
     let alice = n1.register("cl_alice").await;
-    let bob = on(&n2, &n1.register("cl_bob").await);
+    let bob = n1.register("cl_bob").await.on(&n2);
     let conv = alice.direct_with(&bob).await;
 
     let mut aw = alice.ws().await;
     aw.caught_up().await;
     // Alice's second tab is on the other node.
-    let mut aw2 = on(&n2, &alice).ws().await;
+    let mut aw2 = alice.on(&n2).ws().await;
     aw2.caught_up().await;
     let mut bw = bob.ws().await;
     bw.caught_up().await;
@@ -195,7 +210,7 @@ async fn users_on_different_nodes_talk_live() {
 
     // Connection ids are unique across the nodes.
     let (_, d1) = alice.get("/api/diagnostics").await;
-    let (_, d2) = on(&n2, &alice).get("/api/diagnostics").await;
+    let (_, d2) = alice.on(&n2).get("/api/diagnostics").await;
     let id1 = d1["connections"][0]["connection_id"].as_u64().unwrap();
     let id2 = d2["connections"][0]["connection_id"].as_u64().unwrap();
     assert_ne!(id1, id2, "{d1} {d2}");
@@ -218,7 +233,7 @@ async fn an_ack_on_one_node_stops_the_other_from_expiring_the_push() {
     // Bob has a tab on each node; he acknowledges on node 2 only.
     let mut b1 = bob.ws().await;
     b1.caught_up().await;
-    let mut b2 = on(&n2, &bob).ws().await;
+    let mut b2 = bob.on(&n2).ws().await;
     b2.caught_up().await;
     let m = alice.send_http(conv.id, "cx1", "ack me once").await.message;
     b1.wait_for("pushed on node 1", T, |f| {
@@ -344,7 +359,7 @@ async fn pushes_lost_between_nodes_are_republished_by_the_sweep() {
     let n2 = start(c, dir).await;
 
     let alice = n1.register("cp_alice").await;
-    let bob = on(&n2, &n1.register("cp_bob").await);
+    let bob = n1.register("cp_bob").await.on(&n2);
     let conv = alice.direct_with(&bob).await;
     let mut bw = bob.ws().await;
     bw.caught_up().await;
@@ -389,16 +404,11 @@ async fn pushes_lost_between_nodes_are_republished_by_the_sweep() {
         0
     );
     bw.send(&ClientFrame::Ack { message_ids: got }).await;
-    let mut left = i64::MAX;
-    for _ in 0..100 {
-        let (_, page) = bob.get("/api/offline-messages").await;
-        left = page["pending_total"].as_i64().unwrap();
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(left, 0, "nothing left pending");
+    assert_eq!(
+        bob.pending_after_settling().await,
+        0,
+        "nothing left pending"
+    );
 }
 
 /// The retry sweep runs on whichever node claims the due record; the recipient may be
@@ -409,7 +419,7 @@ async fn a_retry_claimed_by_one_node_reaches_the_recipient_on_another() {
         return;
     };
     let alice = n1.register("cr_alice").await;
-    let bob = on(&n2, &n1.register("cr_bob").await);
+    let bob = n1.register("cr_bob").await.on(&n2);
     let conv = alice.direct_with(&bob).await;
     let mut bw = bob.ws().await;
     bw.caught_up().await;
@@ -448,4 +458,210 @@ async fn a_retry_claimed_by_one_node_reaches_the_recipient_on_another() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(delivered, "the ack on node 2 settled the retried record");
+}
+
+/// NATS stops in the middle of a stream of messages and comes back: the recipient, on the other
+/// node all along, ends with every message once, in seq order, and nothing left pending — what
+/// NATS lost, the republish sweep (run here at the times the scheduler would) brings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nats_stopped_and_restarted_mid_stream_loses_nothing() {
+    let Some((mut nats, n1, n2)) = two_nodes().await else {
+        return;
+    };
+    let alice = n1.register("cn_alice").await;
+    let bob = n1.register("cn_bob").await.on(&n2);
+    let conv = alice.direct_with(&bob).await;
+    let mut aw = alice.ws().await;
+    aw.caught_up().await;
+    let mut bw = bob.ws().await;
+    bw.caught_up().await;
+
+    let total = 60;
+    let mut sent: Vec<i64> = Vec::new();
+    for i in 0..total {
+        if i == 20 {
+            nats.stop();
+        }
+        if i == 40 {
+            nats.restart().await;
+        }
+        aw.send(&ClientFrame::Send {
+            client_msg_id: format!("cn{i}"),
+            conversation_id: conv.id,
+            content: format!("m{i}"),
+        })
+        .await;
+        if let ServerFrame::Sent { message, .. } = aw
+            .wait_for("sent", T, |f| matches!(f, ServerFrame::Sent { .. }))
+            .await
+        {
+            sent.push(message.id);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Bob takes what arrives (acknowledging it); the sweep runs as the scheduler would, once an
+    // ack timeout has passed.
+    let mut got: std::collections::BTreeMap<i64, i64> = Default::default();
+    let ack_timeout = n2.state.config.delivery.ack_timeout().as_millis() as i64;
+    for round in 1..=20 {
+        while let Some(f) = bw.next(Duration::from_millis(300)).await {
+            if let ServerFrame::Message { message } = f {
+                got.insert(message.seq, message.id);
+                bw.send(&ClientFrame::Ack {
+                    message_ids: vec![message.id],
+                })
+                .await;
+            }
+        }
+        if got.len() == total {
+            break;
+        }
+        let at = courier::delivery::now_ms() + round * (ack_timeout + 1_000);
+        n2.state.delivery.republish_sweep(at).await.unwrap();
+    }
+    assert_eq!(
+        got.keys().copied().collect::<Vec<_>>(),
+        (1..=total as i64).collect::<Vec<_>>(),
+        "every seq, once"
+    );
+    assert_eq!(
+        got.values().copied().collect::<Vec<_>>(),
+        sent,
+        "the same messages, in order"
+    );
+    assert_eq!(
+        bob.pending_after_settling().await,
+        0,
+        "nothing left pending"
+    );
+}
+
+/// The node holding the recipient is killed (`kill -9`, a separate process) while a sender on
+/// the other node streams. The recipient reconnects through the surviving node and ends with
+/// every message once, in order, and nothing left pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_recipients_node_mid_stream_loses_nothing() {
+    let Some((nats, n1, _n2)) = two_nodes().await else {
+        return;
+    };
+    // The node that will die: the real binary, in its own process.
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut doomed = tokio::process::Command::new(env!("CARGO_BIN_EXE_courier"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("COURIER_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", n1.state.config.database_url.as_str())
+        .env("COURIER_NATS_URL", &nats.url)
+        .env("COURIER_DIST_DIR", &dist)
+        .env("COURIER_METRICS_ADDR", "")
+        .env("COURIER_SCHEDULER_ENABLED", "false")
+        .env("COURIER_SEND_RATE_PER_SEC", "100000")
+        .env("COURIER_SEND_BURST", "100000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("courier binary starts");
+    let doomed_base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..200 {
+        if reqwest::get(format!("{doomed_base}/healthz")).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the second node answers");
+
+    let alice = n1.register("ck_alice").await;
+    let bob_on_n1 = n1.register("ck_bob").await;
+    let bob_on_doomed = bob_on_n1.at(&doomed_base);
+    let conv = alice.direct_with(&bob_on_n1).await;
+    let mut aw = alice.ws().await;
+    aw.caught_up().await;
+    let mut bw = bob_on_doomed.ws().await;
+    bw.caught_up().await;
+
+    let total = 60usize;
+    let mut sent = Vec::new();
+    let mut got: std::collections::BTreeMap<i64, i64> = Default::default();
+    for i in 0..total {
+        if i == 25 {
+            doomed.start_kill().unwrap(); // SIGKILL: no goodbye, no flush
+            doomed.wait().await.unwrap();
+        }
+        aw.send(&ClientFrame::Send {
+            client_msg_id: format!("ck{i}"),
+            conversation_id: conv.id,
+            content: format!("m{i}"),
+        })
+        .await;
+        if let ServerFrame::Sent { message, .. } = aw
+            .wait_for("sent", T, |f| matches!(f, ServerFrame::Sent { .. }))
+            .await
+        {
+            sent.push(message.id);
+        }
+        if i < 25 {
+            // Bob reads and acknowledges live while his node lives.
+            if let ServerFrame::Message { message } = bw
+                .wait_for("live on the doomed node", T, |f| {
+                    matches!(f, ServerFrame::Message { .. })
+                })
+                .await
+            {
+                got.insert(message.seq, message.id);
+                bw.send(&ClientFrame::Ack {
+                    message_ids: vec![message.id],
+                })
+                .await;
+            }
+        }
+    }
+    drop(bw);
+    // Bob's client reconnects — through the load balancer, to the node that is left.
+    let mut bw = bob_on_n1.ws().await;
+    loop {
+        match bw.next(T).await.expect("replay and live frames") {
+            ServerFrame::Batch { messages, .. } => {
+                let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+                for m in messages {
+                    got.insert(m.seq, m.id);
+                }
+                bw.send(&ClientFrame::Ack { message_ids: ids }).await;
+            }
+            ServerFrame::Message { message } => {
+                got.insert(message.seq, message.id);
+                bw.send(&ClientFrame::Ack {
+                    message_ids: vec![message.id],
+                })
+                .await;
+            }
+            ServerFrame::CaughtUp { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        got.keys().copied().collect::<Vec<_>>(),
+        (1..=total as i64).collect::<Vec<_>>(),
+        "every seq, once"
+    );
+    assert_eq!(
+        got.values().copied().collect::<Vec<_>>(),
+        sent,
+        "the same messages, in order"
+    );
+    assert_eq!(
+        bob_on_n1.pending_after_settling().await,
+        0,
+        "nothing left pending"
+    );
 }

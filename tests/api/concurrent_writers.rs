@@ -22,16 +22,6 @@ const USERS: usize = 5;
 const GROUP_SENDS: usize = 24;
 const DIRECT_SENDS: usize = 8;
 
-/// Node `n`'s view of user `u`: the same session, another server.
-fn on(node: &TestApp, u: &TestUser) -> TestUser {
-    TestUser {
-        user: u.user.clone(),
-        token: u.token.clone(),
-        base: node.base.clone(),
-        http: reqwest::Client::new(),
-    }
-}
-
 /// `NODES` servers on one fresh PostgreSQL database, or `None` on SQLite.
 async fn cluster() -> Option<Vec<TestApp>> {
     if !on_postgres() {
@@ -65,7 +55,7 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
     let mut tasks = Vec::new();
     for n in 0..NODES {
         for (a, b) in [(0, 1), (1, 0)] {
-            let me = on(&nodes[n], &users[a]);
+            let me = users[a].on(&nodes[n]);
             let other = users[b].id();
             tasks.push(tokio::spawn(async move {
                 let (s, v) = me
@@ -124,7 +114,7 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
                 expected.entry(conv).or_default().insert(key.clone());
             }
             for n in 0..NODES {
-                let me = on(&nodes[n], u);
+                let me = u.on(&nodes[n]);
                 let key = key.clone();
                 tasks.push(tokio::spawn(async move {
                     let (status, body) = me
@@ -147,7 +137,7 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
     let mut side = Vec::new();
     for (ui, u) in users.iter().enumerate() {
         for round in 0..6 {
-            let me = on(&nodes[(ui + round) % NODES], u);
+            let me = u.on(&nodes[(ui + round) % NODES]);
             side.push(tokio::spawn(async move {
                 let (s, page) = me.get("/api/offline-messages?limit=200").await;
                 assert!(!s.is_server_error(), "{s} {page}");
@@ -232,7 +222,7 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
                 continue;
             }
             for (node, seq) in [(n, 1_000_000), ((n + 1) % NODES, 3)] {
-                let me = on(&nodes[node], u);
+                let me = u.on(&nodes[node]);
                 reads.push(tokio::spawn(async move {
                     let (s, v) = me
                         .post(
@@ -302,9 +292,7 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
     }
     // And the ledger agrees: nothing waits for anyone.
     for u in &users {
-        let (_, page) = on(&nodes[2], u)
-            .get("/api/offline-messages?limit=200")
-            .await;
+        let (_, page) = u.on(&nodes[2]).get("/api/offline-messages?limit=200").await;
         assert_eq!(
             page["messages"].as_array().map(|a| a.len()),
             Some(0),
@@ -348,7 +336,7 @@ async fn acknowledgements_arriving_at_once_through_several_nodes_make_messages_d
         let part: Vec<i64> = ids.iter().copied().skip(round).step_by(3).collect();
         let mut acks = Vec::new();
         for (ui, u) in users.iter().enumerate().skip(1) {
-            let me = on(&nodes[ui % NODES], u);
+            let me = u.on(&nodes[ui % NODES]);
             let part = part.clone();
             acks.push(tokio::spawn(async move {
                 let (s, v) = me

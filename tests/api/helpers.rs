@@ -227,6 +227,35 @@ impl TestUser {
         self.user.id
     }
 
+    /// The same user (same session) on another node of a cluster.
+    pub fn on(&self, node: &TestApp) -> TestUser {
+        self.at(&node.base)
+    }
+
+    /// The same user (same session) on the server at `base`.
+    pub fn at(&self, base: &str) -> TestUser {
+        TestUser {
+            user: self.user.clone(),
+            token: self.token.clone(),
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Waits (up to 5 s) until nothing waits for this user, and returns what still does.
+    pub async fn pending_after_settling(&self) -> i64 {
+        let mut left = i64::MAX;
+        for _ in 0..100 {
+            let (_, page) = self.get("/api/offline-messages").await;
+            left = page["pending_total"].as_i64().unwrap_or(i64::MAX);
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        left
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let res = self
             .http

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::model::{
-    Conversation, ConversationId, ConversationKind, Member, MemberReceipt, Message, MessageId,
-    MessageReceipts, MessageStatus, PushRecord, PushStats, PushStatus, ReadPosition, Seq, User,
-    UserId,
+    Conversation, ConversationId, MemberReceipt, Message, MessageId, MessageReceipts,
+    MessageStatus, PushRecord, PushStats, PushStatus, ReadPosition, Seq, User, UserId,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -27,8 +26,8 @@ mod messages;
 
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    failed, push_stats, pushed, ChangeRow, DueRetryRow, MessageRow, RecordKind, RecordRow,
-    RecordStatus, StoredStatus, UserRow,
+    failed, push_stats, pushed, shared_conversation, ChangeRow, ConversationRow, DueRetryRow,
+    MemberRow, MessageRow, RecordKind, RecordRow, RecordStatus, StoredStatus, UserRow,
 };
 use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
@@ -273,58 +272,31 @@ async fn load_shared(
     conn: &mut SqliteConnection,
     row: &SqliteRow,
 ) -> Result<Conversation, sqlx::Error> {
-    let id: i64 = row.try_get("id")?;
-    let last_seq: i64 = row.try_get("last_seq")?;
-    let kind = if row.try_get::<String, _>("kind")? == "group" {
-        ConversationKind::Group
-    } else {
-        ConversationKind::Direct
-    };
-    let member_rows = sqlx::query(
+    let c = ConversationRow::from_row(row)?;
+    let members: Vec<MemberRow> = sqlx::query_as(
         "SELECT cm.user_id, u.username, u.display_name, cm.read_seq FROM conversation_members cm \
          JOIN users u ON u.id = cm.user_id WHERE cm.conversation_id = ? ORDER BY cm.user_id",
     )
-    .bind(id)
+    .bind(c.id)
     .fetch_all(&mut *conn)
     .await?;
     // Delivered up to just below the oldest message still waiting for each member: one
     // grouped query for all members (members with nothing waiting have no row).
-    let waiting_rows = sqlx::query(
+    let waiting: Vec<(i64, i64)> = sqlx::query_as(&format!(
         "SELECT r.user_id, MIN(m.seq) AS oldest FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-         WHERE m.conversation_id = ? AND r.push_status <> ? AND r.kind = ? GROUP BY r.user_id",
-    )
-    .bind(id)
-    .bind(RecordStatus::Pushed)
+         WHERE m.conversation_id = ? AND r.push_status <> {pushed} AND r.kind = ? GROUP BY r.user_id",
+        pushed = pushed!()
+    ))
+    .bind(c.id)
     .bind(RecordKind::Message)
     .fetch_all(&mut *conn)
     .await?;
-    let mut oldest_waiting = std::collections::HashMap::with_capacity(waiting_rows.len());
-    for w in &waiting_rows {
-        oldest_waiting.insert(
-            w.try_get::<i64, _>("user_id")?,
-            w.try_get::<i64, _>("oldest")?,
-        );
-    }
-    let mut members = Vec::with_capacity(member_rows.len());
-    for m in &member_rows {
-        let user_id: i64 = m.try_get("user_id")?;
-        members.push(Member {
-            user_id,
-            username: m.try_get("username")?,
-            display_name: m.try_get("display_name")?,
-            read_seq: m.try_get("read_seq")?,
-            delivered_seq: oldest_waiting
-                .get(&user_id)
-                .map(|s| s - 1)
-                .unwrap_or(last_seq),
-        });
-    }
-    let last_message = if last_seq > 0 {
+    let last_message = if c.last_seq > 0 {
         sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq = ?"
         ))
-        .bind(id)
-        .bind(last_seq)
+        .bind(c.id)
+        .bind(c.last_seq)
         .fetch_optional(&mut *conn)
         .await?
         .as_ref()
@@ -333,19 +305,10 @@ async fn load_shared(
     } else {
         None
     };
-    Ok(Conversation {
-        id,
-        kind,
-        title: match kind {
-            ConversationKind::Group => row.try_get("title")?,
-            ConversationKind::Direct => String::new(),
-        },
+    Ok(shared_conversation(
+        c,
         members,
-        last_seq,
+        waiting.into_iter().collect(),
         last_message,
-        read_seq: 0,
-        unread: 0,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+    ))
 }

@@ -13,6 +13,8 @@
 #
 #   COURIER_CLUSTER_NODES  how many nodes (default 2)
 #   COURIER_CLUSTER_PORT   HAProxy's port (default 3000)
+#   COURIER_CLUSTER_ENV    extra KEY=VALUE settings for every node (space-separated), e.g. the lifted
+#                          rate limits a benchmark needs: COURIER_SEND_RATE_PER_SEC=1000000000 …
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,7 +76,7 @@ for n in $(seq "$NODES"); do
       COURIER_ADDR="127.0.0.1:$port" COURIER_METRICS_ADDR="127.0.0.1:$metrics" \
       COURIER_CONNECTIONS_PER_ADDR=0 COURIER_LOGIN_FREE_FAILURES_PER_ADDR=1000000 \
       COURIER_REGISTRATIONS_PER_ADDR_PER_HOUR=1000000 RUST_LOG="${RUST_LOG:-info}" \
-      "$BIN" >"$DIR/node$n.log" 2>&1 &
+      ${COURIER_CLUSTER_ENV:-} "$BIN" >"$DIR/node$n.log" 2>&1 &
   PIDS+=($!)
   eval "NODE${n}_PORT=$port NODE${n}_METRICS=$metrics NODE${n}_PID=$!"
   BACKENDS+="    server node$n 127.0.0.1:$port check inter 2s fall 2 rise 1"$'\n'
@@ -87,7 +89,7 @@ done
 
 cat >"$DIR/haproxy.cfg" <<EOF
 global
-    maxconn 50000
+    # No maxconn: HAProxy derives it from the open-file limit (a fixed 50000 needs ~100000 files).
 defaults
     mode http
     timeout connect 5s

@@ -665,3 +665,110 @@ async fn killing_the_recipients_node_mid_stream_loses_nothing() {
         "nothing left pending"
     );
 }
+
+/// One node restarts (a graceful stop and a start on the same settings) while both carry
+/// traffic: senders on each node stream to a recipient on the other; the clients of the
+/// restarting node reconnect to it when it is back. Every message arrives once, in order, and
+/// nothing is left pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_restarted_while_both_carry_traffic_loses_nothing() {
+    let Some((nats, n1, n2)) = two_nodes().await else {
+        return;
+    };
+    let alice = n1.register("cs_alice").await; // on node 1, writes to bob
+    let bob = n1.register("cs_bob").await.on(&n2); // on node 2, writes to alice
+    let conv = alice.direct_with(&bob).await;
+    let mut aw = alice.ws().await;
+    aw.caught_up().await;
+    let mut bw = bob.ws().await;
+    bw.caught_up().await;
+    let total = 40usize;
+    // Each side sends 40 over HTTP (node 1 for alice; node 2 for bob, which goes away midway:
+    // bob's sends in that window go through node 1, as a load balancer would route them).
+    let mut n2 = Some(n2);
+    let mut n2_config = None;
+    let mut sent_by_bob = Vec::new();
+    let mut sent_by_alice = Vec::new();
+    for i in 0..total {
+        if i == 15 {
+            let node = n2.take().unwrap();
+            let mut c = (*node.state.config).clone();
+            c.addr = "127.0.0.1:0".parse().unwrap();
+            n2_config = Some(c);
+            drop(bw);
+            node.stop().await;
+            // bob's client falls back to node 1 meanwhile.
+            bw = bob.on(&n1).ws().await;
+        }
+        if i == 30 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut c = n2_config.take().unwrap();
+            c.dist_dir = test_config(dir.path()).dist_dir;
+            c.nats_url = Some(nats.url.clone());
+            let node = start(c, dir).await;
+            drop(bw);
+            bw = bob.on(&node).ws().await;
+            n2 = Some(node);
+        }
+        let bob_now = match &n2 {
+            Some(node) => bob.on(node),
+            None => bob.on(&n1),
+        };
+        sent_by_alice.push(
+            alice
+                .send_http(conv.id, &format!("a{i}"), "to bob")
+                .await
+                .message
+                .seq,
+        );
+        sent_by_bob.push(
+            bob_now
+                .send_http(conv.id, &format!("b{i}"), "to alice")
+                .await
+                .message
+                .seq,
+        );
+    }
+    // Each side collects what reaches it (replays and live), acknowledging as it goes.
+    async fn collect(w: &mut Ws, from: i64, want: usize) -> std::collections::BTreeSet<i64> {
+        let mut got = std::collections::BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while got.len() < want && tokio::time::Instant::now() < deadline {
+            let Some(f) = w.next(Duration::from_millis(500)).await else {
+                continue;
+            };
+            let msgs = match f {
+                ServerFrame::Batch { messages, .. } => messages,
+                ServerFrame::Message { message } => vec![message],
+                _ => continue,
+            };
+            let ids = msgs.iter().map(|m| m.id).collect();
+            got.extend(msgs.iter().filter(|m| m.sender_id == from).map(|m| m.seq));
+            w.send(&ClientFrame::Ack { message_ids: ids }).await;
+        }
+        got
+    }
+    // Alice's socket stayed up all along; bob's is on the restarted node 2.
+    let got_by_alice = collect(&mut aw, bob.id(), total).await;
+    let got_by_bob = collect(&mut bw, alice.id(), total).await;
+    assert_eq!(
+        got_by_alice,
+        sent_by_bob.iter().copied().collect(),
+        "alice got every one of bob's messages"
+    );
+    assert_eq!(
+        alice.pending_after_settling().await,
+        0,
+        "nothing left for alice"
+    );
+    assert_eq!(
+        got_by_bob,
+        sent_by_alice.iter().copied().collect(),
+        "bob got every one of alice's messages (unacknowledged ones replayed on his new sockets)"
+    );
+    assert_eq!(
+        bob.on(&n1).pending_after_settling().await,
+        0,
+        "nothing left for bob"
+    );
+}

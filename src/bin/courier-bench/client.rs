@@ -238,7 +238,8 @@ pub async fn connect_ws(
     source: Option<IpAddr>,
     small: bool,
 ) -> R<Ws> {
-    let socket = match target.addr {
+    let (addr, host) = target.ws_node(user.id());
+    let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
@@ -248,14 +249,14 @@ pub async fn connect_ws(
             .bind(SocketAddr::new(ip, 0))
             .map_err(|e| format!("bind {ip}:0: {e}"))?;
     }
-    let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(target.addr))
+    let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(addr))
         .await
-        .map_err(|_| format!("connect to {} timed out", target.addr))?
-        .map_err(|e| format!("connect to {}: {e}", target.addr))?;
+        .map_err(|_| format!("connect to {addr} timed out"))?
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
     stream
         .set_nodelay(true)
         .map_err(|e| format!("nodelay: {e}"))?;
-    let mut req = format!("ws://{}/ws", target.host)
+    let mut req = format!("ws://{host}/ws")
         .into_client_request()
         .map_err(|e| format!("ws request: {e}"))?;
     req.headers_mut().insert(

@@ -336,6 +336,7 @@ async fn hold_one(
         host: t.host,
         pid: None,
         spawned: None,
+        other_nodes: Vec::new(),
     };
     let opened = {
         let _permit = gate.acquire().await;

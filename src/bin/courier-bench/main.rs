@@ -54,6 +54,11 @@ struct Common {
     /// Benchmark a running server (http://host:port) instead of starting one.
     #[arg(long, global = true, conflicts_with = "spawn")]
     url: Option<String>,
+    /// With --url: another node of the same cluster (repeatable). WebSocket clients are spread
+    /// over --url and these by user id (HTTP still goes to --url), so in the latency ring every
+    /// message crosses nodes.
+    #[arg(long = "ws-also", global = true, value_name = "URL", requires = "url")]
+    ws_also: Vec<String>,
     /// Start a server on 127.0.0.1 with a fresh temporary database (the default without --url).
     ///
     /// The database is a temporary SQLite file (synchronous=full unless --server-env
@@ -253,7 +258,16 @@ async fn run(cli: Cli) -> ExitCode {
     }
     let probe = Api::new("http://127.0.0.1");
     let target = match &c.url {
-        Some(url) => Target::from_url(url, c.server_pid).await,
+        Some(url) => match Target::from_url(url, c.server_pid).await {
+            Ok(mut t) => {
+                let mut added = Ok(());
+                for other in &c.ws_also {
+                    added = added.and(t.add_node(other).await);
+                }
+                added.map(|()| t)
+            }
+            Err(e) => Err(e),
+        },
         None => {
             log("starting a server on a fresh database");
             server::spawn(

@@ -26,6 +26,9 @@ pub struct Target {
     /// The server process, when known (spawned, or `--server-pid`): CPU and memory readings.
     pub pid: Option<u32>,
     pub spawned: Option<Spawned>,
+    /// More nodes of the same cluster (`--ws-also`): WebSocket clients are spread over
+    /// `addr`/`host` and these by user id, so consecutive users sit on different nodes.
+    pub other_nodes: Vec<(SocketAddr, String)>,
 }
 
 impl Target {
@@ -54,7 +57,27 @@ impl Target {
             host,
             pid,
             spawned: None,
+            other_nodes: Vec::new(),
         })
+    }
+
+    /// Adds another node of the same cluster for WebSocket clients (`--ws-also`).
+    pub async fn add_node(&mut self, url: &str) -> R<()> {
+        let other = Target::from_url(url, None).await?;
+        self.other_nodes.push((other.addr, other.host));
+        Ok(())
+    }
+
+    /// The node (address and `Host`) that `user`'s WebSockets connect to.
+    pub fn ws_node(&self, user: i64) -> (SocketAddr, &str) {
+        let n = self.other_nodes.len() as i64 + 1;
+        match user.rem_euclid(n) {
+            0 => (self.addr, self.host.as_str()),
+            i => {
+                let (a, h) = &self.other_nodes[(i - 1) as usize];
+                (*a, h.as_str())
+            }
+        }
     }
 
     pub fn describe(&self) -> Value {
@@ -70,7 +93,12 @@ impl Target {
                     format!("{k}={v}")
                 }).collect::<Vec<_>>(),
             }),
-            None => json!({ "mode": "url", "url": self.base, "pid": self.pid }),
+            None => json!({
+                "mode": "url",
+                "url": self.base,
+                "pid": self.pid,
+                "ws_also": self.other_nodes.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>(),
+            }),
         }
     }
 
@@ -490,6 +518,7 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
             pg,
             database,
         }),
+        other_nodes: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

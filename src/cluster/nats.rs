@@ -40,6 +40,19 @@ enum Header {
     CloseSession { from: u32, session: String },
 }
 
+impl Header {
+    /// The node that published it.
+    fn from(&self) -> u32 {
+        match self {
+            Header::Send { from, .. }
+            | Header::Deliver { from, .. }
+            | Header::Settle { from, .. }
+            | Header::CloseUser { from }
+            | Header::CloseSession { from, .. } => *from,
+        }
+    }
+}
+
 fn encode(header: &Header, frame: Option<&str>) -> Bytes {
     let mut out = serde_json::to_vec(header).unwrap_or_default();
     out.push(b'\n');
@@ -151,9 +164,7 @@ async fn follow_presence(
                         ),
                     }
                 }
-                if let Some(ready) = ready {
-                    let _ = ready.send(());
-                }
+                let _ = ready.send(());
             }
             Presence::Offline { user } => {
                 // The user may have come back meanwhile (that event is queued behind this one).
@@ -175,14 +186,11 @@ async fn receive(mut sub: async_nats::Subscriber, hub: Arc<Hub>, node: u32, user
             tracing::warn!(subject = %msg.subject, "undecodable NATS message ignored");
             continue;
         };
+        if header.from() == node {
+            continue;
+        }
         let frame: Frame = Arc::from(frame);
         match (header, user) {
-            (Header::Send { from, .. }, _)
-            | (Header::Deliver { from, .. }, _)
-            | (Header::Settle { from, .. }, _)
-            | (Header::CloseUser { from }, _)
-            | (Header::CloseSession { from, .. }, _)
-                if from == node => {}
             (Header::Send { except, .. }, Some(u)) => {
                 hub.send_to_user(u, &frame, except);
             }

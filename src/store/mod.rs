@@ -39,6 +39,25 @@ pub struct NewMessage {
     pub content: String,
 }
 
+impl NewMessage {
+    /// The message as committed under `id` and `seq` (what a batch answers for a new send).
+    pub fn committed(&self, id: MessageId, seq: Seq, sender_name: String, now: i64) -> Message {
+        Message {
+            id,
+            conversation_id: self.conversation_id,
+            seq,
+            sender_id: self.sender_id,
+            sender_name,
+            client_msg_id: self.client_msg_id.clone(),
+            content: Some(self.content.clone()),
+            recalled: false,
+            recalled_at: None,
+            status: MessageStatus::Sent,
+            created_at: now,
+        }
+    }
+}
+
 /// A committed message and who must receive it.
 #[derive(Debug, Clone)]
 pub struct Committed {

@@ -125,7 +125,7 @@ pub enum Presence {
     /// `ready` is answered once frames for the user from other nodes reach this node.
     Online {
         user: UserId,
-        ready: Option<oneshot::Sender<()>>,
+        ready: oneshot::Sender<()>,
     },
     Offline {
         user: UserId,
@@ -214,7 +214,7 @@ impl Hub {
                 // Sent under the lock: events of one user stay in order.
                 if p.send(Presence::Online {
                     user: user_id,
-                    ready: Some(ready),
+                    ready,
                 })
                 .is_ok()
                 {

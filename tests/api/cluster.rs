@@ -108,6 +108,30 @@ async fn two_nodes() -> Option<(Nats, TestApp, TestApp)> {
     Some((nats, a, b))
 }
 
+/// The end state of a fault test: the recipient holds every seq once (`got`: seq → id), with
+/// the ids the sender was told (`sent`, in order), and nothing waits for them any more.
+async fn every_message_once_in_order(
+    got: &std::collections::BTreeMap<i64, i64>,
+    sent: &[i64],
+    recipient: &TestUser,
+) {
+    assert_eq!(
+        got.keys().copied().collect::<Vec<_>>(),
+        (1..=sent.len() as i64).collect::<Vec<_>>(),
+        "every seq, once"
+    );
+    assert_eq!(
+        got.values().copied().collect::<Vec<_>>(),
+        sent,
+        "the same messages, in order"
+    );
+    assert_eq!(
+        recipient.pending_after_settling().await,
+        0,
+        "nothing left pending"
+    );
+}
+
 #[tokio::test]
 async fn users_on_different_nodes_talk_live() {
     let Some((_nats, n1, n2)) = two_nodes().await else {
@@ -519,21 +543,7 @@ async fn nats_stopped_and_restarted_mid_stream_loses_nothing() {
         let at = courier::delivery::now_ms() + round * (ack_timeout + 1_000);
         n2.state.delivery.republish_sweep(at).await.unwrap();
     }
-    assert_eq!(
-        got.keys().copied().collect::<Vec<_>>(),
-        (1..=total as i64).collect::<Vec<_>>(),
-        "every seq, once"
-    );
-    assert_eq!(
-        got.values().copied().collect::<Vec<_>>(),
-        sent,
-        "the same messages, in order"
-    );
-    assert_eq!(
-        bob.pending_after_settling().await,
-        0,
-        "nothing left pending"
-    );
+    every_message_once_in_order(&got, &sent, &bob).await;
 }
 
 /// The node holding the recipient is killed (`kill -9`, a separate process) while a sender on
@@ -649,21 +659,7 @@ async fn killing_the_recipients_node_mid_stream_loses_nothing() {
             _ => {}
         }
     }
-    assert_eq!(
-        got.keys().copied().collect::<Vec<_>>(),
-        (1..=total as i64).collect::<Vec<_>>(),
-        "every seq, once"
-    );
-    assert_eq!(
-        got.values().copied().collect::<Vec<_>>(),
-        sent,
-        "the same messages, in order"
-    );
-    assert_eq!(
-        bob_on_n1.pending_after_settling().await,
-        0,
-        "nothing left pending"
-    );
+    every_message_once_in_order(&got, &sent, &bob_on_n1).await;
 }
 
 /// One node restarts (a graceful stop and a start on the same settings) while both carry

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
+use app::model::{ConversationId, Message, MessageId, UserId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{mark_delivered_on, message_from_row};
@@ -259,19 +259,8 @@ pub(crate) async fn insert_batch_on(
             },
             Plan::Insert => {
                 let id = id_of[&(nm.sender_id, nm.client_msg_id.clone())];
-                let message = Message {
-                    id,
-                    conversation_id: nm.conversation_id,
-                    seq: seq_of[&i],
-                    sender_id: nm.sender_id,
-                    sender_name: names.get(&nm.sender_id).cloned().unwrap_or_default(),
-                    client_msg_id: nm.client_msg_id.clone(),
-                    content: Some(nm.content.clone()),
-                    recalled: false,
-                    recalled_at: None,
-                    status: MessageStatus::Sent,
-                    created_at: now,
-                };
+                let name = names.get(&nm.sender_id).cloned().unwrap_or_default();
+                let message = nm.committed(id, seq_of[&i], name, now);
                 InsertOutcome::Inserted(Committed {
                     recipients: recipients(&message),
                     message,

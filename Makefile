@@ -22,7 +22,7 @@ cluster: client
 	@bash scripts/cluster.sh
 
 ## make test: install what is missing, then every test (Rust workspace on SQLite, the API suite again on
-## PostgreSQL 15, bench smoke, Playwright in Chromium)
+## PostgreSQL 15, bench smoke, Playwright in Chromium — one spec of it against a two-node cluster behind HAProxy)
 test: client
 	@echo "==> cargo test --workspace (SQLite)"
 	cargo test --workspace
@@ -50,10 +50,11 @@ e2e: server
 	@bash scripts/e2e.sh
 
 ## make test-postgres: the API suite (with the two-node cluster tests over NATS) and the benchmark smoke again, on
-## a throwaway PostgreSQL 15 (Debian's postgresql and nats-server installed if missing; the server runs as the
+## a throwaway PostgreSQL 15 (Debian's postgresql, nats-server and haproxy — the last for the e2e cluster spec —
+## installed if missing; the server runs as the
 ## postgres user on a free loopback port and is stopped afterwards)
 test-postgres:
-	@bash scripts/install-services.sh
+	@bash scripts/install-services.sh --with-haproxy
 	cargo build --bin courier --bin courier-bench
 	@echo "==> cargo test --test api and courier-bench smoke on PostgreSQL 15 (a throwaway server, stopped afterwards)"
 	@bash scripts/postgres.sh run -- bash -c 'cargo test --test api && ./target/debug/courier-bench smoke --server-bin ./target/debug/courier --postgres "$$COURIER_TEST_DATABASE_URL"'

@@ -15,6 +15,8 @@
 #   COURIER_CLUSTER_PORT   HAProxy's port (default 3000)
 #   COURIER_CLUSTER_ENV    extra KEY=VALUE settings for every node (space-separated), e.g. the lifted
 #                          rate limits a benchmark needs: COURIER_SEND_RATE_PER_SEC=1000000000 …
+#   COURIER_BIN            the server binary (default target/release/courier; the Playwright cluster
+#                          spec runs the debug build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +31,7 @@ fi
 
 NODES=${COURIER_CLUSTER_NODES:-2}
 LB_PORT=${COURIER_CLUSTER_PORT:-3000}
-BIN=target/release/courier
+BIN=${COURIER_BIN:-target/release/courier}
 [[ -x "$BIN" ]] || die "$BIN is missing: run make cluster (it builds it)"
 [[ -f dist/index.html ]] || die "dist/ is missing: run make cluster (it builds the client)"
 NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)

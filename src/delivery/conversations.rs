@@ -19,7 +19,7 @@ impl Delivery {
         let ConversationViews { shared, viewers } = views;
         let mut targets = viewers
             .iter()
-            .filter(|v| Some(v.user_id) != skip && hub.is_online(v.user_id))
+            .filter(|v| Some(v.user_id) != skip && hub.may_reach(v.user_id))
             .peekable();
         if targets.peek().is_none() {
             return;

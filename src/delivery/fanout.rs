@@ -29,8 +29,13 @@ pub trait Fanout: Send + Sync + 'static {
     fn deliver_to_user(&self, user: UserId, frame: &Frame, ids: &[MessageId]) -> usize;
     /// A device of `user` acknowledged these: no connection of the user waits for them now.
     fn settle(&self, user: UserId, ids: &[MessageId]);
-    /// Does `user` have a connection?
+    /// Does `user` have a connection on this node?
     fn is_online(&self, user: UserId) -> bool;
+    /// Could a frame sent to `user` reach one of their connections? On a single node: does the user
+    /// have one. In a cluster this node cannot know (the user may be on another node), so: yes.
+    fn may_reach(&self, user: UserId) -> bool {
+        self.is_online(user)
+    }
     /// Closes the connections opened with a session (logout). Returns how many.
     fn close_session(&self, session: &str) -> usize;
     /// Closes every connection of a user (log out everywhere). Returns how many.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use app::model::MessageStatus;
 use app::protocol::{ClientFrame, ServerFrame};
+use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -130,6 +132,54 @@ async fn every_message_once_in_order(
         0,
         "nothing left pending"
     );
+}
+
+#[tokio::test]
+async fn new_conversations_are_announced_to_members_on_other_nodes() {
+    let Some((_nats, n1, n2)) = two_nodes().await else {
+        return;
+    };
+    let alice = n1.register("an_alice").await;
+    let bob = n1.register("an_bob").await.on(&n2);
+    let carol = n1.register("an_carol").await.on(&n2);
+    let mut bw = bob.ws().await;
+    bw.caught_up().await;
+    let mut cw = carol.ws().await;
+    cw.caught_up().await;
+
+    // Alice (node 1) opens a direct conversation and a group: Bob and Carol (node 2) are told
+    // before any message is sent.
+    let direct = alice.direct_with(&bob).await;
+    bw.wait_for(
+        "the direct conversation",
+        T,
+        |f| matches!(f, ServerFrame::Conversation { conversation } if conversation.id == direct.id),
+    )
+    .await;
+    let (status, group) = alice
+        .post(
+            "/api/conversations/group",
+            json!({"title": "across", "member_ids": [bob.id(), carol.id()]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let gid = group["id"].as_i64().unwrap();
+    for (w, who) in [(&mut bw, "bob"), (&mut cw, "carol")] {
+        w.wait_for(&format!("the group, for {who}"), T, |f| {
+            matches!(f, ServerFrame::Conversation { conversation } if conversation.id == gid && conversation.members.len() == 3)
+        })
+        .await;
+    }
+
+    // Alice leaves (on node 1): the members on node 2 see the new member list.
+    let (status, body) = alice
+        .post(&format!("/api/conversations/{gid}/leave"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    bw.wait_for("the group without alice", T, |f| {
+        matches!(f, ServerFrame::Conversation { conversation } if conversation.id == gid && conversation.members.len() == 2)
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
  * different Courier nodes (one PostgreSQL, pushes crossing over NATS) — the cluster `make cluster`
  * starts, on the debug build. Every live frame the screen depends on must cross: the new
  * conversation, messages both ways, `status` (delivered, then read), `typing`, `recalled`, and
- * `read_position` between one user's tabs on the two nodes.
+ * `read_position` between one user's tabs on the two nodes. /message-test labels its connection
+ * counts with the node that answered.
  *
  * Which node serves a page is read from its `welcome` frame (the connection id carries the node id in
  * its high bits); a page that lands on the wrong node is reloaded, so the test never passes by both
@@ -86,12 +87,17 @@ async function openChatOnNode(actor: Actor, page: Page, wanted: (node: number) =
   throw new Error(`${actor.username}: twelve page loads never reached the wanted node`);
 }
 
-/** The port of the node with this id (each node's diagnostics name it). */
+/** The id of the node on `port` (its diagnostics name it). */
+async function nodeIdAt(actor: Actor, port: number): Promise<number | null> {
+  const res = await actor.request.get(`http://127.0.0.1:${port}/api/diagnostics`);
+  expect(res.status()).toBe(200);
+  return ((await res.json()) as { node: number | null }).node;
+}
+
+/** The port of the node with this id. */
 async function portOfNode(actor: Actor, cluster: CourierCluster, node: number): Promise<number> {
   for (const n of cluster.nodes) {
-    const res = await actor.request.get(`http://127.0.0.1:${n.port}/api/diagnostics`);
-    expect(res.status()).toBe(200);
-    if (((await res.json()) as { node: number | null }).node === node) return n.port;
+    if ((await nodeIdAt(actor, n.port)) === node) return n.port;
   }
   throw new Error(`no node answers with id ${node}`);
 }
@@ -179,4 +185,11 @@ test('two users on different nodes talk live through HAProxy', async ({ actor, c
   await bob.openConversation(conv, tab2);
   await expectHistory(tab2, [hello, reply, ...more, RECALLED_ZH, last]);
   await snap(testInfo, tab2, `bob tab 2 (node ${tab2Node})`);
+
+  // /message-test says whose figures it shows: the node that answered (HAProxy picks it).
+  await tab2.goto('/message-test');
+  const nodes = await Promise.all(cluster.nodes.map((n) => nodeIdAt(alice, n.port)));
+  await expect(tab2.locator('.mt-kv dt').filter({ hasText: '在线用户' })).toHaveText(
+    new RegExp(`^在线用户 \\(节点 (${nodes.join('|')})\\)$`),
+  );
 });

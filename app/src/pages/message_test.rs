@@ -216,6 +216,11 @@ fn StatsPanel() -> impl IntoView {
                 .unwrap_or(0)
         })
     };
+    // Connections are counted by the node that answered: in a cluster the label names it.
+    let per_node = move |label: &'static str| match diag.with(|d| d.as_ref().and_then(|d| d.node)) {
+        Some(node) => format!("{label} ({} {node})", i18n.t().mt_node),
+        None => label.to_string(),
+    };
     // Of the pushes that ended, how many succeeded (nothing ended yet counts as 100%).
     let rate = move || {
         diag.with(|d| {
@@ -263,9 +268,9 @@ fn StatsPanel() -> impl IntoView {
                 <dd>{pending}</dd>
                 <dt>{move || i18n.t().mt_success_rate}</dt>
                 <dd>{move || format!("{:.1}%", rate())}</dd>
-                <dt>{move || i18n.t().mt_online_users}</dt>
+                <dt>{move || per_node(i18n.t().mt_online_users)}</dt>
                 <dd>{move || count_or_dash(diag.with(|d| d.as_ref().and_then(|d| d.online_users)))}</dd>
-                <dt>{move || i18n.t().mt_connections}</dt>
+                <dt>{move || per_node(i18n.t().mt_connections)}</dt>
                 <dd>{move || count_or_dash(diag.with(|d| d.as_ref().and_then(|d| d.open_connections)))}</dd>
             </dl>
             {move || {

@@ -7,7 +7,8 @@
 #   3. an empty npm cache; no node_modules (the clone has none);
 #   4. the README's `make test`;
 #   5. the README's `make run`, checked from outside: /healthz answers ok and the client (index.html
-#      and the wasm it names) is served.
+#      and the wasm it names) is served;
+#   6. `make cluster`, checked through HAProxy and on each node, then stopped (nothing left running).
 #
 # What it cannot undo: Debian packages already installed here (Chromium, fonts) and rustup's toolchain
 # with its wasm32 target. Each phase's wall time is printed at the end.
@@ -115,5 +116,45 @@ check_run() {
   RUN_PID=""
 }
 phase "make run (release build, /healthz, client)" check_run
+
+# 6. `make cluster` (PostgreSQL, nats-server, two nodes, HAProxy), checked through the load balancer:
+#    /healthz answers, both nodes serve a session, then SIGTERM stops every part of it.
+CLUSTER_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+check_cluster() {
+  set -m
+  COURIER_CLUSTER_PORT="$CLUSTER_PORT" make cluster >"$WORK/make-cluster.log" 2>&1 &
+  CLUSTER_PID=$!
+  set +m
+  echo "make cluster started (log: $WORK/make-cluster.log); waiting for it to say it runs"
+  local deadline=$((SECONDS + 900))
+  until grep -q "Courier cluster running" "$WORK/make-cluster.log"; do
+    if ! kill -0 "$CLUSTER_PID" 2>/dev/null; then echo "make cluster exited early:"; tail -n 40 "$WORK/make-cluster.log"; return 1; fi
+    if ((SECONDS > deadline)); then echo "no cluster within 15 minutes"; tail -n 40 "$WORK/make-cluster.log"; return 1; fi
+    sleep 1
+  done
+  sed -n '/Courier cluster running/,$p' "$WORK/make-cluster.log"
+  curl -fsS "http://127.0.0.1:$CLUSTER_PORT/healthz" >"$WORK/cluster-healthz" || { echo "/healthz through HAProxy failed"; return 1; }
+  echo "/healthz through HAProxy: $(cat "$WORK/cluster-healthz")"
+  local ports
+  ports="$(grep -oE 'courier [0-9]+ +http://127\.0\.0\.1:[0-9]+' "$WORK/make-cluster.log" | grep -oE '[0-9]+$')"
+  [[ "$(wc -w <<<"$ports")" -eq 2 ]] || { echo "expected two nodes, found: $ports"; return 1; }
+  for p in $ports; do
+    curl -fsS "http://127.0.0.1:$p/healthz" >/dev/null || { echo "node on $p does not answer"; return 1; }
+  done
+  kill -TERM -- "-$CLUSTER_PID" 2>/dev/null || true
+  wait "$CLUSTER_PID" 2>/dev/null || true
+  # The nodes run as target/release/courier; nats-server, haproxy and PostgreSQL name their
+  # temporary folders (courier-cluster.*, courier-pg.*) on their command lines.
+  # (make exits at once; the script behind it is still stopping them: give it half a minute.)
+  local left
+  for _ in $(seq 30); do
+    left="$(pgrep -af 'courier-cluster\.|courier-pg\.|^target/release/courier$' || true)"
+    [[ -z "$left" ]] && break
+    sleep 1
+  done
+  [[ -z "$left" ]] || { echo "processes left after stopping the cluster:"; echo "$left"; return 1; }
+  echo "stopped: no node, nats-server, haproxy or PostgreSQL left"
+}
+phase "make cluster (PostgreSQL, NATS, 2 nodes, HAProxy)" check_cluster
 
 report

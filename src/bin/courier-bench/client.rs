@@ -27,6 +27,9 @@ pub const PASSWORD: &str = "bench-password-1";
 pub struct BenchUser {
     pub user: User,
     pub token: String,
+    /// Its place in the batch it was registered with (`register_many`): which node of a cluster
+    /// its WebSockets use follows from it ([`Target::ws_node`](crate::server::Target::ws_node)).
+    pub index: usize,
 }
 
 impl BenchUser {
@@ -105,7 +108,11 @@ impl Api {
             .json()
             .await
             .map_err(|e| format!("register {username}: {e}"))?;
-        Ok(BenchUser { user, token })
+        Ok(BenchUser {
+            user,
+            token,
+            index: 0,
+        })
     }
 
     /// Registers `n` users named `<prefix><i>` (argon2 makes this ~20-50 ms per user on the
@@ -117,7 +124,13 @@ impl Api {
         let mut stream = futures_util::stream::iter((0..n).map(|i| {
             let api = self.clone();
             let name = format!("{prefix}{i}");
-            async move { (i, api.register(&name).await) }
+            async move {
+                let user = api
+                    .register(&name)
+                    .await
+                    .map(|u| BenchUser { index: i, ..u });
+                (i, user)
+            }
         }))
         .buffer_unordered(concurrency);
         let mut done = 0;
@@ -238,7 +251,7 @@ pub async fn connect_ws(
     source: Option<IpAddr>,
     small: bool,
 ) -> R<Ws> {
-    let (addr, host) = target.ws_node(user.id());
+    let (addr, host) = target.ws_node(user.index);
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),

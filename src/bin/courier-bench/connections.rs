@@ -337,6 +337,7 @@ async fn hold_one(
         pid: None,
         spawned: None,
         other_nodes: Vec::new(),
+        ws_block: 1,
     };
     let opened = {
         let _permit = gate.acquire().await;

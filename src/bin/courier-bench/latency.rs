@@ -77,6 +77,12 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &LatencyArgs) -> R
     log(&format!("latency: opening {u} WebSockets"));
     let sockets = open_sessions(target, &users, 32).await?;
 
+    let ring: Vec<_> = (0..u)
+        .map(|i| (users[i].index, users[(i + 1) % u].index))
+        .collect();
+    if let Some(note) = target.crossing_note(&ring) {
+        report.note(note);
+    }
     let per_user = ((rate * a.seconds as f64) / u as f64).round().max(1.0) as usize;
     let period = Duration::from_secs_f64(u as f64 / rate);
     log(&format!(

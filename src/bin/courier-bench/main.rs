@@ -55,10 +55,20 @@ struct Common {
     #[arg(long, global = true, conflicts_with = "spawn")]
     url: Option<String>,
     /// With --url: another node of the same cluster (repeatable). WebSocket clients are spread
-    /// over --url and these by user id (HTTP still goes to --url), so in the latency ring every
-    /// message crosses nodes.
+    /// over --url and these, taking turns in registration order (HTTP still goes to --url), so in
+    /// the latency ring (user i writes to user i+1) every message crosses nodes.
     #[arg(long = "ws-also", global = true, value_name = "URL", requires = "url")]
     ws_also: Vec<String>,
+    /// With --ws-also: runs of this many consecutive users share a node. 1 (the default) puts
+    /// neighbours on different nodes; users/nodes keeps almost every latency-ring message within a
+    /// node (the same cluster and load, without the crossing).
+    #[arg(
+        long = "ws-block",
+        global = true,
+        default_value_t = 1,
+        requires = "ws_also"
+    )]
+    ws_block: usize,
     /// Start a server on 127.0.0.1 with a fresh temporary database (the default without --url).
     ///
     /// The database is a temporary SQLite file (synchronous=full unless --server-env
@@ -264,6 +274,7 @@ async fn run(cli: Cli) -> ExitCode {
                 for other in &c.ws_also {
                     added = added.and(t.add_node(other).await);
                 }
+                t.ws_block = c.ws_block.max(1);
                 added.map(|()| t)
             }
             Err(e) => Err(e),

@@ -27,8 +27,10 @@ pub struct Target {
     pub pid: Option<u32>,
     pub spawned: Option<Spawned>,
     /// More nodes of the same cluster (`--ws-also`): WebSocket clients are spread over
-    /// `addr`/`host` and these by user id, so consecutive users sit on different nodes.
+    /// `addr`/`host` and these in runs of `ws_block` users (by registration order).
     pub other_nodes: Vec<(SocketAddr, String)>,
+    /// How many consecutive users share a node (`--ws-block`; 1: neighbours never do).
+    pub ws_block: usize,
 }
 
 impl Target {
@@ -58,6 +60,7 @@ impl Target {
             pid,
             spawned: None,
             other_nodes: Vec::new(),
+            ws_block: 1,
         })
     }
 
@@ -68,16 +71,35 @@ impl Target {
         Ok(())
     }
 
-    /// The node (address and `Host`) that `user`'s WebSockets connect to.
-    pub fn ws_node(&self, user: i64) -> (SocketAddr, &str) {
-        let n = self.other_nodes.len() as i64 + 1;
-        match user.rem_euclid(n) {
+    /// The node (address and `Host`) that the WebSockets of the user registered `index`-th
+    /// connect to: runs of `ws_block` users take the nodes in turn.
+    pub fn ws_node(&self, index: usize) -> (SocketAddr, &str) {
+        let n = self.other_nodes.len() + 1;
+        match (index / self.ws_block.max(1)) % n {
             0 => (self.addr, self.host.as_str()),
             i => {
-                let (a, h) = &self.other_nodes[(i - 1) as usize];
+                let (a, h) = &self.other_nodes[i - 1];
                 (*a, h.as_str())
             }
         }
+    }
+
+    /// For the report, against a cluster: how many of these (sender, recipient) registration
+    /// indexes have their WebSockets on different nodes.
+    pub fn crossing_note(&self, pairs: &[(usize, usize)]) -> Option<String> {
+        if self.other_nodes.is_empty() {
+            return None;
+        }
+        let crossing = pairs
+            .iter()
+            .filter(|(a, b)| self.ws_node(*a).0 != self.ws_node(*b).0)
+            .count();
+        Some(format!(
+            "cluster: {} nodes, runs of {} users per node: {crossing} of {} sender → recipient pairs cross nodes",
+            self.other_nodes.len() + 1,
+            self.ws_block,
+            pairs.len()
+        ))
     }
 
     pub fn describe(&self) -> Value {
@@ -98,6 +120,7 @@ impl Target {
                 "url": self.base,
                 "pid": self.pid,
                 "ws_also": self.other_nodes.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>(),
+                "ws_block": self.ws_block,
             }),
         }
     }
@@ -519,6 +542,7 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
             database,
         }),
         other_nodes: Vec::new(),
+        ws_block: 1,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -42,6 +42,14 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ThroughputArgs) -
     log(&format!("throughput: registering {} users", 2 * p));
     let users = api.register_many(&format!("bt{run_id}_"), 2 * p).await?;
     let (senders, recipients) = users.split_at(p);
+    let pairs: Vec<_> = senders
+        .iter()
+        .zip(recipients)
+        .map(|(s, r)| (s.index, r.index))
+        .collect();
+    if let Some(note) = target.crossing_note(&pairs) {
+        report.note(note);
+    }
     let convs = api
         .directs(
             senders

@@ -3,7 +3,7 @@
 //! `--spawn`), and every message that is counted is verified: nothing lost, nothing duplicated,
 //! per-conversation seq order. A failed verification exits non-zero and its numbers do not count.
 //!
-//! Scenarios: `throughput`, `latency`, `drain`, `history`, `connections`, and `smoke` (all of
+//! Scenarios: `throughput`, `latency`, `sequential`, `drain`, `history`, `connections`, and `smoke` (all of
 //! them with tiny sizes, for `make test`). See docs/BENCHMARKS.md.
 //!
 //! A spawned server uses a temporary SQLite file by default; with `--postgres ADMIN_URL` it gets a
@@ -16,6 +16,7 @@ mod history;
 mod latency;
 mod pipeline;
 mod report;
+mod sequential;
 mod server;
 mod throughput;
 
@@ -126,6 +127,9 @@ enum Cmd {
     Throughput(throughput::ThroughputArgs),
     /// Many connected users at a fixed total rate: send→receive latency percentiles.
     Latency(latency::LatencyArgs),
+    /// One sender, one send in flight, one online recipient: acknowledged sends/s back to back, or
+    /// send→receive percentiles (to p99.9 and max) at a fixed low rate with --rate.
+    Sequential(sequential::SequentialArgs),
     /// An offline user with a backlog connects: time to caught_up, rate, server peak RSS.
     Drain(drain::DrainArgs),
     /// A conversation with many stored messages: page latency of newest and random older pages.
@@ -141,6 +145,7 @@ impl Cmd {
         match self {
             Cmd::Throughput(_) => "throughput",
             Cmd::Latency(_) => "latency",
+            Cmd::Sequential(_) => "sequential",
             Cmd::Drain(_) => "drain",
             Cmd::History(_) => "history",
             Cmd::Connections(_) => "connections",
@@ -421,6 +426,10 @@ async fn scenarios(cmd: &Cmd, target: &Target, api: &Api, run_id: &str) -> Vec<R
             "latency",
             latency::run(target, api, run_id, a).await,
         )),
+        Cmd::Sequential(a) => out.push(finish(
+            "sequential",
+            sequential::run(target, api, run_id, a).await,
+        )),
         Cmd::Drain(a) => out.push(finish("drain", drain::run(target, api, run_id, a).await)),
         Cmd::History(a) => out.push(finish(
             "history",
@@ -451,6 +460,18 @@ async fn scenarios(cmd: &Cmd, target: &Target, api: &Api, run_id: &str) -> Vec<R
                 "latency",
                 latency::run(target, api, run_id, &l).await,
             ));
+            for rate in [None, Some(200.0)] {
+                let q = sequential::SequentialArgs {
+                    messages: 200,
+                    rate,
+                    seconds: 1,
+                    content_bytes: 64,
+                };
+                out.push(finish(
+                    "sequential",
+                    sequential::run(target, api, run_id, &q).await,
+                ));
+            }
             let d = drain::DrainArgs {
                 messages: 500,
                 senders: 4,

@@ -30,6 +30,12 @@ pub struct OpLabel {
     pub op: &'static str,
 }
 
+/// A stage of a send: `queue`, `begin`, `statements`, `commit`, `push`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabel {
+    pub stage: &'static str,
+}
+
 /// Every metric Courier exports. Cheap to update from any task.
 pub struct Metrics {
     registry: Registry,
@@ -43,6 +49,8 @@ pub struct Metrics {
     pub send_to_delivered: Histogram,
     pub drain_seconds: Histogram,
     pub db_query: Family<OpLabel, Histogram>,
+    /// Where a send's time goes, stage by stage (see [`Metrics::observe_stage`]).
+    pub send_stage: Family<StageLabel, Histogram>,
     pub connections: Gauge,
     pub online_users: Gauge,
     pub backlog_pending: Gauge,
@@ -94,6 +102,10 @@ impl Metrics {
             db_query: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.00002, 2.0, 20))
             }),
+            // 5 µs … 10 s: the short stages are a few microseconds.
+            send_stage: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000005, 2.0, 22))
+            }),
             connections: Gauge::default(),
             online_users: Gauge::default(),
             backlog_pending: Gauge::default(),
@@ -132,6 +144,12 @@ impl Metrics {
             "send_to_sent_seconds",
             "Time from receiving a send to its commit",
             m.send_to_sent.clone(),
+        );
+        registry.register(
+            "send_stage_seconds",
+            "Where a send's time goes: queue (per send: enqueued until its batch starts), then per batch \
+             begin, statements, commit (the fsync) and push (to the recipients' connections)",
+            m.send_stage.clone(),
         );
         registry.register(
             "send_to_delivered_seconds",
@@ -236,6 +254,13 @@ impl Metrics {
         self.pushes
             .get_or_create(&OutcomeLabel { outcome })
             .inc_by(n);
+    }
+
+    /// One stage of a send ([`StageLabel`]); per-batch stages are observed once per batch.
+    pub fn observe_stage(&self, stage: &'static str, d: Duration) {
+        self.send_stage
+            .get_or_create(&StageLabel { stage })
+            .observe(d.as_secs_f64());
     }
 
     pub fn observe_db(&self, op: &'static str, d: Duration) {

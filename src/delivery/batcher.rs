@@ -6,6 +6,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use app::model::{MessageId, UserId};
 use futures_util::FutureExt;
@@ -19,11 +20,13 @@ use crate::store::{AckOutcome, InsertOutcome, NewMessage, Store};
 use crate::telemetry::{Metrics, OutcomeLabel};
 
 enum Job {
-    /// A send, the connection it came from (if any), and who waits for its outcome.
+    /// A send, the connection it came from (if any), who waits for its outcome, and when it
+    /// was queued.
     Send(
         NewMessage,
         Option<u64>,
         oneshot::Sender<AppResult<InsertOutcome>>,
+        Instant,
     ),
     Ack(
         UserId,
@@ -66,7 +69,7 @@ impl Batcher {
     ) -> AppResult<Pending<InsertOutcome>> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Job::Send(message, origin, reply))
+            .send(Job::Send(message, origin, reply, Instant::now()))
             .await
             .map_err(|_| AppError::Unavailable)?;
         Ok(answer)
@@ -163,9 +166,11 @@ async fn commit_batch(
     let mut send_replies = Vec::new();
     let mut acks = Vec::new();
     let mut ack_replies = Vec::new();
+    let started = Instant::now();
     for job in jobs.drain(..) {
         match job {
-            Job::Send(m, origin, r) => {
+            Job::Send(m, origin, r, queued) => {
+                metrics.observe_stage("queue", started - queued);
                 sends.push(m);
                 origins.push(origin);
                 send_replies.push(r);
@@ -184,11 +189,13 @@ async fn commit_batch(
     }
     match store.write_batch(&sends, &acks, now_ms()).await {
         Ok((sent, acked)) => {
+            let pushing = Instant::now();
             for (outcome, origin) in sent.iter().zip(&origins) {
                 if let InsertOutcome::Inserted(committed) = outcome {
                     push_committed(fanout.as_ref(), &metrics, committed, *origin);
                 }
             }
+            metrics.observe_stage("push", pushing.elapsed());
             for (reply, outcome) in send_replies.into_iter().zip(sent) {
                 let _ = reply.send(Ok(outcome));
             }

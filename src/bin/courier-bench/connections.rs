@@ -338,6 +338,7 @@ async fn hold_one(
         spawned: None,
         other_nodes: Vec::new(),
         ws_block: 1,
+        metrics: None,
     };
     let opened = {
         let _permit = gate.acquire().await;

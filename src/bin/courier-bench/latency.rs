@@ -93,6 +93,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &LatencyArgs) -> R
     let epoch = Instant::now();
     let start = tokio::time::Instant::now() + Duration::from_millis(300);
     let deadline = start + Duration::from_secs(a.seconds) + Duration::from_secs(60);
+    let stages0 = target.stages(&api.http).await;
     let (cpu0, bench0, cs0, t0) = (
         target.cpu(),
         CpuTime::of_self(),
@@ -158,6 +159,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &LatencyArgs) -> R
     let _ = progress.await;
     let elapsed = t0.elapsed().as_secs_f64();
     let (cpu1, bench1, cs1) = (target.cpu(), CpuTime::of_self(), target.ctx_switches());
+    let stages1 = target.stages(&api.http).await;
     let expected = per_user * u;
     if sent != expected || acked != expected || received != expected {
         checks.fail(format!(
@@ -204,6 +206,9 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &LatencyArgs) -> R
     report.metric("latency_max", s2r.max() as f64 / 1000.0, "ms");
     report.metric("send_to_sent_p50", hist_ms(&s2s, 0.50), "ms");
     report.metric("send_to_sent_p99", hist_ms(&s2s, 0.99), "ms");
+    if let (Some(b), Some(a)) = (&stages0, &stages1) {
+        a.report_since(b, &mut report);
+    }
     if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
         let s = c1.secs_since(&c0);
         report.metric("server_cpu_utilisation", s / elapsed.max(1e-9), "cores");

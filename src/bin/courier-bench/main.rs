@@ -18,6 +18,7 @@ mod pipeline;
 mod report;
 mod sequential;
 mod server;
+mod stages;
 mod throughput;
 
 use std::path::PathBuf;
@@ -70,6 +71,15 @@ struct Common {
         requires = "ws_also"
     )]
     ws_block: usize,
+    /// With --url: the server's metrics endpoint (http://host:port/metrics), for the per-stage
+    /// timings of sends. A spawned server's is known without it.
+    #[arg(
+        long = "metrics-url",
+        global = true,
+        value_name = "URL",
+        requires = "url"
+    )]
+    metrics_url: Option<String>,
     /// Start a server on 127.0.0.1 with a fresh temporary database (the default without --url).
     ///
     /// The database is a temporary SQLite file (synchronous=full unless --server-env
@@ -280,6 +290,7 @@ async fn run(cli: Cli) -> ExitCode {
                     added = added.and(t.add_node(other).await);
                 }
                 t.ws_block = c.ws_block.max(1);
+                t.metrics = c.metrics_url.clone();
                 added.map(|()| t)
             }
             Err(e) => Err(e),

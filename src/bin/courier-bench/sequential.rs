@@ -79,6 +79,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &SequentialArgs) -
     // When message n was sent, in ns since `epoch` (0: not yet), for the recipient's latency.
     let epoch = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..count).map(|_| AtomicU64::new(0)).collect());
+    let stages0 = target.stages(&api.http).await;
     let (cpu0, bench0, cs0) = (target.cpu(), CpuTime::of_self(), target.ctx_switches());
     let receiver = tokio::spawn(receive(
         rws,
@@ -94,6 +95,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &SequentialArgs) -
         .await
         .map_err(|e| format!("recipient task failed: {e}"))?;
     let (cpu1, bench1, cs1) = (target.cpu(), CpuTime::of_self(), target.ctx_switches());
+    let stages1 = target.stages(&api.http).await;
     let mut checks = s.checks;
     checks.merge(r.checks);
     if s.acknowledged != count {
@@ -166,6 +168,12 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &SequentialArgs) -
             y.saturating_sub(x) as f64 / count as f64,
             "switches/send",
         );
+    }
+    match (&stages0, &stages1) {
+        (Some(b), Some(a)) => a.report_since(b, &mut report),
+        _ => report.note(
+            "server stage timings not measured (no metrics endpoint: pass --metrics-url with --url)",
+        ),
     }
     match a.rate {
         None => report.target(

@@ -31,6 +31,9 @@ pub struct Target {
     pub other_nodes: Vec<(SocketAddr, String)>,
     /// How many consecutive users share a node (`--ws-block`; 1: neighbours never do).
     pub ws_block: usize,
+    /// The server's `/metrics` (a spawned server's own port, or `--metrics-url`): per-stage
+    /// timings of sends (see stages.rs).
+    pub metrics: Option<String>,
 }
 
 impl Target {
@@ -61,6 +64,7 @@ impl Target {
             spawned: None,
             other_nodes: Vec::new(),
             ws_block: 1,
+            metrics: None,
         })
     }
 
@@ -82,6 +86,11 @@ impl Target {
                 (*a, h.as_str())
             }
         }
+    }
+
+    /// A scrape of the server's send-stage histograms, when its metrics endpoint is known.
+    pub async fn stages(&self, http: &reqwest::Client) -> Option<crate::stages::Snapshot> {
+        crate::stages::Snapshot::take(http, self.metrics.as_deref()?).await
     }
 
     /// For the report, against a cluster: how many of these (sender, recipient) registration
@@ -423,6 +432,13 @@ fn server_binary(explicit: Option<&Path>) -> R<PathBuf> {
 /// Starts `courier` on 127.0.0.1 with a free port, a fresh database (SQLite, or PostgreSQL with
 /// `--postgres`) and a minimal client folder, waits for `GET /healthz`, and returns it as the
 /// target.
+/// A port nobody listens on now (the OS picks it).
+fn free_port() -> R<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot find a free port: {e}"))?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
 pub async fn spawn(opts: &SpawnOptions, http: &reqwest::Client) -> R<Target> {
     let binary = server_binary(opts.server_bin.as_deref())?;
     let mut last_err = String::new();
@@ -460,11 +476,7 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         "<!doctype html><title>Courier bench</title>",
     )
     .map_err(|e| format!("cannot write index.html: {e}"))?;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("cannot find a free port: {e}"))?;
-        l.local_addr().map_err(|e| e.to_string())?.port()
-    };
+    let port = free_port()?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let database_url = match &pg {
         Some(pg) => pg.url.clone(),
@@ -493,8 +505,12 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         // frame budget (200/s for a person's client) would measure the limit, not the server.
         ("COURIER_FRAME_RATE_PER_SEC".into(), "1000000000".into()),
         ("COURIER_FRAME_BURST".into(), "1000000000".into()),
-        // Its own metrics port, so that it never clashes with a server already running here.
-        ("COURIER_METRICS_ADDR".into(), "127.0.0.1:0".into()),
+        // Its own metrics port, so that it never clashes with a server already running here,
+        // and the bench knows where to read the per-stage timings.
+        (
+            "COURIER_METRICS_ADDR".into(),
+            format!("127.0.0.1:{}", free_port()?),
+        ),
         ("RUST_LOG".into(), "warn".into()),
     ];
     for (k, v) in &opts.env {
@@ -526,6 +542,13 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
     let pid = child.id();
     let database = describe_database(&env, pg.as_ref());
+    let metrics = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "COURIER_METRICS_ADDR")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty() && !v.ends_with(":0"))
+        .map(|v| format!("http://{v}/metrics"));
     let mut target = Target {
         base: format!("http://{addr}"),
         addr,
@@ -543,6 +566,7 @@ async fn spawn_once(binary: &Path, opts: &SpawnOptions, http: &reqwest::Client) 
         }),
         other_nodes: Vec::new(),
         ws_block: 1,
+        metrics,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -69,6 +69,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ThroughputArgs) -
     ));
     let progress = Arc::new(AtomicU64::new(0));
     let ticker = Progress::start("throughput: sent", progress.clone(), (p * n) as u64);
+    let stages0 = target.stages(&api.http).await;
     let (cpu0, bench0, cs0, t0) = (
         target.cpu(),
         CpuTime::of_self(),
@@ -135,6 +136,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ThroughputArgs) -
     }
     let elapsed = finished.duration_since(t0).as_secs_f64();
     let (cpu1, bench1, cs1) = (target.cpu(), CpuTime::of_self(), target.ctx_switches());
+    let stages1 = target.stages(&api.http).await;
     ticker.stop().await;
 
     // The server recorded every acknowledgement: nothing is pending or failed for any recipient.
@@ -155,6 +157,9 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ThroughputArgs) -
     report.metric("messages_verified", counted as f64, "msgs");
     report.metric("seconds", elapsed, "s");
     report.metric("throughput", total / elapsed.max(1e-9), "msgs/s");
+    if let (Some(b), Some(a)) = (&stages0, &stages1) {
+        a.report_since(b, &mut report);
+    }
     if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
         let s = c1.secs_since(&c0);
         report.metric("server_cpu_seconds", s, "s");

@@ -12,16 +12,23 @@ impl MessageStore for PgStore {
         now: i64,
     ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
         let t = Instant::now();
+        // (If a deadlock made the transaction run again, `begin` includes the attempts before.)
+        let mut stages = (Duration::ZERO, Duration::ZERO, Instant::now());
         let (sent, acked) = in_transaction!(self.pool, |tx| {
+            let begun = Instant::now();
             let sent = super::batch::insert_batch_on(&mut tx, batch, now).await?;
             let acked = if acks.is_empty() {
                 Vec::new()
             } else {
                 super::batch::acknowledge_batch_on(&mut tx, acks, now).await?
             };
+            stages = (begun - t, begun.elapsed(), Instant::now());
             Ok::<_, sqlx::Error>((sent, acked))
         })?;
         self.observe("write_batch", t);
+        self.metrics.observe_stage("begin", stages.0);
+        self.metrics.observe_stage("statements", stages.1);
+        self.metrics.observe_stage("commit", stages.2.elapsed());
         Ok((sent, acked))
     }
 

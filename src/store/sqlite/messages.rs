@@ -13,14 +13,19 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
         let t = Instant::now();
         let mut tx = self.write.begin().await?;
+        let begun = Instant::now();
         let sent = super::batch::insert_batch_on(&mut tx, batch, now).await?;
         let acked = if acks.is_empty() {
             Vec::new()
         } else {
             super::batch::acknowledge_batch_on(&mut tx, acks, now).await?
         };
+        let written = Instant::now();
         tx.commit().await?;
         self.observe("write_batch", t);
+        self.metrics.observe_stage("begin", begun - t);
+        self.metrics.observe_stage("statements", written - begun);
+        self.metrics.observe_stage("commit", written.elapsed());
         Ok((sent, acked))
     }
 

@@ -67,6 +67,10 @@ pub struct DeliveryConfig {
     pub send_burst: f64,
     /// Most sends committed in one transaction by the writer.
     pub max_batch: usize,
+    /// How long acknowledgements with no send beside them wait for one to share its commit
+    /// (0: commit them at once). An ack gates nobody's `sent`, a commit of its own costs an fsync
+    /// the next send would wait behind.
+    pub ack_linger_ms: u64,
     // --- per-connection bounds (one user must not be able to exhaust the server) ---
     /// Bytes queued per connection before it is treated as a slow consumer and disconnected.
     pub outbox_max_bytes: usize,
@@ -191,6 +195,7 @@ impl Default for DeliveryConfig {
             send_rate_per_sec: 20.0,
             send_burst: 100.0,
             max_batch: 512,
+            ack_linger_ms: 2,
             outbox_max_bytes: 8 * 1024 * 1024,
             sync_max_messages: 5000,
             typing_interval_ms: 2000,
@@ -459,6 +464,7 @@ impl Config {
         set!("COURIER_SEND_RATE_PER_SEC", d.send_rate_per_sec);
         set!("COURIER_SEND_BURST", d.send_burst);
         set!("COURIER_MAX_BATCH", d.max_batch);
+        set!("COURIER_ACK_LINGER_MS", d.ack_linger_ms);
         set!("COURIER_OUTBOX_MAX_BYTES", d.outbox_max_bytes);
         set!("COURIER_SYNC_MAX_MESSAGES", d.sync_max_messages);
         set!("COURIER_TYPING_INTERVAL_MS", d.typing_interval_ms);

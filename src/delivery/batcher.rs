@@ -6,7 +6,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use app::model::{MessageId, UserId};
 use futures_util::FutureExt;
@@ -50,10 +50,11 @@ impl Batcher {
         fanout: Arc<dyn Fanout>,
         metrics: Arc<Metrics>,
         max_batch: usize,
+        ack_linger: Duration,
     ) -> Batcher {
         let (tx, rx) = mpsc::channel(16_384);
         tokio::spawn(async move {
-            run(store, fanout, metrics, rx, max_batch.max(1)).await;
+            run(store, fanout, metrics, rx, max_batch.max(1), ack_linger).await;
             // The queue only closes at shutdown; anything else means the writer is gone.
             tracing::info!("writer stopped");
         });
@@ -111,9 +112,10 @@ async fn run(
     metrics: Arc<Metrics>,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
+    ack_linger: Duration,
 ) {
     let m = metrics.clone();
-    supervise(&mut rx, max_batch, &m, |jobs| {
+    supervise(&mut rx, max_batch, ack_linger, &m, |jobs| {
         commit_batch(store.clone(), fanout.clone(), metrics.clone(), jobs)
     })
     .await;
@@ -125,6 +127,7 @@ async fn run(
 async fn supervise<F, Fut>(
     rx: &mut mpsc::Receiver<Job>,
     max_batch: usize,
+    ack_linger: Duration,
     metrics: &Metrics,
     mut commit: F,
 ) where
@@ -133,6 +136,7 @@ async fn supervise<F, Fut>(
 {
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        linger_for_a_send(rx, &mut jobs, max_batch, ack_linger).await;
         match AssertUnwindSafe(commit(std::mem::take(&mut jobs)))
             .catch_unwind()
             .await
@@ -151,6 +155,29 @@ async fn supervise<F, Fut>(
             }
         }
         jobs.clear();
+    }
+}
+
+/// A batch of acknowledgements alone waits up to `linger` for a send to join it, so that both
+/// share one commit: committing the acks at once would cost an fsync of their own, and a send
+/// arriving meanwhile would wait behind it (an ack gates nobody's `sent`; a send's sender waits).
+async fn linger_for_a_send(
+    rx: &mut mpsc::Receiver<Job>,
+    jobs: &mut Vec<Job>,
+    max_batch: usize,
+    linger: Duration,
+) {
+    let has_send = |jobs: &[Job]| jobs.iter().any(|j| matches!(j, Job::Send(..)));
+    let has_ack = |jobs: &[Job]| jobs.iter().any(|j| matches!(j, Job::Ack(..)));
+    if linger.is_zero() || has_send(jobs) || !has_ack(jobs) {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + linger;
+    while jobs.len() < max_batch && !has_send(jobs) {
+        match tokio::time::timeout_at(deadline, rx.recv_many(jobs, max_batch - jobs.len())).await {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
     }
 }
 
@@ -231,7 +258,7 @@ mod tests {
         let m = metrics.clone();
         let writer = tokio::spawn(async move {
             let mut batches = 0;
-            supervise(&mut rx, 8, &m, |mut jobs: Vec<Job>| {
+            supervise(&mut rx, 8, Duration::ZERO, &m, |mut jobs: Vec<Job>| {
                 batches += 1;
                 let first = batches == 1;
                 async move {

@@ -57,6 +57,7 @@ impl Delivery {
             fanout.clone(),
             metrics.clone(),
             config.delivery.max_batch,
+            std::time::Duration::from_millis(config.delivery.ack_linger_ms),
         );
         let limiter = rate_limit::RateLimiter::new(
             config.delivery.send_rate_per_sec,

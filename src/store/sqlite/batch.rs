@@ -67,27 +67,44 @@ pub(crate) async fn insert_batch_on(
         }
     }
 
-    // 2. Membership of every (conversation, sender) that may insert.
-    let pairs: Vec<(ConversationId, UserId)> = dedup(
-        batch
-            .iter()
-            .filter(|m| !existing.contains_key(&(m.sender_id, m.client_msg_id.clone())))
-            .map(|m| (m.conversation_id, m.sender_id))
-            .collect(),
-    );
+    // 2. The members of every conversation of the batch (membership of each sender, and the
+    //    recipients), with the display names of the batch's senders — one statement, where
+    //    three would cost three round trips to the worker thread.
+    let conv_ids: Vec<ConversationId> = dedup(batch.iter().map(|m| m.conversation_id).collect());
+    let senders: Vec<UserId> = dedup(batch.iter().map(|m| m.sender_id).collect());
+    let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
     let mut member_ok: HashSet<(ConversationId, UserId)> = HashSet::new();
-    for chunk in pairs.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("WITH k(conversation_id, user_id) AS (");
-        qb.push_values(chunk, |mut b, (c, u)| {
-            b.push_bind(*c).push_bind(*u);
-        });
-        qb.push(
-            ") SELECT cm.conversation_id, cm.user_id FROM k JOIN conversation_members cm \
-             ON cm.conversation_id = k.conversation_id AND cm.user_id = k.user_id",
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    for chunk in conv_ids.chunks(CHUNK) {
+        // Names are joined for senders only: a big group's other members cost no user lookup.
+        // (A batch with more senders than a chunk — only with a raised max_batch — gets every
+        // member's name instead, keeping the bound parameters few.)
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT cm.conversation_id, cm.user_id, u.display_name FROM conversation_members cm \
+             LEFT JOIN users u ON u.id = cm.user_id",
         );
+        if senders.len() <= CHUNK {
+            qb.push(" AND cm.user_id IN (");
+            let mut sep = qb.separated(", ");
+            for u in &senders {
+                sep.push_bind(*u);
+            }
+            qb.push(")");
+        }
+        qb.push(" WHERE cm.conversation_id IN (");
+        let mut sep = qb.separated(", ");
+        for c in chunk {
+            sep.push_bind(*c);
+        }
+        qb.push(") ORDER BY cm.conversation_id, cm.user_id");
         for row in qb.build().fetch_all(&mut *conn).await? {
-            member_ok.insert((row.try_get("conversation_id")?, row.try_get("user_id")?));
+            let (c, u): (ConversationId, UserId) =
+                (row.try_get("conversation_id")?, row.try_get("user_id")?);
+            if let Some(name) = row.try_get::<Option<String>, _>("display_name")? {
+                names.insert(u, name);
+            }
+            member_ok.insert((c, u));
+            members.entry(c).or_default().push(u);
         }
     }
 
@@ -200,41 +217,7 @@ pub(crate) async fn insert_batch_on(
         qb.build().execute(&mut *conn).await?;
     }
 
-    // 7. Members (for recipients) and sender names, once per batch.
-    let conv_ids: Vec<ConversationId> = dedup(batch.iter().map(|m| m.conversation_id).collect());
-    let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
-    for chunk in conv_ids.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id IN (",
-        );
-        let mut sep = qb.separated(", ");
-        for c in chunk {
-            sep.push_bind(*c);
-        }
-        qb.push(") ORDER BY conversation_id, user_id");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            members
-                .entry(row.try_get("conversation_id")?)
-                .or_default()
-                .push(row.try_get("user_id")?);
-        }
-    }
-    let senders: Vec<UserId> = dedup(inserts.iter().map(|&i| batch[i].sender_id).collect());
-    let mut names: HashMap<UserId, String> = HashMap::new();
-    for chunk in senders.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT id, display_name FROM users WHERE id IN (");
-        let mut sep = qb.separated(", ");
-        for s in chunk {
-            sep.push_bind(*s);
-        }
-        qb.push(")");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            names.insert(row.try_get("id")?, row.try_get("display_name")?);
-        }
-    }
-
-    // 8. Outcomes, in batch order.
+    // 7. Outcomes, in batch order.
     let recipients = |m: &Message| -> Vec<UserId> {
         members
             .get(&m.conversation_id)

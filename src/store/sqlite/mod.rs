@@ -80,9 +80,13 @@ impl SqliteStore {
                 .map_err(|e| format!("cannot create the database folder {}: {e}", dir.display()))?;
         }
         options = options.statement_cache_capacity(256);
+        // No ping before each acquire (sqlx's default): the connection lives in this process and
+        // cannot have been hung up on, and the ping is one more round trip to its worker thread
+        // in front of every transaction and every read.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await
@@ -98,6 +102,7 @@ impl SqliteStore {
             .map_err(|e| format!("database migration failed on {}: {e}", path.display()))?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await

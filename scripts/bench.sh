@@ -107,6 +107,8 @@ run latency-1k "1,000 connected users, 1,000 msgs/s for 20 s" \
     latency --users 1000 --rate 1000 --seconds 20
 run latency-5k "1,000 connected users, 5,000 msgs/s for 20 s" \
     latency --users 1000 --rate 5000 --seconds 20
+run disk "the floor: 3,000 appends of 4 KiB + fdatasync in the database's folder, 5 ms apart" \
+    disk --count 3000
 run sequential "one sender, one send in flight, 5,000 messages back to back (acknowledged sends/s)" \
     sequential --messages 5000
 run sequential-100 "one sender to one online recipient, 100 msgs/s for 30 s, one in flight (send→receive to p99.9 and max)" \

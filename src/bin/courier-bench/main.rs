@@ -3,7 +3,7 @@
 //! `--spawn`), and every message that is counted is verified: nothing lost, nothing duplicated,
 //! per-conversation seq order. A failed verification exits non-zero and its numbers do not count.
 //!
-//! Scenarios: `throughput`, `latency`, `sequential`, `drain`, `history`, `connections`, and `smoke` (all of
+//! Scenarios: `throughput`, `latency`, `sequential`, `drain`, `history`, `connections`, `disk`, and `smoke` (all of
 //! them with tiny sizes, for `make test`). See docs/BENCHMARKS.md.
 //!
 //! A spawned server uses a temporary SQLite file by default; with `--postgres ADMIN_URL` it gets a
@@ -11,6 +11,7 @@
 
 mod client;
 mod connections;
+mod disk;
 mod drain;
 mod history;
 mod latency;
@@ -146,6 +147,8 @@ enum Cmd {
     History(history::HistoryArgs),
     /// Many idle authenticated WebSockets with heartbeats: server memory per connection.
     Connections(connections::ConnectionsArgs),
+    /// The disk under the database: one small append + fdatasync, timed (the floor for a durable commit).
+    Disk(disk::DiskArgs),
     /// Every scenario with tiny sizes against a spawned server, verified (runs in `make test`).
     Smoke,
 }
@@ -159,6 +162,7 @@ impl Cmd {
             Cmd::Drain(_) => "drain",
             Cmd::History(_) => "history",
             Cmd::Connections(_) => "connections",
+            Cmd::Disk(_) => "disk",
             Cmd::Smoke => "smoke",
         }
     }
@@ -450,6 +454,7 @@ async fn scenarios(cmd: &Cmd, target: &Target, api: &Api, run_id: &str) -> Vec<R
             "connections",
             connections::run(target, api, run_id, a).await,
         )),
+        Cmd::Disk(a) => out.push(finish("disk", disk::run(target, a).await)),
         Cmd::Smoke => {
             let t = throughput::ThroughputArgs {
                 pairs: 4,
@@ -502,6 +507,13 @@ async fn scenarios(cmd: &Cmd, target: &Target, api: &Api, run_id: &str) -> Vec<R
                 "history",
                 history::run(target, api, run_id, &h).await,
             ));
+            let k = disk::DiskArgs {
+                count: 50,
+                pause_ms: 0,
+                bytes: 4096,
+                dir: None,
+            };
+            out.push(finish("disk", disk::run(target, &k).await));
             let c = connections::ConnectionsArgs {
                 connections: 200,
                 hold_seconds: 3,

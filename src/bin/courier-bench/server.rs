@@ -88,6 +88,11 @@ impl Target {
         }
     }
 
+    /// A spawned server's data folder (where its SQLite database lives).
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        self.spawned.as_ref().map(|s| s.dir.join("data"))
+    }
+
     /// A scrape of the server's send-stage histograms, when its metrics endpoint is known.
     pub async fn stages(&self, http: &reqwest::Client) -> Option<crate::stages::Snapshot> {
         crate::stages::Snapshot::take(http, self.metrics.as_deref()?).await

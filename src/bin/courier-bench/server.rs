@@ -88,9 +88,17 @@ impl Target {
         }
     }
 
-    /// A spawned server's data folder (where its SQLite database lives).
+    /// A spawned server's data folder (where its SQLite database lives; on PostgreSQL, which keeps
+    /// no files there, its temporary folder).
     pub fn data_dir(&self) -> Option<std::path::PathBuf> {
-        self.spawned.as_ref().map(|s| s.dir.join("data"))
+        self.spawned.as_ref().map(|s| {
+            let data = s.dir.join("data");
+            if data.is_dir() {
+                data
+            } else {
+                s.dir.clone()
+            }
+        })
     }
 
     /// A scrape of the server's send-stage histograms, when its metrics endpoint is known.

@@ -256,11 +256,16 @@ pub(crate) async fn mark_delivered_on(
     if locked.is_empty() {
         return Ok(Vec::new());
     }
+    // Not a prepared statement: planned on every run for its own ids and the tables' current size.
+    // A generic plan cached while the tables were nearly empty (a new database) made this the
+    // slowest statement of the hot path until autoanalyze (send p99 54–66 ms instead of 11 ms
+    // within 20 s of a fresh start; docs/BENCHMARKS.md).
     let rows = sqlx::query(&format!(
         "UPDATE messages SET status = $1 WHERE id = ANY($2) AND status < $1 \
          AND {DELIVERED} AND {SENDER_IS_MEMBER} \
          RETURNING id, conversation_id, seq, sender_id, created_at"
     ))
+    .persistent(false)
     .bind(StoredStatus::Delivered)
     .bind(&locked)
     .fetch_all(&mut *conn)

@@ -8,6 +8,10 @@ pub enum StoreError {
     /// The database refused or failed the operation (connection, constraint, I/O, …).
     #[error("database operation failed")]
     Database(#[from] sqlx::Error),
+    /// The same, from the SQLite writer's hot path, which drives its connection directly
+    /// (store/sqlite/direct.rs) instead of through sqlx.
+    #[error("database operation failed")]
+    Embedded(#[from] rusqlite::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -61,6 +61,28 @@ pub enum RecordKind {
     Recall = 1,
 }
 
+impl StoredStatus {
+    /// The status a stored integer stands for (`None` for a value no migration writes).
+    pub(crate) fn from_stored(v: i64) -> Option<StoredStatus> {
+        [
+            StoredStatus::Sent,
+            StoredStatus::Delivered,
+            StoredStatus::Read,
+        ]
+        .into_iter()
+        .find(|s| *s as i64 == v)
+    }
+}
+
+impl RecordKind {
+    /// The kind a stored integer stands for (`None` for a value no migration writes).
+    pub(crate) fn from_stored(v: i64) -> Option<RecordKind> {
+        [RecordKind::Message, RecordKind::Recall]
+            .into_iter()
+            .find(|k| *k as i64 == v)
+    }
+}
+
 impl From<StoredStatus> for MessageStatus {
     fn from(s: StoredStatus) -> MessageStatus {
         match s {
@@ -84,16 +106,16 @@ impl From<RecordStatus> for PushStatus {
 /// A message as selected by every backend's `MSG_COLS` (the message joined to its sender).
 #[derive(sqlx::FromRow)]
 pub(crate) struct MessageRow {
-    id: i64,
-    conversation_id: i64,
-    seq: i64,
-    sender_id: i64,
-    sender_name: String,
-    client_msg_id: String,
-    content: String,
-    status: StoredStatus,
-    recalled_at: Option<i64>,
-    created_at: i64,
+    pub(crate) id: i64,
+    pub(crate) conversation_id: i64,
+    pub(crate) seq: i64,
+    pub(crate) sender_id: i64,
+    pub(crate) sender_name: String,
+    pub(crate) client_msg_id: String,
+    pub(crate) content: String,
+    pub(crate) status: StoredStatus,
+    pub(crate) recalled_at: Option<i64>,
+    pub(crate) created_at: i64,
 }
 
 impl From<MessageRow> for Message {
@@ -139,11 +161,11 @@ impl From<UserRow> for User {
 /// A message whose status moved: `RETURNING id, conversation_id, seq, sender_id, created_at`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ChangeRow {
-    id: i64,
-    conversation_id: i64,
-    seq: i64,
-    sender_id: i64,
-    created_at: i64,
+    pub(crate) id: i64,
+    pub(crate) conversation_id: i64,
+    pub(crate) seq: i64,
+    pub(crate) sender_id: i64,
+    pub(crate) created_at: i64,
 }
 
 impl ChangeRow {

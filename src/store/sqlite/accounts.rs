@@ -31,7 +31,7 @@ impl AccountStore for SqliteStore {
         .bind(display_name)
         .bind(hash)
         .bind(now)
-        .fetch_optional(&self.write)
+        .fetch_optional(&mut self.writer().await.conn)
         .await?;
         self.observe("create_user", t);
         Ok(res.as_ref().map(user_from_row).transpose()?)
@@ -90,7 +90,7 @@ impl AccountStore for SqliteStore {
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
-            .execute(&self.write)
+            .execute(&mut self.writer().await.conn)
             .await?;
         Ok(())
     }
@@ -115,7 +115,7 @@ impl AccountStore for SqliteStore {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
-            .execute(&self.write)
+            .execute(&mut self.writer().await.conn)
             .await?;
         Ok(())
     }
@@ -124,7 +124,7 @@ impl AccountStore for SqliteStore {
     async fn delete_user_sessions(&self, user_id: UserId) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
             .bind(user_id)
-            .execute(&self.write)
+            .execute(&mut self.writer().await.conn)
             .await?;
         Ok(r.rows_affected())
     }
@@ -133,7 +133,7 @@ impl AccountStore for SqliteStore {
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now)
-            .execute(&self.write)
+            .execute(&mut self.writer().await.conn)
             .await?;
         Ok(r.rows_affected())
     }
@@ -143,7 +143,7 @@ impl AccountStore for SqliteStore {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
             .bind(user_id)
-            .execute(&self.write)
+            .execute(&mut self.writer().await.conn)
             .await?;
         Ok(())
     }

@@ -1,15 +1,16 @@
 //! The hot write path of the SQLite backend, set-based: a whole batch of sends (and of
-//! acknowledgements) costs a fixed handful of statements, not a handful per message. Every
-//! statement is a round trip to SQLite's worker thread, so this is what makes group commit pay.
+//! acknowledgements) costs a fixed handful of statements, not a handful per message. These run
+//! synchronously on the writer connection itself ([`super::direct::run_direct`]), so a batch
+//! costs one hand-off to sqlx's worker thread instead of one per statement.
 
 use std::collections::{HashMap, HashSet};
 
-use app::model::{ConversationId, Message, MessageId, UserId};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
+use rusqlite::{Connection, ToSql};
 
-use super::{mark_delivered_on, message_from_row};
-use crate::store::rows::{pushed, RecordKind, RecordStatus, StoredStatus};
-use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
+use crate::store::rows::{pushed, ChangeRow, MessageRow, RecordKind, RecordStatus, StoredStatus};
+use crate::store::rules::{DELIVERED, SENDER_IS_MEMBER};
+use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage, StatusChange};
 
 /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
 const CHUNK: usize = 400;
@@ -18,6 +19,31 @@ fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// `n` rows of `cols` placeholders: `(?, ?), (?, ?)`.
+fn rows_of(n: usize, cols: usize) -> String {
+    let row = format!("({})", vec!["?"; cols].join(", "));
+    vec![row; n].join(", ")
+}
+
+/// `n` placeholders: `?, ?, ?`.
+fn list_of(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// A stored integer that no migration writes is corruption, reported as such (never a panic).
+fn bad_value(column: usize, what: &str, v: i64) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Integer,
+        format!("{v} is not a {what}").into(),
+    )
+}
+
+fn status_at(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<StoredStatus> {
+    let v: i64 = row.get(column)?;
+    StoredStatus::from_stored(v).ok_or_else(|| bad_value(column, "message status", v))
 }
 
 /// What the batch decided for one send before anything is written.
@@ -29,11 +55,11 @@ enum Plan {
     Insert,
 }
 
-pub(crate) async fn insert_batch_on(
-    conn: &mut SqliteConnection,
+pub(crate) fn insert_batch(
+    conn: &Connection,
     batch: &[NewMessage],
     now: i64,
-) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+) -> rusqlite::Result<Vec<InsertOutcome>> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
@@ -48,19 +74,34 @@ pub(crate) async fn insert_batch_on(
     let mut existing: HashMap<(UserId, String), Message> = HashMap::new();
     for chunk in batch.chunks(CHUNK) {
         // A VALUES list joined to the unique index: one index lookup per key.
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("WITH k(sender_id, client_msg_id) AS (");
-        qb.push_values(chunk, |mut b, m| {
-            b.push_bind(m.sender_id).push_bind(m.client_msg_id.clone());
-        });
-        qb.push(
-            ") SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, m.client_msg_id, \
+        let sql = format!(
+            "WITH k(sender_id, client_msg_id) AS (VALUES {}) \
+             SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.display_name, m.client_msg_id, \
              m.content, m.status, m.recalled_at, m.created_at FROM k \
              JOIN messages m ON m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id \
              JOIN users u ON u.id = m.sender_id",
+            rows_of(chunk.len(), 2)
         );
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            let m = message_from_row(&row)?;
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 2);
+        for m in chunk {
+            params.push(&m.sender_id);
+            params.push(&m.client_msg_id);
+        }
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(&*params)?;
+        while let Some(row) = rows.next()? {
+            let m = Message::from(MessageRow {
+                id: row.get(0)?,
+                conversation_id: row.get(1)?,
+                seq: row.get(2)?,
+                sender_id: row.get(3)?,
+                sender_name: row.get(4)?,
+                client_msg_id: row.get(5)?,
+                content: row.get(6)?,
+                status: status_at(row, 7)?,
+                recalled_at: row.get(8)?,
+                created_at: row.get(9)?,
+            });
             if keys.contains(&(m.sender_id, m.client_msg_id.as_str())) {
                 existing.insert((m.sender_id, m.client_msg_id.clone()), m);
             }
@@ -68,8 +109,7 @@ pub(crate) async fn insert_batch_on(
     }
 
     // 2. The members of every conversation of the batch (membership of each sender, and the
-    //    recipients), with the display names of the batch's senders — one statement, where
-    //    three would cost three round trips to the worker thread.
+    //    recipients), with the display names of the batch's senders — one statement.
     let conv_ids: Vec<ConversationId> = dedup(batch.iter().map(|m| m.conversation_id).collect());
     let senders: Vec<UserId> = dedup(batch.iter().map(|m| m.sender_id).collect());
     let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
@@ -79,28 +119,25 @@ pub(crate) async fn insert_batch_on(
         // Names are joined for senders only: a big group's other members cost no user lookup.
         // (A batch with more senders than a chunk — only with a raised max_batch — gets every
         // member's name instead, keeping the bound parameters few.)
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut params: Vec<&dyn ToSql> = Vec::new();
+        let name_filter = if senders.len() <= CHUNK {
+            params.extend(senders.iter().map(|u| u as &dyn ToSql));
+            format!(" AND cm.user_id IN ({})", list_of(senders.len()))
+        } else {
+            String::new()
+        };
+        params.extend(chunk.iter().map(|c| c as &dyn ToSql));
+        let sql = format!(
             "SELECT cm.conversation_id, cm.user_id, u.display_name FROM conversation_members cm \
-             LEFT JOIN users u ON u.id = cm.user_id",
+             LEFT JOIN users u ON u.id = cm.user_id{name_filter} \
+             WHERE cm.conversation_id IN ({}) ORDER BY cm.conversation_id, cm.user_id",
+            list_of(chunk.len())
         );
-        if senders.len() <= CHUNK {
-            qb.push(" AND cm.user_id IN (");
-            let mut sep = qb.separated(", ");
-            for u in &senders {
-                sep.push_bind(*u);
-            }
-            qb.push(")");
-        }
-        qb.push(" WHERE cm.conversation_id IN (");
-        let mut sep = qb.separated(", ");
-        for c in chunk {
-            sep.push_bind(*c);
-        }
-        qb.push(") ORDER BY cm.conversation_id, cm.user_id");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            let (c, u): (ConversationId, UserId) =
-                (row.try_get("conversation_id")?, row.try_get("user_id")?);
-            if let Some(name) = row.try_get::<Option<String>, _>("display_name")? {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(&*params)?;
+        while let Some(row) = rows.next()? {
+            let (c, u): (ConversationId, UserId) = (row.get(0)?, row.get(1)?);
+            if let Some(name) = row.get::<_, Option<String>>(2)? {
                 names.insert(u, name);
             }
             member_ok.insert((c, u));
@@ -132,22 +169,24 @@ pub(crate) async fn insert_batch_on(
     let convs: Vec<(ConversationId, i64)> =
         per_conversation.iter().map(|(c, n)| (*c, *n)).collect();
     for chunk in convs.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("UPDATE conversations SET last_seq = last_seq + CASE id");
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 3 + 1);
         for (c, n) in chunk {
-            qb.push(" WHEN ").push_bind(*c).push(" THEN ").push_bind(*n);
+            params.push(c);
+            params.push(n);
         }
-        qb.push(" END, updated_at = ")
-            .push_bind(now)
-            .push(" WHERE id IN (");
-        let mut sep = qb.separated(", ");
-        for (c, _) in chunk {
-            sep.push_bind(*c);
-        }
-        qb.push(") RETURNING id, last_seq");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            let id: i64 = row.try_get("id")?;
-            let last: i64 = row.try_get("last_seq")?;
+        params.push(&now);
+        params.extend(chunk.iter().map(|(c, _)| c as &dyn ToSql));
+        let sql = format!(
+            "UPDATE conversations SET last_seq = last_seq + CASE id {} END, updated_at = ? \
+             WHERE id IN ({}) RETURNING id, last_seq",
+            vec!["WHEN ? THEN ?"; chunk.len()].join(" "),
+            list_of(chunk.len())
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(&*params)?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let last: i64 = row.get(1)?;
             next_seq.insert(id, last - per_conversation[&id] + 1);
         }
     }
@@ -167,54 +206,47 @@ pub(crate) async fn insert_batch_on(
         seq_of.insert(i, *s);
         *s += 1;
     }
+    let sent = StoredStatus::Sent as i64;
     let mut id_of: HashMap<(UserId, String), MessageId> = HashMap::new();
     for chunk in inserts.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) ",
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
+        for i in chunk {
+            let m = &batch[*i];
+            params.extend([
+                &m.conversation_id as &dyn ToSql,
+                &seq_of[i],
+                &m.sender_id,
+                &m.client_msg_id,
+                &m.content,
+                &sent,
+                &now,
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) \
+             VALUES {} RETURNING id, sender_id, client_msg_id",
+            rows_of(chunk.len(), 7)
         );
-        qb.push_values(chunk, |mut b, &i| {
-            let m = &batch[i];
-            b.push_bind(m.conversation_id)
-                .push_bind(seq_of[&i])
-                .push_bind(m.sender_id)
-                .push_bind(m.client_msg_id.clone())
-                .push_bind(m.content.clone())
-                .push_bind(StoredStatus::Sent)
-                .push_bind(now);
-        });
-        qb.push(" RETURNING id, sender_id, client_msg_id");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            id_of.insert(
-                (row.try_get("sender_id")?, row.try_get("client_msg_id")?),
-                row.try_get("id")?,
-            );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(&*params)?;
+        while let Some(row) = rows.next()? {
+            id_of.insert((row.get(1)?, row.get(2)?), row.get(0)?);
         }
     }
 
     // 6. A pending push record for every recipient of every new message.
     let new_ids: Vec<MessageId> = id_of.values().copied().collect();
+    let (kind, pending) = (RecordKind::Message as i64, RecordStatus::Pending as i64);
     for chunk in new_ids.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut params: Vec<&dyn ToSql> = vec![&kind, &pending, &now, &now];
+        params.extend(chunk.iter().map(|id| id as &dyn ToSql));
+        let sql = format!(
             "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-             SELECT m.id, cm.user_id, ",
+             SELECT m.id, cm.user_id, ?, ?, ?, ? FROM messages m JOIN conversation_members cm \
+             ON cm.conversation_id = m.conversation_id AND cm.user_id <> m.sender_id WHERE m.id IN ({})",
+            list_of(chunk.len())
         );
-        qb.push_bind(RecordKind::Message)
-            .push(", ")
-            .push_bind(RecordStatus::Pending)
-            .push(", ")
-            .push_bind(now)
-            .push(", ")
-            .push_bind(now)
-            .push(
-            " FROM messages m JOIN conversation_members cm ON cm.conversation_id = m.conversation_id \
-             AND cm.user_id <> m.sender_id WHERE m.id IN (",
-        );
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        qb.build().execute(&mut *conn).await?;
+        conn.prepare_cached(&sql)?.execute(&*params)?;
     }
 
     // 7. Outcomes, in batch order.
@@ -257,11 +289,11 @@ pub(crate) async fn insert_batch_on(
 
 /// Acknowledgements of many users at once: one UPDATE per chunk of exact (message, user) pairs,
 /// then one status update for the messages that became delivered.
-pub(crate) async fn acknowledge_batch_on(
-    conn: &mut SqliteConnection,
+pub(crate) fn acknowledge_batch(
+    conn: &Connection,
     jobs: &[(UserId, Vec<MessageId>)],
     now: i64,
-) -> Result<Vec<AckOutcome>, sqlx::Error> {
+) -> rusqlite::Result<Vec<AckOutcome>> {
     let mut outcomes: Vec<AckOutcome> = jobs.iter().map(|_| AckOutcome::default()).collect();
     // Each (message, user) pair is credited to the first job that asked for it.
     let mut owner: HashMap<(MessageId, UserId), usize> = HashMap::new();
@@ -271,30 +303,33 @@ pub(crate) async fn acknowledge_batch_on(
         }
     }
     let pairs: Vec<(MessageId, UserId)> = dedup(owner.keys().copied().collect());
+    let pushed_status = RecordStatus::Pushed as i64;
     let mut delivered_owner: HashMap<MessageId, usize> = HashMap::new();
     for chunk in pairs.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("UPDATE message_push_records SET push_status = ");
-        qb.push_bind(RecordStatus::Pushed)
-            .push(", push_time = ")
-            .push_bind(now)
-            .push(", update_time = ")
-            .push_bind(now)
-            .push(", error_message = NULL, next_retry_at = NULL WHERE id IN (SELECT r.id FROM (");
+        let mut params: Vec<&dyn ToSql> = vec![&pushed_status, &now, &now];
+        for (m, u) in chunk {
+            params.push(m);
+            params.push(u);
+        }
         // Exact (message, user) pairs, each an index lookup.
-        qb.push_values(chunk, |mut b, (m, u)| {
-            b.push_bind(*m).push_bind(*u);
-        });
-        qb.push(concat!(
-            ") AS k JOIN message_push_records r ON r.message_id = k.column1 AND r.user_id = k.column2 \
-             WHERE r.push_status <> ",
-            pushed!(),
-            ") RETURNING message_id, user_id, kind"
-        ));
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            let m: i64 = row.try_get("message_id")?;
-            let u: i64 = row.try_get("user_id")?;
-            let kind: RecordKind = row.try_get("kind")?;
+        let sql = format!(
+            concat!(
+                "UPDATE message_push_records SET push_status = ?, push_time = ?, update_time = ?, \
+                 error_message = NULL, next_retry_at = NULL WHERE id IN (SELECT r.id FROM (VALUES {}) AS k \
+                 JOIN message_push_records r ON r.message_id = k.column1 AND r.user_id = k.column2 \
+                 WHERE r.push_status <> ",
+                pushed!(),
+                ") RETURNING message_id, user_id, kind"
+            ),
+            rows_of(chunk.len(), 2)
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(&*params)?;
+        while let Some(row) = rows.next()? {
+            let m: i64 = row.get(0)?;
+            let u: i64 = row.get(1)?;
+            let k: i64 = row.get(2)?;
+            let kind = RecordKind::from_stored(k).ok_or_else(|| bad_value(2, "record kind", k))?;
             let j = owner[&(m, u)];
             outcomes[j].acknowledged += 1;
             if kind == RecordKind::Message {
@@ -303,12 +338,43 @@ pub(crate) async fn acknowledge_batch_on(
         }
     }
     let candidates: Vec<MessageId> = dedup(delivered_owner.keys().copied().collect());
-    for chunk in candidates.chunks(CHUNK) {
-        for change in mark_delivered_on(conn, chunk).await? {
-            outcomes[delivered_owner[&change.message_id]]
-                .delivered
-                .push(change);
-        }
+    for change in mark_delivered(conn, &candidates)? {
+        outcomes[delivered_owner[&change.message_id]]
+            .delivered
+            .push(change);
     }
     Ok(outcomes)
+}
+
+/// Moves the messages among `ids` that are delivered by the rule ([`DELIVERED`]: recipients'
+/// records exist and all are acknowledged) to delivered — unless their sender left the
+/// conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
+pub(crate) fn mark_delivered(
+    conn: &Connection,
+    ids: &[MessageId],
+) -> rusqlite::Result<Vec<StatusChange>> {
+    let delivered = StoredStatus::Delivered as i64;
+    let mut changes = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut params: Vec<&dyn ToSql> = vec![&delivered, &delivered];
+        params.extend(chunk.iter().map(|id| id as &dyn ToSql));
+        let sql = format!(
+            "UPDATE messages SET status = ? WHERE status < ? AND {DELIVERED} AND {SENDER_IS_MEMBER} \
+             AND id IN ({}) RETURNING id, conversation_id, seq, sender_id, created_at",
+            list_of(chunk.len())
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(&*params)?;
+        while let Some(row) = rows.next()? {
+            let change = ChangeRow {
+                id: row.get(0)?,
+                conversation_id: row.get(1)?,
+                seq: row.get(2)?,
+                sender_id: row.get(3)?,
+                created_at: row.get(4)?,
+            };
+            changes.push(change.to(MessageStatus::Delivered));
+        }
+    }
+    Ok(changes)
 }

@@ -12,7 +12,9 @@ impl ConversationStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
-        let mut tx = self.write.begin().await?;
+        let mut writer = self.writer().await;
+        let writer = &mut *writer;
+        let mut tx = writer.conn.begin().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
             .bind(b)
             .fetch_optional(&mut *tx)
@@ -63,7 +65,9 @@ impl ConversationStore for SqliteStore {
         all.sort_unstable();
         all.dedup();
         let t = Instant::now();
-        let mut tx = self.write.begin().await?;
+        let mut writer = self.writer().await;
+        let writer = &mut *writer;
+        let mut tx = writer.conn.begin().await?;
         // A fixed number of statements (the writer is shared: a big group must not hold it
         // for one round trip per member). Callers cap the members (GROUP_MEMBERS_MAX), which
         // keeps the bound parameters far below SQLite's limit.
@@ -197,7 +201,10 @@ impl ConversationStore for SqliteStore {
         user: UserId,
     ) -> StoreResult<LeaveOutcome> {
         let t = Instant::now();
-        let mut tx = self.write.begin().await?;
+        let mut writer = self.writer().await;
+        let writer = &mut *writer;
+        let (conn, direct) = writer.split();
+        let mut tx = conn.begin().await?;
         let Some(membership) = membership_on(&mut tx, id, user).await? else {
             return Ok(LeaveOutcome::NotMember);
         };
@@ -229,10 +236,8 @@ impl ConversationStore for SqliteStore {
             .collect();
         waited.sort_unstable();
         waited.dedup();
-        let mut delivered = Vec::new();
-        for chunk in waited.chunks(500) {
-            delivered.extend(mark_delivered_on(&mut tx, chunk).await?);
-        }
+        let delivered =
+            direct::run_direct(&mut tx, direct, |c| batch::mark_delivered(c, &waited)).await?;
         // Messages after the leaver's read position that every other remaining member has read.
         let read = mark_read_on(&mut tx, id, read_seq, None, user).await?;
         let members = member_ids_on(&mut tx, id).await?;

@@ -57,7 +57,9 @@ impl LedgerStore for SqliteStore {
         // Set-based: one read of the records concerned, then one update per distinct attempt
         // count (each has its own backoff), however many messages expired at once.
         let t = Instant::now();
-        let mut tx = self.write.begin().await?;
+        let mut writer = self.writer().await;
+        let writer = &mut *writer;
+        let mut tx = writer.conn.begin().await?;
         let mut by_attempts: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
         for chunk in message_ids.chunks(400) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -120,7 +122,10 @@ impl LedgerStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<ReadOutcome>> {
         let t = Instant::now();
-        let mut tx = self.write.begin().await?;
+        let mut writer = self.writer().await;
+        let writer = &mut *writer;
+        let (conn, direct) = writer.split();
+        let mut tx = conn.begin().await?;
         let Some(membership) = membership_on(&mut tx, id, user).await? else {
             return Ok(None);
         };
@@ -158,7 +163,7 @@ impl LedgerStore for SqliteStore {
         .bind(new)
         .fetch_all(&mut *tx)
         .await?;
-        let ack = acknowledge_on(&mut tx, user, &ids, now).await?;
+        let ack = acknowledge_on(&mut tx, direct, user, &ids, now).await?;
         let read = mark_read_on(&mut tx, id, old, Some(new), user).await?;
         tx.commit().await?;
         // Report each message once, at its highest new status.
@@ -233,7 +238,10 @@ impl LedgerStore for SqliteStore {
             qb.push(") ORDER BY message_id LIMIT ")
                 .push_bind(limit)
                 .push(") RETURNING user_id, message_id, kind");
-            let rows: Vec<StalePush> = qb.build_query_as().fetch_all(&self.write).await?;
+            let rows: Vec<StalePush> = qb
+                .build_query_as()
+                .fetch_all(&mut self.writer().await.conn)
+                .await?;
             stale.extend(rows);
         }
         stale.sort_by_key(|s| (s.user_id, s.message_id));
@@ -250,7 +258,7 @@ impl LedgerStore for SqliteStore {
         )
         .bind(job)
         .bind(period)
-        .fetch_optional(&self.write)
+        .fetch_optional(&mut self.writer().await.conn)
         .await?;
         Ok(claimed.is_some())
     }
@@ -274,7 +282,7 @@ impl LedgerStore for SqliteStore {
         .bind(now)
         .bind(max_retries)
         .bind(limit)
-        .fetch_all(&self.write)
+        .fetch_all(&mut self.writer().await.conn)
         .await?;
         let mut due = rows
             .iter()
@@ -304,7 +312,7 @@ impl LedgerStore for SqliteStore {
         .bind(next_retry_at)
         .bind(record_id)
         .bind(RecordStatus::Failed)
-        .execute(&self.write)
+        .execute(&mut self.writer().await.conn)
         .await?;
         Ok(())
     }
@@ -320,7 +328,7 @@ impl LedgerStore for SqliteStore {
         .bind(now)
         .bind(record_id)
         .bind(RecordStatus::Failed)
-        .execute(&self.write)
+        .execute(&mut self.writer().await.conn)
         .await?;
         Ok(())
     }
@@ -338,7 +346,7 @@ impl LedgerStore for SqliteStore {
                 " AND update_time < ? LIMIT 5000)"
             ))
             .bind(before)
-            .execute(&self.write)
+            .execute(&mut self.writer().await.conn)
             .await?
             .rows_affected();
             total += n;

@@ -12,16 +12,24 @@ impl MessageStore for SqliteStore {
         now: i64,
     ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
         let t = Instant::now();
-        let mut tx = self.write.begin().await?;
-        let begun = Instant::now();
-        let sent = super::batch::insert_batch_on(&mut tx, batch, now).await?;
-        let acked = if acks.is_empty() {
-            Vec::new()
-        } else {
-            super::batch::acknowledge_batch_on(&mut tx, acks, now).await?
-        };
-        let written = Instant::now();
-        tx.commit().await?;
+        let mut writer = self.writer().await;
+        // The whole transaction in one go on the writer connection (store/sqlite/direct.rs).
+        let (sent, acked, begun, written) = writer
+            .run_direct(|c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let begun = Instant::now();
+                let sent = batch::insert_batch(&tx, batch, now)?;
+                let acked = if acks.is_empty() {
+                    Vec::new()
+                } else {
+                    batch::acknowledge_batch(&tx, acks, now)?
+                };
+                let written = Instant::now();
+                tx.commit()?;
+                Ok((sent, acked, begun, written))
+            })
+            .await?;
+        drop(writer);
         self.observe("write_batch", t);
         self.metrics.observe_stage("begin", begun - t);
         self.metrics.observe_stage("statements", written - begun);
@@ -150,7 +158,9 @@ impl MessageStore for SqliteStore {
         window_ms: i64,
         now: i64,
     ) -> StoreResult<RecallOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut writer = self.writer().await;
+        let writer = &mut *writer;
+        let mut tx = writer.conn.begin().await?;
         let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -204,7 +214,7 @@ impl MessageStore for SqliteStore {
         // The old text still sits in WAL frames until they are checkpointed and the WAL is
         // truncated; do that now so a recall scrubs the disk (backups taken earlier keep it).
         match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(&self.write)
+            .fetch_one(&mut writer.conn)
             .await
         {
             Ok((0, _, _)) => {}

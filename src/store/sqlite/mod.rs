@@ -16,11 +16,14 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{FromRow, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{
+    ConnectOptions, Connection, FromRow, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool,
+};
 
 mod accounts;
 mod batch;
 mod conversations;
+mod direct;
 mod ledger;
 mod messages;
 
@@ -29,7 +32,7 @@ use super::rows::{
     failed, push_stats, pushed, shared_conversation, ChangeRow, ConversationRow, DueRetryRow,
     MemberRow, MessageRow, RecordKind, RecordRow, RecordStatus, StoredStatus, UserRow,
 };
-use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
+use super::rules::{READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StalePush,
@@ -46,7 +49,7 @@ pub(crate) const MSG_COLS: &str =
 
 pub struct SqliteStore {
     read: SqlitePool,
-    write: SqlitePool,
+    write: tokio::sync::Mutex<direct::Writer>,
     metrics: Arc<Metrics>,
 }
 
@@ -83,21 +86,15 @@ impl SqliteStore {
         // No ping before each acquire (sqlx's default): the connection lives in this process and
         // cannot have been hung up on, and the ping is one more round trip to its worker thread
         // in front of every transaction and every read.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot open the database {}: {e} (check DATABASE_URL)",
-                    path.display()
-                )
-            })?;
+        // The one writer: a connection of its own, not a pool's (store/sqlite/direct.rs).
+        let mut write = options.connect().await.map_err(|e| {
+            format!(
+                "cannot open the database {}: {e} (check DATABASE_URL)",
+                path.display()
+            )
+        })?;
         MIGRATOR
-            .run(&write)
+            .run(&mut write)
             .await
             .map_err(|e| format!("database migration failed on {}: {e}", path.display()))?;
         let read = SqlitePoolOptions::new()
@@ -114,9 +111,14 @@ impl SqliteStore {
             })?;
         Ok(SqliteStore {
             read,
-            write,
+            write: tokio::sync::Mutex::new(direct::Writer::new(write)),
             metrics,
         })
+    }
+
+    /// The writer connection, for this task alone until the guard drops.
+    async fn writer(&self) -> tokio::sync::MutexGuard<'_, direct::Writer> {
+        self.write.lock().await
     }
 
     fn observe(&self, op: &'static str, started: Instant) {
@@ -151,11 +153,14 @@ async fn member_ids_on(
 /// Marks `user`'s records for `ids` pushed and returns the messages that became delivered.
 async fn acknowledge_on(
     conn: &mut SqliteConnection,
+    direct: &mut Option<rusqlite::Connection>,
     user: UserId,
     ids: &[MessageId],
     now: i64,
-) -> Result<AckOutcome, sqlx::Error> {
-    let mut out = batch::acknowledge_batch_on(conn, &[(user, ids.to_vec())], now).await?;
+) -> StoreResult<AckOutcome> {
+    let jobs = [(user, ids.to_vec())];
+    let mut out =
+        direct::run_direct(conn, direct, |c| batch::acknowledge_batch(c, &jobs, now)).await?;
     Ok(out.pop().unwrap_or_default())
 }
 
@@ -188,34 +193,6 @@ pub(crate) async fn membership_on(
         })
     })
     .transpose()
-}
-
-/// Moves the messages among `ids` that are delivered by the rule ([`DELIVERED`]: recipients'
-/// records exist and all are acknowledged) to delivered — unless their sender left the
-/// conversation (nobody is left to be told; see [`SENDER_IS_MEMBER`]).
-pub(crate) async fn mark_delivered_on(
-    conn: &mut SqliteConnection,
-    ids: &[MessageId],
-) -> Result<Vec<StatusChange>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE messages SET status = ");
-    qb.push_bind(StoredStatus::Delivered)
-        .push(" WHERE status < ")
-        .push_bind(StoredStatus::Delivered)
-        .push(format!(
-            " AND {DELIVERED} AND {SENDER_IS_MEMBER} AND id IN ("
-        ));
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
-    }
-    qb.push(") RETURNING id, conversation_id, seq, sender_id, created_at");
-    let rows = qb.build().fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| change_from_row(r, MessageStatus::Delivered))
-        .collect()
 }
 
 /// Moves the messages of `conversation` with `after < seq <= up_to` not sent by `reader` that

@@ -119,3 +119,86 @@ pub(crate) async fn run_direct<T>(
     drop(locked);
     Ok(out?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{AccountStore, ConversationStore, InsertOutcome, MessageStore, NewMessage};
+    use crate::telemetry::Metrics;
+
+    fn send(conversation_id: i64, sender_id: i64, id: &str, content: &str) -> NewMessage {
+        NewMessage {
+            conversation_id,
+            sender_id,
+            client_msg_id: id.into(),
+            content: content.into(),
+        }
+    }
+
+    /// A batch that fails half-way (here: a trigger aborts its INSERT) is rolled back whole, and
+    /// the writer connection is left as it was: the next batch and the next sqlx transaction on
+    /// it both commit. Without the rollback the connection would stay inside a transaction that
+    /// sqlx knows nothing of, and every later write would fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_rolls_back_and_leaves_the_writer_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url, "full", Arc::new(Metrics::default()))
+            .await
+            .unwrap();
+        let a = store
+            .create_user("ann", "Ann", "x", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let b = store
+            .create_user("bob", "Bob", "x", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let c = store
+            .direct_conversation(a.id, b.id, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN new.content = 'boom' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&mut store.writer().await.conn)
+        .await
+        .unwrap();
+
+        let failed = store
+            .write_batch(
+                &[send(c, a.id, "m1", "fine"), send(c, a.id, "m2", "boom")],
+                &[],
+                2,
+            )
+            .await;
+        assert!(failed.is_err(), "the trigger must fail the batch");
+
+        let (sent, _) = store
+            .write_batch(&[send(c, a.id, "m3", "after")], &[], 3)
+            .await
+            .expect("the writer is usable after a failed batch");
+        let InsertOutcome::Inserted(first) = &sent[0] else {
+            panic!("expected an insert, got {:?}", sent[0]);
+        };
+        assert_eq!(first.message.seq, 1, "the failed batch advanced nothing");
+        let (history, _) = store.history(c, None, 50).await.unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .map(|m| m.client_msg_id.as_str())
+                .collect::<Vec<_>>(),
+            ["m3"],
+            "nothing of the failed batch was kept"
+        );
+        // A sqlx transaction on the same connection still works (sqlx's view is intact).
+        let g = store.create_group(a.id, "g", &[b.id], 4).await.unwrap();
+        assert!(g.is_some());
+    }
+}

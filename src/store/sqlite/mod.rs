@@ -83,9 +83,6 @@ impl SqliteStore {
                 .map_err(|e| format!("cannot create the database folder {}: {e}", dir.display()))?;
         }
         options = options.statement_cache_capacity(256);
-        // No ping before each acquire (sqlx's default): the connection lives in this process and
-        // cannot have been hung up on, and the ping is one more round trip to its worker thread
-        // in front of every transaction and every read.
         // The one writer: a connection of its own, not a pool's (store/sqlite/direct.rs).
         let mut write = options.connect().await.map_err(|e| {
             format!(
@@ -97,6 +94,9 @@ impl SqliteStore {
             .run(&mut write)
             .await
             .map_err(|e| format!("database migration failed on {}: {e}", path.display()))?;
+        // No ping before each acquire (sqlx's default): the connection lives in this process and
+        // cannot have been hung up on, and the ping is one more round trip to its worker thread
+        // in front of every transaction and every read.
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)

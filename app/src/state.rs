@@ -157,17 +157,13 @@ impl AppState {
             }
         });
 
-        // Reading: the open conversation, the tab visible → read up to the newest shown.
+        // Reading: the tab visible → read up to the newest message that has been on screen in
+        // the open conversation (never merely loaded: see `ClientState::on_screen`).
         let read_target = Memo::new(move |_| {
             if !app.visible.get() {
                 return None;
             }
-            app.store.with(|s| {
-                let id = s.active?;
-                let newest = s.newest_shown_seq(id)?;
-                let read = s.conversations.get(&id)?.info.read_seq;
-                (newest > read).then_some((id, newest))
-            })
+            app.store.with(|s| s.read_target())
         });
         Effect::new(move |_| {
             if let Some((id, seq)) = read_target.get() {
@@ -191,6 +187,17 @@ impl AppState {
 
         app.check_session();
         app
+    }
+
+    /// The message list's report of the newest committed message on screen in `id`.
+    pub fn on_screen(&self, id: ConversationId, newest: Option<Seq>) {
+        let now = newest.map(|seq| (id, seq));
+        if self.store.with_untracked(|s| s.on_screen) != now {
+            self.dispatch(Event::OnScreen {
+                conversation_id: id,
+                newest,
+            });
+        }
     }
 
     fn dispatch(&self, ev: Event) {

@@ -183,6 +183,11 @@ pub struct ClientState {
     /// after a connection was lost, not during the first connect).
     pub ever_open: bool,
     pub active: Option<ConversationId>,
+    /// The newest committed message of the open conversation that is on the reader's screen
+    /// (reported by the message list as the user scrolls and as messages arrive). Only what
+    /// was on screen counts as read: a message that arrived while the reader was scrolled up
+    /// stays unread until it is scrolled into view.
+    pub on_screen: Option<(ConversationId, Seq)>,
     /// Conversations that messages referred to but the list does not hold: fetch them.
     pub unknown_conversations: BTreeSet<ConversationId>,
     /// Conversations where a live message skipped seqs: ask the server for the tail.
@@ -217,6 +222,11 @@ pub enum Event {
     /// The user switched to a conversation (or to none). In-flight history requests of other
     /// conversations are abandoned: their answers will be ignored.
     Opened(Option<ConversationId>),
+    /// The message list reports the newest committed message on screen (`None`: none is).
+    OnScreen {
+        conversation_id: ConversationId,
+        newest: Option<Seq>,
+    },
     /// The answer to a [`HistoryRequest`].
     HistoryLoaded {
         token: u64,
@@ -348,12 +358,23 @@ pub fn apply(state: &mut ClientState, event: Event) {
             }
         }
         Event::Opened(id) => {
+            if state.active != id {
+                state.on_screen = None;
+            }
             state.active = id;
             for (cid, tl) in state.timelines.iter_mut() {
                 if Some(*cid) != id {
                     tl.loading = None;
                 }
             }
+        }
+        Event::OnScreen {
+            conversation_id,
+            newest,
+        } => {
+            state.on_screen = newest
+                .filter(|_| state.active == Some(conversation_id))
+                .map(|seq| (conversation_id, seq));
         }
         Event::HistoryLoaded { token, page } => state.history_loaded(token, page),
         Event::HistoryFailed { token } => {
@@ -705,6 +726,18 @@ impl ClientState {
             return None;
         }
         tl.last_seq()
+    }
+
+    /// How far the reader has read, if that is further than the stored read position: the
+    /// newest message of the open conversation that has been on screen. (Whether the tab is
+    /// visible is the caller's part.)
+    pub fn read_target(&self) -> Option<(ConversationId, Seq)> {
+        let (id, seq) = self.on_screen?;
+        if self.active != Some(id) {
+            return None;
+        }
+        let read = self.conversations.get(&id)?.info.read_seq;
+        (seq > read).then_some((id, seq))
     }
 
     /// Who is typing in a conversation at `now`.

@@ -37,6 +37,7 @@ export interface Conversation {
   title: string;
   members: { user_id: number; username: string; display_name: string; read_seq: number; delivered_seq: number }[];
   last_seq: number;
+  read_seq: number;
   unread: number;
 }
 

@@ -95,10 +95,17 @@ pub fn MessageList(
         }
     };
 
+    let report_on_screen = move || {
+        if let Some(el) = list_ref.get_untracked() {
+            app.on_screen(id, newest_on_screen(&el));
+        }
+    };
+
     let on_scroll = move |_| {
         let Some(el) = list_ref.get_untracked() else {
             return;
         };
+        report_on_screen();
         // While a page lands the position is about to be restored: these events are ours.
         if anchor.get_value().is_some() || seq_anchor.get_value().is_some() {
             return;
@@ -173,6 +180,9 @@ pub fn MessageList(
                 anchor.set_value(None);
                 seq_anchor.set_value(None);
             }
+            // Whatever moved, what is on screen may have changed (a message arrived at the
+            // bottom the reader is at, a page landed, the position was restored).
+            app.on_screen(id, newest_on_screen(&el));
             // Too little to scroll: nothing would ever trigger the older page, so fetch it.
             if f.loaded && f.has_more && !f.loading && el.scroll_height() <= el.client_height() + 4
             {
@@ -246,13 +256,62 @@ pub fn MessageList(
                 </Show>
             </div>
             <Show when=move || unseen.get()>
-                <button type="button" class="jump-latest" on:click=move |_| scroll_to_bottom()>
+                <button
+                    type="button"
+                    class="jump-latest"
+                    data-testid="new-messages-pill"
+                    on:click=move |_| scroll_to_bottom()
+                >
                     {move || i18n.t().new_messages_below}
                     " ↓"
                 </button>
             </Show>
         </div>
     }
+}
+
+/// Share of a bubble (or, for a bubble taller than the list, of the list) that must be in view
+/// for the message to count as seen.
+const SEEN_SHARE: f64 = 0.6;
+
+/// The seq of the newest committed message on screen: at least [`SEEN_SHARE`] of it in view.
+/// `None` when none is — also when the list is not laid out at all (a hidden pane, a phone
+/// showing the conversation list).
+fn newest_on_screen(list: &web_sys::HtmlDivElement) -> Option<Seq> {
+    let view = list.get_bounding_client_rect();
+    if view.height() <= 0.0 {
+        return None;
+    }
+    let nodes = list
+        .query_selector_all("[data-testid=message][data-seq]")
+        .ok()?;
+    let rect = |i: u32| -> Option<(web_sys::Element, web_sys::DomRect)> {
+        let e = nodes.item(i)?.dyn_into::<web_sys::Element>().ok()?;
+        let r = e.get_bounding_client_rect();
+        Some((e, r))
+    };
+    // Bubbles are in document order, top to bottom: find the last one starting above the
+    // list's bottom edge by bisection (a long timeline scrolled far up stays cheap).
+    let (mut lo, mut hi) = (0u32, nodes.length());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match rect(mid) {
+            Some((_, r)) if r.top() < view.bottom() => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    // Then walk up to the newest one that is in view enough.
+    for i in (0..lo).rev() {
+        let (e, r) = rect(i)?;
+        if r.bottom() <= view.top() {
+            return None;
+        }
+        let shown = r.bottom().min(view.bottom()) - r.top().max(view.top());
+        if shown >= SEEN_SHARE * r.height().min(view.height()) {
+            return e.get_attribute("data-seq")?.parse().ok();
+        }
+    }
+    None
 }
 
 /// The `data-seq` of the first message at least partly in view, and its offset from the top.

@@ -999,3 +999,70 @@ fn leaving_a_group_forgets_it_and_ignores_late_news_about_it() {
     apply(&mut s, Event::ConversationLeft(C2));
     assert_eq!(s.conversation_list().len(), 1);
 }
+
+#[test]
+fn only_what_was_on_screen_counts_as_read() {
+    let mut s = state_with(5);
+    open_and_load(&mut s, C1, page(C1, 1..=5, false));
+    // Loaded but not yet reported on screen: nothing to read beyond the stored position.
+    assert_eq!(s.read_target(), None);
+    apply(
+        &mut s,
+        Event::OnScreen {
+            conversation_id: C1,
+            newest: Some(5),
+        },
+    );
+    assert_eq!(s.read_target(), Some((C1, 5)));
+    apply(
+        &mut s,
+        Event::ReadPosition {
+            conversation_id: C1,
+            user_id: ME,
+            seq: 5,
+        },
+    );
+    assert_eq!(s.read_target(), None);
+    // A message arrives while the reader is scrolled up (the list still reports 5): unread.
+    apply(&mut s, Event::Live(msg(C1, 6, BOB)));
+    assert_eq!(s.read_target(), None);
+    assert_eq!(s.unread(C1), 1);
+    // Scrolled up further: an older message on screen never moves the position back.
+    apply(
+        &mut s,
+        Event::OnScreen {
+            conversation_id: C1,
+            newest: Some(2),
+        },
+    );
+    assert_eq!(s.read_target(), None);
+    // Scrolled to it: now it is read.
+    apply(
+        &mut s,
+        Event::OnScreen {
+            conversation_id: C1,
+            newest: Some(6),
+        },
+    );
+    assert_eq!(s.read_target(), Some((C1, 6)));
+    // A report for a conversation that is not the open one is ignored, and switching away
+    // forgets what was on screen.
+    apply(
+        &mut s,
+        Event::OnScreen {
+            conversation_id: C2,
+            newest: Some(9),
+        },
+    );
+    assert_eq!(s.read_target(), None);
+    apply(
+        &mut s,
+        Event::OnScreen {
+            conversation_id: C1,
+            newest: Some(6),
+        },
+    );
+    apply(&mut s, Event::Opened(Some(C2)));
+    assert_eq!(s.on_screen, None);
+    assert_eq!(s.read_target(), None);
+}

@@ -33,6 +33,9 @@ const DEFAULT_TIMEOUT_MS: f64 = 60_000.0;
 pub const LOG_CAPACITY: usize = 300;
 pub const RTT_CAPACITY: usize = 60;
 const TICK: Duration = Duration::from_secs(1);
+/// A probe ping unanswered this long means the connection is gone (a half-open socket looks
+/// fine to the browser; this finds out in seconds instead of a heartbeat timeout).
+const PROBE_TIMEOUT_MS: f64 = 3_000.0;
 
 /// What the socket tells its owner.
 #[derive(Debug, Clone)]
@@ -159,6 +162,8 @@ struct Inner {
     last_ping: f64,
     pings: VecDeque<(u64, f64)>,
     next_nonce: u64,
+    /// When an unanswered probe ping went out (any frame received answers it).
+    probe_at: Option<f64>,
 }
 
 /// A cheap handle to the one socket.
@@ -167,6 +172,15 @@ pub struct Socket {
     inner: Rc<RefCell<Inner>>,
     handler: Handler,
     pub diag: SocketDiag,
+}
+
+/// What the browser believes about the network (`navigator.onLine`); `true` when unknown.
+/// `false` is reliable (no interface is up, or the user switched the network off); `true`
+/// proves nothing, which is what the probe is for.
+fn browser_online() -> bool {
+    web_sys::window()
+        .map(|w| w.navigator().on_line())
+        .unwrap_or(true)
 }
 
 fn now_ms() -> f64 {
@@ -217,6 +231,7 @@ impl Socket {
                 last_ping: 0.0,
                 pings: VecDeque::new(),
                 next_nonce: 1,
+                probe_at: None,
             })),
             handler: Rc::new(handler),
             diag,
@@ -294,6 +309,69 @@ impl Socket {
         }
     }
 
+    /// The browser reported the network gone (its `offline` event): drop the connection at once
+    /// rather than waiting for the heartbeat to notice, and try nothing more until the network is
+    /// back (`reconnect_now` on `online`) — but for a slow fallback attempt, in case the browser
+    /// is wrong.
+    pub fn network_lost(&self) {
+        {
+            let inner = self.inner.borrow();
+            if !inner.running || inner.state == ConnState::Offline {
+                return;
+            }
+        }
+        self.diag
+            .push(LogKind::Warn, "network lost (browser offline)");
+        self.teardown(4000, "offline");
+        self.set_state(ConnState::Offline);
+        self.schedule_connect(MAX_BACKOFF_MS, true);
+    }
+
+    /// Asks the server for a sign of life now (after a send, on coming back to the tab or the
+    /// network): no answer within [`PROBE_TIMEOUT_MS`] drops the connection, and the usual
+    /// reconnect follows.
+    pub fn probe(&self) {
+        let open = {
+            let inner = self.inner.borrow();
+            inner.state == ConnState::Open && inner.probe_at.is_none()
+        };
+        if open {
+            let now = now_ms();
+            self.inner.borrow_mut().probe_at = Some(now);
+            self.send_ping(now);
+        }
+    }
+
+    fn send_ping(&self, now: f64) {
+        let nonce = {
+            let mut inner = self.inner.borrow_mut();
+            let nonce = inner.next_nonce;
+            inner.next_nonce += 1;
+            inner.last_ping = now;
+            inner.pings.push_back((nonce, now));
+            while inner.pings.len() > 8 {
+                inner.pings.pop_front();
+            }
+            nonce
+        };
+        self.send(&ClientFrame::Ping { nonce });
+    }
+
+    /// The next connection attempt in `delay_ms` (`forced`: even if the browser says offline).
+    fn schedule_connect(&self, delay_ms: f64, forced: bool) {
+        let weak = Rc::downgrade(&self.inner);
+        let s = self.clone_with(weak);
+        let timer = set_timeout_with_handle(
+            move || s.with(|s| s.connect_with(forced)),
+            Duration::from_millis(delay_ms as u64),
+        )
+        .ok();
+        let old = std::mem::replace(&mut self.inner.borrow_mut().reconnect_timer, timer);
+        if let Some(old) = old {
+            old.clear();
+        }
+    }
+
     /// Drops the connection as if the network failed; the usual reconnect follows.
     pub fn drop_connection(&self, why: &str) {
         if !self.inner.borrow().running {
@@ -351,6 +429,20 @@ impl Socket {
     }
 
     fn connect(&self) {
+        self.connect_with(false);
+    }
+
+    fn connect_with(&self, forced: bool) {
+        let offline = !browser_online();
+        if offline && !forced {
+            if !self.inner.borrow().running {
+                return;
+            }
+            self.teardown(1000, "offline");
+            self.set_state(ConnState::Offline);
+            self.schedule_connect(MAX_BACKOFF_MS, true);
+            return;
+        }
         let (generation, state) = {
             let mut inner = self.inner.borrow_mut();
             if !inner.running {
@@ -359,7 +451,9 @@ impl Socket {
             inner.generation += 1;
             // Callbacks of connections two generations back cannot be running any more.
             inner.retired.clear();
-            let state = if inner.ever_open || inner.attempts > 0 {
+            let state = if offline {
+                ConnState::Offline
+            } else if inner.ever_open || inner.attempts > 0 {
                 ConnState::Reconnecting
             } else {
                 ConnState::Connecting
@@ -431,6 +525,7 @@ impl Socket {
             inner.retired.push(cb);
         }
         inner.pings.clear();
+        inner.probe_at = None;
     }
 
     fn on_open(&self, generation: u64) {
@@ -457,6 +552,7 @@ impl Socket {
                 return;
             }
             inner.last_rx = now_ms();
+            inner.probe_at = None;
         }
         self.diag.push(LogKind::In, summarize(text));
         let frame = match parse_server_frame(text) {
@@ -536,6 +632,7 @@ impl Socket {
 
     /// The connection is gone: report it and schedule the next attempt.
     fn on_dropped_gen(&self, generation: u64, code: u16, reason: &str) {
+        let offline = !browser_online();
         let (was_open, attempts, delay) = {
             let mut inner = self.inner.borrow_mut();
             if inner.generation != generation || !inner.running {
@@ -547,6 +644,8 @@ impl Socket {
             let base = exp.min(MAX_BACKOFF_MS);
             // "Equal jitter": never immediate, never in lockstep with other clients.
             let delay = base / 2.0 + js_sys::Math::random() * base / 2.0;
+            // Without network only the slow fallback tries; `online` reconnects at once.
+            let delay = if offline { MAX_BACKOFF_MS } else { delay };
             (was_open, inner.attempts, delay)
         };
         self.teardown(code.clamp(4000, 4999), reason);
@@ -555,28 +654,22 @@ impl Socket {
             LogKind::Info,
             format!("reconnect attempt {attempts} in {delay:.0} ms"),
         );
-        self.set_state(ConnState::Reconnecting);
+        self.set_state(if offline {
+            ConnState::Offline
+        } else {
+            ConnState::Reconnecting
+        });
         self.emit(SocketEvent::Dropped {
             attempts,
             was_open,
             code,
         });
-        let weak = Rc::downgrade(&self.inner);
-        let s = self.clone_with(weak);
-        let timer = set_timeout_with_handle(
-            move || s.with(|s| s.connect()),
-            Duration::from_millis(delay as u64),
-        )
-        .ok();
-        let old = std::mem::replace(&mut self.inner.borrow_mut().reconnect_timer, timer);
-        if let Some(old) = old {
-            old.clear();
-        }
+        self.schedule_connect(delay, offline);
     }
 
     fn on_tick(&self) {
         let now = now_ms();
-        let (open, ping_due, dead) = {
+        let (open, ping_due, dead, probe_lost) = {
             let inner = self.inner.borrow();
             let open = inner.state == ConnState::Open;
             // A half-open connection looks fine to the browser: silence is the only sign.
@@ -585,23 +678,18 @@ impl Socket {
                 open,
                 now - inner.last_ping >= inner.heartbeat_ms,
                 now - inner.last_rx > dead_after,
+                inner.probe_at.is_some_and(|at| now - at > PROBE_TIMEOUT_MS),
             )
         };
-        if open && dead {
+        if open && !browser_online() {
+            // The `offline` event can be missed (a tab in the background, a sleeping laptop).
+            self.network_lost();
+        } else if open && probe_lost {
+            self.drop_connection("no answer to a probe");
+        } else if open && dead {
             self.drop_connection("heartbeat timeout");
         } else if open && ping_due {
-            let nonce = {
-                let mut inner = self.inner.borrow_mut();
-                let nonce = inner.next_nonce;
-                inner.next_nonce += 1;
-                inner.last_ping = now;
-                inner.pings.push_back((nonce, now));
-                while inner.pings.len() > 8 {
-                    inner.pings.pop_front();
-                }
-                nonce
-            };
-            self.send(&ClientFrame::Ping { nonce });
+            self.send_ping(now);
         }
         self.emit(SocketEvent::Tick);
     }

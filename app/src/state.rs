@@ -123,8 +123,18 @@ impl AppState {
             Duration::from_secs(1),
         );
         // Coming back online or to the tab: do not wait for the backoff timer.
-        let online = window_event_listener(leptos::ev::online, move |_| app.reconnect_now());
+        let online = window_event_listener(leptos::ev::online, move |_| {
+            app.reconnect_now();
+            app.probe_connection();
+        });
         std::mem::forget(online); // for the life of the tab
+                                  // Losing the network shows at once, not after the heartbeat timeout.
+        let offline = window_event_listener(leptos::ev::offline, move |_| {
+            if let Some(s) = socket() {
+                s.network_lost();
+            }
+        });
+        std::mem::forget(offline); // for the life of the tab
         {
             use wasm_bindgen::closure::Closure;
             use wasm_bindgen::JsCast;
@@ -133,6 +143,7 @@ impl AppState {
                 app.visible.set(v);
                 if v {
                     app.reconnect_now();
+                    app.probe_connection();
                 }
             });
             let _ = document()
@@ -355,6 +366,10 @@ impl AppState {
         }
         let now = local_now();
         let due = self.store.with_untracked(|s| s.due_sends(now));
+        if !due.is_empty() {
+            // A send on a connection that silently died would wait for the heartbeat timeout.
+            sock.probe();
+        }
         for p in due {
             let frame = ClientFrame::Send {
                 client_msg_id: p.client_msg_id.clone(),
@@ -497,6 +512,13 @@ impl AppState {
             client_msg_id: ack.client_msg_id,
             message: ack.message,
         });
+    }
+
+    /// Checks that the open connection still answers (see `Socket::probe`).
+    pub fn probe_connection(&self) {
+        if let Some(s) = socket() {
+            s.probe();
+        }
     }
 
     pub fn reconnect_now(&self) {

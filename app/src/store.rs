@@ -40,6 +40,9 @@ pub enum ConnState {
     Open,
     /// The connection was lost (or never came up) and is being retried with backoff.
     Reconnecting,
+    /// The browser says there is no network: nothing is tried until it comes back (or, in case
+    /// the browser is wrong, a slow fallback attempt succeeds).
+    Offline,
 }
 
 impl ConnState {
@@ -49,6 +52,7 @@ impl ConnState {
             ConnState::Connecting => "connecting",
             ConnState::Open => "open",
             ConnState::Reconnecting => "reconnecting",
+            ConnState::Offline => "offline",
         }
     }
 }
@@ -166,6 +170,8 @@ pub struct MessageView {
     pub mine: bool,
     /// Error code when the server refused a pending message.
     pub failed: Option<String>,
+    /// A pending message that cannot go out because the browser has no network.
+    pub waiting_for_network: bool,
 }
 
 /// Everything the client knows.
@@ -645,6 +651,7 @@ impl ClientState {
                 created_at: m.created_at,
                 mine: Some(m.sender_id) == me,
                 failed: None,
+                waiting_for_network: false,
             }));
         }
         let me_user = self.me.as_ref();
@@ -662,6 +669,7 @@ impl ClientState {
                 created_at: p.created_at,
                 mine: true,
                 failed: p.failed.clone(),
+                waiting_for_network: p.failed.is_none() && self.connection == ConnState::Offline,
             });
         }
         out

@@ -19,6 +19,7 @@ pub fn ConnBadge(#[prop(default = "conn-state")] testid: &'static str) -> impl I
             Conn::Connecting => t.conn_connecting,
             Conn::Reconnecting => t.conn_reconnecting,
             Conn::Closed => t.conn_closed,
+            Conn::Offline => t.conn_offline,
         }
     };
     view! {
@@ -40,14 +41,26 @@ pub fn ConnBadge(#[prop(default = "conn-state")] testid: &'static str) -> impl I
 pub fn ReconnectBanner() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
+    // Without network it shows at once, even before the first connection came up.
     let show = Memo::new(move |_| {
         app.store
-            .with(|s| s.ever_open && s.connection != Conn::Open)
+            .with(|s| (s.ever_open && s.connection != Conn::Open) || s.connection == Conn::Offline)
     });
+    let offline = Memo::new(move |_| app.store.with(|s| s.connection == Conn::Offline));
     view! {
         <Show when=move || show.get()>
-            <div class="reconnect-banner" data-testid="reconnect-banner" role="alert">
-                <span>{move || i18n.t().reconnect_banner}</span>
+            <div
+                class="reconnect-banner"
+                data-testid="reconnect-banner"
+                data-offline=move || offline.get().to_string()
+                role="alert"
+            >
+                <span>
+                    {move || {
+                        let t = i18n.t();
+                        if offline.get() { t.offline_banner } else { t.reconnect_banner }
+                    }}
+                </span>
                 <button type="button" class="link-button" on:click=move |_| app.reconnect_now()>
                     {move || i18n.t().retry_now}
                 </button>

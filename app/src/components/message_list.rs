@@ -373,6 +373,7 @@ fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
             data-mine=mine.to_string()
             data-status=status_str(m.status)
             data-recalled=recalled.to_string()
+            data-waiting=m.waiting_for_network.then_some("network")
         >
             <div class="bubble">
                 {move || {
@@ -393,6 +394,11 @@ fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
                     >
                         {format::clock(created_at)}
                     </time>
+                    {m.waiting_for_network.then(|| view! {
+                        <span class="message-waiting" data-testid="message-waiting">
+                            {move || i18n.t().waiting_for_network}
+                        </span>
+                    })}
                     {mine.then(|| view! { <StatusMark status=m.status failed=failed.is_some() /> })}
                 </div>
             </div>

@@ -1066,3 +1066,25 @@ fn only_what_was_on_screen_counts_as_read() {
     assert_eq!(s.on_screen, None);
     assert_eq!(s.read_target(), None);
 }
+
+#[test]
+fn queued_messages_say_they_wait_for_the_network_only_while_offline() {
+    let mut s = state_with(0);
+    apply(&mut s, Event::Opened(Some(C1)));
+    apply(
+        &mut s,
+        Event::Queued {
+            client_msg_id: "q1".into(),
+            conversation_id: C1,
+            content: "hi".into(),
+            now: 5,
+        },
+    );
+    let waiting = |s: &ClientState| s.message_views(C1)[0].waiting_for_network;
+    assert!(!waiting(&s), "reconnecting is not 'no network'");
+    apply(&mut s, Event::Connection(ConnState::Offline));
+    assert!(waiting(&s));
+    assert_eq!(s.message_views(C1)[0].status, MessageStatus::Sending);
+    apply(&mut s, Event::Connection(ConnState::Reconnecting));
+    assert!(!waiting(&s));
+}

@@ -4,6 +4,7 @@ mod helpers;
 
 mod abuse;
 mod auth;
+mod client;
 mod cluster;
 mod concurrent_writers;
 mod conversations;

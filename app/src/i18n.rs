@@ -68,6 +68,7 @@ pub struct Strings {
     pub conn_offline: &'static str,
     pub offline_banner: &'static str,
     pub waiting_for_network: &'static str,
+    pub logout_unsent: &'static str,
     pub reconnect_banner: &'static str,
     pub retry_now: &'static str,
     pub conversations: &'static str,
@@ -178,6 +179,7 @@ pub static ZH: Strings = Strings {
     conn_offline: "无网络",
     offline_banner: "网络已断开。未发送的消息已保存，联网后会自动发送。",
     waiting_for_network: "等待网络",
+    logout_unsent: "还有未发送的消息。退出登录会丢弃它们，确定退出吗？",
     reconnect_banner: "连接已断开，正在重新连接。未发送的消息会在恢复后自动发送。",
     retry_now: "立即重试",
     conversations: "会话",
@@ -288,6 +290,7 @@ pub static EN: Strings = Strings {
     offline_banner:
         "You are offline. Unsent messages are kept and will go out once the network is back.",
     waiting_for_network: "Waiting for network",
+    logout_unsent: "Some messages are not sent yet. Logging out discards them. Log out anyway?",
     reconnect_banner: "Connection lost, reconnecting. Unsent messages will go out once it is back.",
     retry_now: "Retry now",
     conversations: "Conversations",

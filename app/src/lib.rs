@@ -17,6 +17,8 @@ pub mod i18n;
 #[cfg(feature = "csr")]
 pub mod pages;
 #[cfg(feature = "csr")]
+pub mod persist;
+#[cfg(feature = "csr")]
 mod root;
 #[cfg(feature = "csr")]
 pub mod socket;

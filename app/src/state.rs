@@ -18,11 +18,10 @@ use crate::i18n::I18n;
 use crate::model::{
     Conversation, ConversationId, CreateGroupRequest, MessageId, SendAck, Seq, User, UserId,
 };
+use crate::persist;
 use crate::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame};
 use crate::socket::{LogKind, Socket, SocketDiag, SocketEvent};
-use crate::store::{
-    apply, begin_history, ClientState, ConnState, Event, HistoryDirection, PendingMessage,
-};
+use crate::store::{apply, begin_history, ClientState, ConnState, Event, HistoryDirection};
 
 /// How long a `typing` frame keeps the indicator on, and how often we send ours.
 const TYPING_SHOW_MS: i64 = 5_000;
@@ -88,16 +87,6 @@ pub fn new_client_msg_id(user: UserId) -> String {
     format!("{user}-{:x}-{:08x}{:08x}", local_now(), r(), r())
 }
 
-fn outbox_key(user: UserId) -> String {
-    format!("courier.outbox.{user}")
-}
-
-/// The outbox lives in sessionStorage: it survives a reload of this tab, and two tabs of the
-/// same user never overwrite each other's unsent messages.
-fn storage() -> Option<web_sys::Storage> {
-    window().session_storage().ok().flatten()
-}
-
 impl AppState {
     /// Creates the session, provides it by context, and checks the cookie.
     pub fn init(i18n: I18n) -> AppState {
@@ -151,22 +140,49 @@ impl AppState {
             cb.forget(); // for the life of the tab
         }
 
-        // The outbox follows the store into sessionStorage, so a reload loses nothing typed.
+        // The outbox follows the store into localStorage (persist.rs): neither a reload nor a
+        // closed tab loses a message the user pressed Send on.
         let outbox = Memo::new(move |_| {
             app.store
                 .with(|s| (s.me_id(), s.pending.values().cloned().collect::<Vec<_>>()))
         });
         Effect::new(move |_| {
-            let (me, pending) = outbox.get();
-            if let (Some(me), Some(st)) = (me, storage()) {
-                let key = outbox_key(me);
-                if pending.is_empty() {
-                    let _ = st.remove_item(&key);
-                } else if let Ok(json) = serde_json::to_string(&pending) {
-                    let _ = st.set_item(&key, &json);
-                }
+            if let (Some(me), pending) = outbox.get() {
+                persist::sync_outbox(me, &pending);
             }
         });
+        // Another tab of this user added, changed or sent a message of the shared outbox.
+        let storage = window_event_listener(leptos::ev::storage, move |e| {
+            let Some(me) = app.store.with_untracked(|s| s.me_id()) else {
+                return;
+            };
+            let Some(key) = e.key() else { return };
+            match persist::outbox_change(me, &key, e.new_value()) {
+                Some(Ok(p)) => app.dispatch(Event::RestoreOutbox(vec![p])),
+                Some(Err(client_msg_id)) => app.dispatch(Event::Discard { client_msg_id }),
+                None => {}
+            }
+        });
+        std::mem::forget(storage); // for the life of the tab
+                                   // Closing the tab with unsent messages asks first. (They are kept either way, and go
+                                   // out the next time Courier is open; but not before.)
+        let unload = window_event_listener(leptos::ev::beforeunload, move |e| {
+            let unsent = app
+                .store
+                .with_untracked(|s| s.pending.values().any(|p| p.failed.is_none()));
+            if unsent {
+                e.prevent_default();
+                e.set_return_value("");
+            }
+        });
+        std::mem::forget(unload); // for the life of the tab
+                                  // A tab going away hands the sending of the outbox over at once.
+        let hide = window_event_listener(leptos::ev::pagehide, move |_| {
+            if let Some(me) = app.store.with_untracked(|s| s.me_id()) {
+                persist::release_lease(me);
+            }
+        });
+        std::mem::forget(hide); // for the life of the tab
 
         // Reading: the tab visible → read up to the newest message that has been on screen in
         // the open conversation (never merely loaded: see `ClientState::on_screen`).
@@ -239,10 +255,7 @@ impl AppState {
     pub fn logged_in(&self, user: User) {
         let uid = user.id;
         self.dispatch(Event::LoggedIn(user.clone()));
-        let saved = storage()
-            .and_then(|s| s.get_item(&outbox_key(uid)).ok().flatten())
-            .and_then(|json| serde_json::from_str::<Vec<PendingMessage>>(&json).ok())
-            .unwrap_or_default();
+        let saved = persist::load_outbox(uid);
         if !saved.is_empty() {
             self.dispatch(Event::RestoreOutbox(saved));
         }
@@ -255,6 +268,22 @@ impl AppState {
 
     pub fn logout(&self) {
         let app = *self;
+        // Unsent messages and drafts are this user's: an explicit logout (a shared computer)
+        // takes them along — after asking, if anything is still unsent.
+        let me = self.store.with_untracked(|s| s.me_id());
+        let unsent = self.store.with_untracked(|s| !s.pending.is_empty());
+        if unsent {
+            let t = self.i18n.t();
+            let go = window()
+                .confirm_with_message(t.logout_unsent)
+                .unwrap_or(true);
+            if !go {
+                return;
+            }
+        }
+        if let Some(me) = me {
+            persist::forget_user(me);
+        }
         spawn_local(async move {
             if let Err(e) = api::logout().await {
                 app.diag.push(LogKind::Warn, format!("logout failed: {e}"));
@@ -354,6 +383,13 @@ impl AppState {
             content,
             now: self.now.get_untracked(),
         });
+        // On disk before anything else happens (the effect would follow a moment later).
+        let pending = self
+            .store
+            .with_untracked(|s| s.pending.values().cloned().collect::<Vec<_>>());
+        persist::sync_outbox(me, &pending);
+        // The tab the user pressed Send in sends (see `store::lease`).
+        persist::hold_lease(me, local_now(), true);
         self.flush_outbox();
     }
 
@@ -365,6 +401,13 @@ impl AppState {
             return;
         }
         let now = local_now();
+        // One tab of this user sends the shared outbox at a time.
+        let Some(me) = self.store.with_untracked(|s| s.me_id()) else {
+            return;
+        };
+        if !persist::hold_lease(me, now, false) {
+            return;
+        }
         let due = self.store.with_untracked(|s| s.due_sends(now));
         if !due.is_empty() {
             // A send on a connection that silently died would wait for the heartbeat timeout.

@@ -470,7 +470,14 @@ pub fn apply(state: &mut ClientState, event: Event) {
         }
         Event::RestoreOutbox(list) => {
             for mut p in list {
-                if state.pending.contains_key(&p.client_msg_id) {
+                // Already pending here, or already committed (another tab's copy of the outbox
+                // can arrive after this tab saw the message itself).
+                let committed = state.timelines.get(&p.conversation_id).is_some_and(|tl| {
+                    tl.messages
+                        .values()
+                        .any(|m| m.client_msg_id == p.client_msg_id)
+                });
+                if committed || state.pending.contains_key(&p.client_msg_id) {
                     continue;
                 }
                 p.order = state.next_order;
@@ -1062,6 +1069,8 @@ fn trim(tl: &mut Timeline, end: TrimEnd) {
         }
     }
 }
+
+pub mod lease;
 
 #[cfg(test)]
 mod tests;

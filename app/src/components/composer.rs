@@ -1,37 +1,29 @@
 //! The composer: Enter sends, Shift+Enter adds a line; drafts survive switching conversations.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use leptos::html;
 use leptos::prelude::*;
 
 use crate::i18n::use_i18n;
 use crate::model::{ConversationId, MAX_CONTENT_CHARS};
+use crate::persist;
 use crate::state::use_app;
 
 const MAX_ROWS: usize = 6;
-
-thread_local! {
-    static DRAFTS: RefCell<HashMap<ConversationId, String>> = RefCell::new(HashMap::new());
-}
 
 #[component]
 pub fn Composer(id: ConversationId, stick: StoredValue<bool>) -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
     let input_ref = NodeRef::<html::Textarea>::new();
-    let text = RwSignal::new(DRAFTS.with(|d| d.borrow().get(&id).cloned().unwrap_or_default()));
+    // Drafts are kept per conversation in localStorage (persist.rs): switching conversations,
+    // reloading or closing the tab keeps what was typed.
+    let me = app.store.with_untracked(|s| s.me_id());
+    let text = RwSignal::new(me.map(|u| persist::draft(u, id)).unwrap_or_default());
     Effect::new(move |_| {
         let t = text.get();
-        DRAFTS.with(|d| {
-            let mut d = d.borrow_mut();
-            if t.is_empty() {
-                d.remove(&id);
-            } else {
-                d.insert(id, t);
-            }
-        });
+        if let Some(u) = me {
+            persist::set_draft(u, id, &t);
+        }
     });
     Effect::new(move |_| {
         if let Some(el) = input_ref.get() {

@@ -1088,3 +1088,26 @@ fn queued_messages_say_they_wait_for_the_network_only_while_offline() {
     apply(&mut s, Event::Connection(ConnState::Reconnecting));
     assert!(!waiting(&s));
 }
+
+#[test]
+fn a_restored_copy_of_a_message_already_committed_is_not_pending_again() {
+    let mut s = state_with(0);
+    open_and_load(&mut s, C1, page(C1, 1..=0, false));
+    let mut mine = msg(C1, 1, ME);
+    mine.client_msg_id = "from-other-tab".into();
+    apply(&mut s, Event::Live(mine));
+    let copy = PendingMessage {
+        client_msg_id: "from-other-tab".into(),
+        conversation_id: C1,
+        content: "hello 1".into(),
+        created_at: 1,
+        order: 0,
+        last_attempt_at: None,
+        attempts: 0,
+        failed: None,
+        retry_at: None,
+    };
+    apply(&mut s, Event::RestoreOutbox(vec![copy]));
+    assert!(s.pending.is_empty());
+    assert_eq!(s.message_views(C1).len(), 1);
+}

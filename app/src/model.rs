@@ -202,6 +202,14 @@ pub struct HistoryPage {
     pub has_more: bool,
 }
 
+/// One page of message search results (`GET /api/search`), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchPage {
+    pub hits: Vec<Message>,
+    /// The `before` cursor of the next page: set when more hits exist.
+    pub next_before: Option<MessageId>,
+}
+
 /// One page of messages waiting for the caller (push records not yet pushed), oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflinePage {

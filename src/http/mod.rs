@@ -12,6 +12,7 @@ pub mod health;
 pub mod messages;
 pub mod offline;
 pub mod origin;
+pub mod search;
 pub mod session;
 pub mod users;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState, sockets: Router<AppState>) -> Router {
         .merge(users::router())
         .merge(conversations::router())
         .merge(messages::router())
+        .merge(search::router())
         .merge(offline::router())
         .merge(diagnostics::router());
     let security_headers = Arc::new(headers::security_headers(

@@ -1,10 +1,10 @@
-//! Messages: the batched write path, history, recall, receipts.
+//! Messages: the batched write path, history, recall, receipts, search.
 
 use async_trait::async_trait;
 
 use super::*;
 
-/// Messages: the batched write path, history, recall, receipts.
+/// Messages: the batched write path, history, recall, receipts, search.
 #[async_trait]
 pub trait MessageStore: Send + Sync + 'static {
     /// Commits a batch of sends and acknowledgements in ONE transaction (one fsync): sends get
@@ -41,4 +41,16 @@ pub trait MessageStore: Send + Sync + 'static {
         window_ms: i64,
         now: i64,
     ) -> StoreResult<RecallOutcome>;
+    /// Up to `limit` messages that match `query` (see [`SearchQuery`]), newest (highest id)
+    /// first, with id < `before` if given: only messages of conversations `viewer` is a member of
+    /// now (only of `conversation` if given), never recalled ones. `next_before` is the last
+    /// hit's id when more hits exist.
+    async fn search(
+        &self,
+        viewer: UserId,
+        query: &SearchQuery,
+        conversation: Option<ConversationId>,
+        before: Option<MessageId>,
+        limit: i64,
+    ) -> StoreResult<SearchPage>;
 }

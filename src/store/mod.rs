@@ -12,11 +12,12 @@ pub mod messages;
 pub mod postgres;
 pub mod rows;
 pub mod rules;
+pub mod search;
 pub mod sqlite;
 
 use app::model::{
     Conversation, ConversationId, ConversationKind, Member, Message, MessageId, MessageReceipts,
-    MessageStatus, PushRecord, PushStats, ReadPosition, Seq, User, UserId,
+    MessageStatus, PushRecord, PushStats, ReadPosition, SearchPage, Seq, User, UserId,
 };
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use conversations::ConversationStore;
 pub use error::{StoreError, StoreResult};
 pub use ledger::LedgerStore;
 pub use messages::MessageStore;
+pub use search::SearchQuery;
 
 /// A send, validated, waiting to be committed.
 #[derive(Debug, Clone)]

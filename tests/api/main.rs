@@ -17,5 +17,6 @@ mod observability;
 mod recall;
 mod resume_random;
 mod scheduler;
+mod search;
 mod server;
 mod status;

@@ -1,6 +1,10 @@
-//! PostgreSQL: messages: the batched write path, history, recall, receipts.
+//! PostgreSQL: messages: the batched write path, history, recall, receipts, search.
+
+use app::model::SearchPage;
+use sqlx::{Postgres, QueryBuilder};
 
 use super::*;
+use crate::store::SearchQuery;
 
 #[async_trait]
 impl MessageStore for PgStore {
@@ -210,5 +214,60 @@ impl MessageStore for PgStore {
             Ok::<_, sqlx::Error>(RecallOutcome::Recalled { message, members })
         })?;
         Ok(outcome)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn search(
+        &self,
+        viewer: UserId,
+        query: &SearchQuery,
+        conversation: Option<ConversationId>,
+        before: Option<MessageId>,
+        limit: i64,
+    ) -> StoreResult<SearchPage> {
+        let t = Instant::now();
+        let mut sql = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {MSG_COLS} JOIN conversation_members cm \
+             ON cm.conversation_id = m.conversation_id AND cm.user_id = "
+        ));
+        sql.push_bind(viewer)
+            .push(" WHERE m.recalled_at IS NULL AND m.id < ")
+            .push_bind(before.unwrap_or(i64::MAX));
+        match query.tsquery() {
+            // The very expression of idx_messages_search (migrations/postgres/0003).
+            Some(tsquery) => {
+                sql.push(" AND courier_search_document(m.content) @@ to_tsquery('simple'::regconfig, courier_search_fold(")
+                    .push_bind(tsquery)
+                    .push("))");
+            }
+            // Substrings (CJK). ILIKE, as SQLite's LIKE ignores the case of ASCII letters (a
+            // C-locale database folds ASCII only too).
+            None => {
+                for pattern in query.like_patterns() {
+                    sql.push(" AND m.content ILIKE ")
+                        .push_bind(pattern)
+                        .push(" ESCAPE '\\'");
+                }
+            }
+        }
+        if let Some(c) = conversation {
+            sql.push(" AND m.conversation_id = ").push_bind(c);
+        }
+        sql.push(" ORDER BY m.id DESC LIMIT ").push_bind(limit + 1);
+        // Not a prepared statement: the best plan depends on how common the words are (a GIN
+        // scan for rare ones, the id order for common ones), which a generic plan cannot know.
+        let rows = sql.build().persistent(false).fetch_all(&self.pool).await?;
+        let mut hits: Vec<Message> = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?;
+        let next_before = if hits.len() as i64 > limit {
+            hits.truncate(limit as usize);
+            hits.last().map(|m| m.id)
+        } else {
+            None
+        };
+        self.observe("search", t);
+        Ok(SearchPage { hits, next_before })
     }
 }

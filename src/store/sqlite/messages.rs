@@ -1,6 +1,9 @@
-//! SQLite: messages: the batched write path, history, recall, receipts.
+//! SQLite: messages: the batched write path, history, recall, receipts, search.
+
+use app::model::SearchPage;
 
 use super::*;
+use crate::store::SearchQuery;
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -185,32 +188,30 @@ impl MessageStore for SqliteStore {
         // The content is erased, not hidden: recalled text is never served again.
         // First overwrite the text in place with as many zero bytes (its overflow pages too),
         // then empty it: with `secure_delete=fast` nothing of it is left in the pages.
-        sqlx::query(
-            "UPDATE messages SET content = zeroblob(length(CAST(content AS BLOB))) WHERE id = ?",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE messages SET recalled_at = ?, content = '' WHERE id = ?")
-            .bind(now)
-            .bind(id)
+        // The search index (messages_fts) drops the text's tokens in the same transaction (its
+        // triggers, migrations/sqlite/0003), scrubbing them from its pages ('secure-delete'); but
+        // the index rewrites its pages as whole blobs, and a long token spills into overflow
+        // pages that `fast` frees without zeroing. So this transaction runs with
+        // `secure_delete=on`, which zeroes every page it frees. (Overflow pages that the index's
+        // own merges freed earlier, under `fast`, are not covered: docs/SECURITY.md, Recall.)
+        sqlx::query("PRAGMA secure_delete = ON")
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-             SELECT ?, user_id, ?, ?, ?, ? FROM conversation_members WHERE conversation_id = ? AND user_id <> ? \
-             ON CONFLICT (message_id, user_id, kind) DO NOTHING",
-        )
-        .bind(id)
-        .bind(RecordKind::Recall)
-        .bind(RecordStatus::Pending)
-        .bind(now)
-        .bind(now)
-        .bind(message.conversation_id)
-        .bind(by)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let erased = erase_recalled(&mut tx, id, by, message.conversation_id, now).await;
+        let committed = match erased {
+            Ok(()) => tx.commit().await,
+            Err(e) => {
+                drop(tx);
+                Err(e)
+            }
+        };
+        if let Err(e) = sqlx::query("PRAGMA secure_delete = FAST")
+            .execute(&mut writer.conn)
+            .await
+        {
+            tracing::warn!(error = %e, "restoring secure_delete=fast after a recall failed");
+        }
+        committed?;
         // The old text still sits in WAL frames until they are checkpointed and the WAL is
         // truncated; do that now so a recall scrubs the disk (backups taken earlier keep it).
         match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -229,4 +230,100 @@ impl MessageStore for SqliteStore {
         };
         Ok(RecallOutcome::Recalled { message, members })
     }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn search(
+        &self,
+        viewer: UserId,
+        query: &SearchQuery,
+        conversation: Option<ConversationId>,
+        before: Option<MessageId>,
+        limit: i64,
+    ) -> StoreResult<SearchPage> {
+        let t = Instant::now();
+        let mut sql = QueryBuilder::<Sqlite>::new(format!("SELECT {MSG_COLS} "));
+        let order = match query.fts5_match() {
+            // The full-text index yields the rowids newest first (ORDER BY f.rowid: no sort),
+            // so the scan stops at the limit.
+            Some(expr) => {
+                sql.push("JOIN messages_fts f ON f.rowid = m.id ")
+                    .push("JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ")
+                    .push_bind(viewer)
+                    .push(" WHERE messages_fts MATCH ")
+                    .push_bind(expr)
+                    .push(" AND f.rowid < ")
+                    .push_bind(before.unwrap_or(i64::MAX));
+                "f.rowid"
+            }
+            // Substrings (CJK): the viewer's messages, newest first, each text tested.
+            None => {
+                sql.push("JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ")
+                    .push_bind(viewer)
+                    .push(" WHERE m.id < ")
+                    .push_bind(before.unwrap_or(i64::MAX));
+                for pattern in query.like_patterns() {
+                    sql.push(" AND m.content LIKE ")
+                        .push_bind(pattern)
+                        .push(" ESCAPE '\\'");
+                }
+                "m.id"
+            }
+        };
+        sql.push(" AND m.recalled_at IS NULL");
+        if let Some(c) = conversation {
+            sql.push(" AND m.conversation_id = ").push_bind(c);
+        }
+        sql.push(format_args!(" ORDER BY {order} DESC LIMIT "))
+            .push_bind(limit + 1);
+        let rows = sql.build().fetch_all(&self.read).await?;
+        let mut hits: Vec<Message> = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<_, _>>()?;
+        let next_before = if hits.len() as i64 > limit {
+            hits.truncate(limit as usize);
+            hits.last().map(|m| m.id)
+        } else {
+            None
+        };
+        self.observe("search", t);
+        Ok(SearchPage { hits, next_before })
+    }
+}
+
+/// A recall's writes: the text overwritten with zeros, then emptied and the message marked
+/// recalled, and a recall record for every other member.
+async fn erase_recalled(
+    tx: &mut SqliteConnection,
+    id: MessageId,
+    by: UserId,
+    conversation: ConversationId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE messages SET content = zeroblob(length(CAST(content AS BLOB))) WHERE id = ?",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE messages SET recalled_at = ?, content = '' WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
+         SELECT ?, user_id, ?, ?, ?, ? FROM conversation_members WHERE conversation_id = ? AND user_id <> ? \
+         ON CONFLICT (message_id, user_id, kind) DO NOTHING",
+    )
+    .bind(id)
+    .bind(RecordKind::Recall)
+    .bind(RecordStatus::Pending)
+    .bind(now)
+    .bind(now)
+    .bind(conversation)
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

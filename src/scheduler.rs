@@ -35,6 +35,22 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
         "republish_sweep",
         |d| async move { d.republish_sweep(now_ms()).await.map(|_| ()) },
     );
+    // New messages become searchable off the send path, in chunks (SQLite; a no-op on
+    // PostgreSQL). A search indexes whatever is left first, so this only keeps that small.
+    every(
+        &delivery,
+        &shutdown,
+        Duration::from_millis(250),
+        "search_index",
+        |d| async move {
+            let chunk = crate::store::SEARCH_INDEX_CHUNK;
+            while d.store.index_search_backlog(chunk).await? == chunk as u64 {
+                // Sends queued meanwhile go first.
+                tokio::task::yield_now().await;
+            }
+            Ok(())
+        },
+    );
     let mut shutdown = shutdown;
     tokio::spawn(async move {
         loop {

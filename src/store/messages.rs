@@ -53,4 +53,9 @@ pub trait MessageStore: Send + Sync + 'static {
         before: Option<MessageId>,
         limit: i64,
     ) -> StoreResult<SearchPage>;
+    /// Makes up to `limit` of the messages sent since the last call searchable, and says how
+    /// many it took. SQLite indexes off the send path, in chunks (a background job calls this;
+    /// `search` drains what is left first, so results are always exact); PostgreSQL indexes as
+    /// it writes, and has nothing to do here.
+    async fn index_search_backlog(&self, limit: i64) -> StoreResult<u64>;
 }

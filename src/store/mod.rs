@@ -30,6 +30,12 @@ pub use conversations::ConversationStore;
 pub use error::{StoreError, StoreResult};
 pub use ledger::LedgerStore;
 pub use messages::MessageStore;
+
+/// Messages a background run (or a search) makes searchable per transaction (SQLite): one FTS5
+/// segment each, so the fewer and bigger the chunks the less merging; but sends wait for the
+/// writer meanwhile, so a chunk stays small (~1 ms) and a backlog is worked off chunk by chunk
+/// with sends in between.
+pub const SEARCH_INDEX_CHUNK: i64 = 250;
 pub use search::SearchQuery;
 
 /// A send, validated, waiting to be committed.

@@ -4,6 +4,10 @@ use app::model::SearchPage;
 
 use super::*;
 use crate::store::SearchQuery;
+use crate::store::SEARCH_INDEX_CHUNK;
+
+/// Pages of index merging done with each indexed chunk.
+const SEARCH_MERGE_PAGES: i64 = 64;
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -232,6 +236,16 @@ impl MessageStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn index_search_backlog(&self, limit: i64) -> StoreResult<u64> {
+        let t = Instant::now();
+        let n = index_search_backlog_on(&mut self.writer().await.conn, limit).await?;
+        if n > 0 {
+            self.observe("index_search_backlog", t);
+        }
+        Ok(n)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn search(
         &self,
         viewer: UserId,
@@ -240,6 +254,8 @@ impl MessageStore for SqliteStore {
         before: Option<MessageId>,
         limit: i64,
     ) -> StoreResult<SearchPage> {
+        // Messages of the last moments may not be indexed yet: index them first.
+        while self.index_search_backlog(SEARCH_INDEX_CHUNK).await? == SEARCH_INDEX_CHUNK as u64 {}
         let t = Instant::now();
         let mut sql = QueryBuilder::<Sqlite>::new(format!("SELECT {MSG_COLS} "));
         let order = match query.fts5_match() {
@@ -289,6 +305,43 @@ impl MessageStore for SqliteStore {
         self.observe("search", t);
         Ok(SearchPage { hits, next_before })
     }
+}
+
+/// Indexes up to `limit` messages of the search backlog (migrations/sqlite/0004): those not
+/// recalled go into the full-text index, and all leave the backlog, in one transaction.
+async fn index_search_backlog_on(
+    conn: &mut SqliteConnection,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT message_id FROM search_backlog ORDER BY message_id LIMIT ?")
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+    let Some(&last) = ids.last() else {
+        return Ok(0); // nothing written: the transaction just ends
+    };
+    sqlx::query(
+        "INSERT INTO messages_fts(rowid, content) SELECT m.id, m.content FROM search_backlog b \
+         JOIN messages m ON m.id = b.message_id WHERE b.message_id <= ? AND m.recalled_at IS NULL \
+         ORDER BY b.message_id",
+    )
+    .bind(last)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM search_backlog WHERE message_id <= ?")
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    // A little merging with every chunk (automerge is off: migrations/sqlite/0004), so segments
+    // stay few without one long merge holding the writer.
+    sqlx::query("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', ?)")
+        .bind(SEARCH_MERGE_PAGES)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
 }
 
 /// A recall's writes: the text overwritten with zeros, then emptied and the message marked

@@ -8,6 +8,7 @@ use wasm_bindgen::JsCast;
 use crate::components::format;
 use crate::components::status_mark::{status_str, StatusMark};
 use crate::i18n::use_i18n;
+use crate::linkify;
 use crate::model::{ConversationId, Seq};
 use crate::state::use_app;
 use crate::store::{HistoryDirection, MessageView};
@@ -350,9 +351,31 @@ fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
     let message_id = m.id;
     let cmid = m.client_msg_id.clone();
     let failed = m.failed.clone();
+    // Addresses become anchors, everything else stays text (never HTML: linkify.rs).
     let content_view = move || match (&content, recalled) {
-        (Some(text), false) => text.clone(),
-        _ => i18n.t().recalled.to_string(),
+        (Some(text), false) => linkify::runs(text)
+            .into_iter()
+            .map(|run| match run {
+                linkify::Run::Text(t) => t.into_any(),
+                linkify::Run::Link(href) => {
+                    let label = href.clone();
+                    view! {
+                        <a
+                            class="message-link"
+                            data-testid="message-link"
+                            href=href
+                            target="_blank"
+                            rel="noopener noreferrer nofollow ugc"
+                        >
+                            {label}
+                        </a>
+                    }
+                    .into_any()
+                }
+            })
+            .collect_view()
+            .into_any(),
+        _ => i18n.t().recalled.into_any(),
     };
     let sender = (!mine).then(|| m.sender_name.clone());
     let can_recall = move || {

@@ -5,7 +5,7 @@
 //!   (`tools/compress-dist.mjs`, a Trunk post-build hook); a browser that accepts `br` or `gzip`
 //!   gets those bytes with `Content-Encoding`, anyone else the file itself. Compressible
 //!   responses say `Vary: Accept-Encoding`.
-//! - **Cached.** Trunk's hashed names (`name-<16 hex>.ext`, `…_bg.wasm`) never change content:
+//! - **Cached.** Trunk's hashed names (`name-<hex hash>.ext`, `…_bg.wasm`) never change content:
 //!   `Cache-Control: public, max-age=31536000, immutable`. Everything else — `index.html`, which
 //!   names the current hashes, and the SPA fallback — is `no-cache`: revalidated each time
 //!   (`If-Modified-Since` → 304).
@@ -114,14 +114,16 @@ impl Kind {
     }
 }
 
-/// Trunk's content-hashed stems: `name-<16 lowercase hex>`, and the wasm's `name-<hash>_bg`.
+/// Trunk's content-hashed stems: `name-<hash>`, and the wasm's `name-<hash>_bg`, where the hash
+/// is a 64-bit value in lowercase hex *without leading zeros* — usually 16 digits, one in 16
+/// times 15, and so on (a build whose wasm hash had 15 was served uncached).
 fn is_hashed(stem: &str) -> bool {
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     let Some((name, hash)) = stem.rsplit_once('-') else {
         return false;
     };
     !name.is_empty()
-        && hash.len() == 16
+        && (12..=16).contains(&hash.len())
         && hash
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -141,6 +143,8 @@ mod tests {
         assert_eq!(Kind::of("/courier-app-556643d96ed7d183.js"), hashed);
         assert_eq!(Kind::of("/main-1aaf4c14fe1aab53.css"), hashed);
         assert_eq!(Kind::of("/favicon-f4b1772472607cfa.svg"), hashed);
+        // The hash has no leading zeros: 15 digits here.
+        assert_eq!(Kind::of("/courier-app-e3be6ac167d1e45_bg.wasm"), hashed);
         assert_eq!(
             Kind::of("/app.js"),
             Kind::Asset {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::components::format;
-use crate::components::status_mark::{status_str, StatusMark};
+use crate::components::status_mark::{status_label, status_str, StatusMark};
 use crate::i18n::use_i18n;
 use crate::linkify;
 use crate::model::{ConversationId, Seq};
@@ -209,8 +209,21 @@ pub fn MessageList(
         Row::Msg(m) => message_view(m, group).into_any(),
     };
 
+    // Screen readers hear my newest message's status change ("delivered", "read") once, politely;
+    // the marks themselves are labelled images.
+    let my_newest_status = Memo::new(move |_| {
+        rows.with(|r| {
+            r.iter().rev().find_map(|row| match row {
+                Row::Msg(m) if m.mine && m.seq.is_some() && !m.recalled => Some(m.status),
+                _ => None,
+            })
+        })
+    });
     view! {
         <div class="message-list-wrap">
+            <span class="visually-hidden" aria-live="polite" data-testid="status-announcer">
+                {move || my_newest_status.get().map(|st| status_label(i18n.t(), st))}
+            </span>
             <div
                 class="message-list"
                 data-testid="message-list"

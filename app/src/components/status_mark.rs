@@ -29,12 +29,15 @@ pub fn StatusMark(status: MessageStatus, #[prop(default = false)] failed: bool) 
             MessageStatus::Read => t.status_read,
         }
     };
-    // One tick when committed, two when a device of the recipient has it, blue when read.
-    let glyph = match (failed, status) {
-        (true, _) => "!",
-        (_, MessageStatus::Sending) => "◷",
-        (_, MessageStatus::Sent) => "✓",
-        (_, MessageStatus::Delivered) | (_, MessageStatus::Read) => "✓✓",
+    // Shapes, not only colours, tell them apart (at full opacity): a clock while sending, one
+    // tick when committed, two ticks when a device of the recipient has it, two ticks on a
+    // filled disc when read.
+    let (glyph, shape) = match (failed, status) {
+        (true, _) => ("!", "alert"),
+        (_, MessageStatus::Sending) => ("◷", "clock"),
+        (_, MessageStatus::Sent) => ("✓", "tick"),
+        (_, MessageStatus::Delivered) => ("✓✓", "ticks"),
+        (_, MessageStatus::Read) => ("✓✓", "ticks-filled"),
     };
     view! {
         <span
@@ -42,10 +45,22 @@ pub fn StatusMark(status: MessageStatus, #[prop(default = false)] failed: bool) 
             class:failed=failed
             data-testid="message-status"
             data-status=status_str(status)
+            data-shape=shape
+            role="img"
             title=label
             aria-label=label
         >
             <span aria-hidden="true">{glyph}</span>
         </span>
+    }
+}
+
+/// The accessible name of a status, for the live announcement of my newest message's status.
+pub fn status_label(t: &crate::i18n::Strings, s: MessageStatus) -> &'static str {
+    match s {
+        MessageStatus::Sending => t.status_sending,
+        MessageStatus::Sent => t.status_sent,
+        MessageStatus::Delivered => t.status_delivered,
+        MessageStatus::Read => t.status_read,
     }
 }

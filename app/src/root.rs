@@ -1,7 +1,7 @@
 //! The app root: language, session, routes.
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::i18n::{use_i18n, I18n};
@@ -19,7 +19,12 @@ pub fn App() -> impl IntoView {
     view! {
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/") view=ChatPage />
+                // The chat stays mounted while its URL names the open conversation:
+                // `/` (none) or `/c/{id}` (pages/chat.rs keeps the two in step).
+                <ParentRoute path=path!("") view=ChatPage>
+                    <Route path=path!("") view=|| () />
+                    <Route path=path!("c/:id") view=|| () />
+                </ParentRoute>
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/register") view=RegisterPage />
                 <Route path=path!("/message-test") view=MessageTestPage />

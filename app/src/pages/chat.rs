@@ -2,7 +2,7 @@
 //! (one or the other at phone width).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
 use crate::components::composer::Composer;
@@ -32,12 +32,63 @@ pub fn ChatPage() -> impl IntoView {
     });
     // Leaving the chat closes the conversation: nothing is "read" while it is not shown.
     on_cleanup(move || app.open_conversation(None));
+    follow_the_url(app);
     let logged_in = Memo::new(move |_| matches!(app.auth.get(), Auth::LoggedIn(_)));
     view! {
         <Show when=move || logged_in.get() fallback=|| view! { <div class="boot" aria-busy="true"></div> }>
             <ChatShell />
         </Show>
     }
+}
+
+/// The conversation in the URL (`/c/{id}`) is the open one, and the other way round: a reload or
+/// a link opens it, opening one from the list puts it in the browser's history, and the phone's
+/// Back returns to the list instead of leaving the app.
+fn follow_the_url(app: crate::state::AppState) {
+    let location = use_location();
+    let navigate = use_navigate();
+    let from_path = |path: &str| {
+        path.strip_prefix("/c/")
+            .and_then(|s| s.trim_end_matches('/').parse::<ConversationId>().ok())
+    };
+    // Opened at /c/{id} directly (a link, a reload): put the list under it in the history, so
+    // Back leads there rather than out of the app.
+    if let Some(id) = from_path(&location.pathname.get_untracked()) {
+        if let Ok(h) = window().history() {
+            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"));
+            let _ =
+                h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("/c/{id}")));
+        }
+    }
+    // URL → open conversation (Back, Forward, links).
+    Effect::new(move |_| {
+        let id = from_path(&location.pathname.get());
+        if matches!(app.auth.get(), Auth::LoggedIn(_)) {
+            app.open_conversation(id);
+        }
+    });
+    // Open conversation → URL (the list, a new conversation, leaving a group): on a change of
+    // the open conversation only — not when the session arrives, when the URL has the say.
+    Effect::new(move |prev: Option<Option<ConversationId>>| {
+        let active = app.store.with(|s| s.active);
+        let changed = prev.is_some_and(|p| p != active);
+        let logged_in = app.auth.with_untracked(|a| matches!(a, Auth::LoggedIn(_)));
+        let path = location.pathname.get_untracked();
+        if changed && logged_in && from_path(&path) != active {
+            let want = active
+                .map(|id| format!("/c/{id}"))
+                .unwrap_or_else(|| "/".into());
+            navigate(
+                &want,
+                NavigateOptions {
+                    // Switching between conversations replaces; opening one from the list adds.
+                    replace: from_path(&path).is_some() && active.is_some(),
+                    ..Default::default()
+                },
+            );
+        }
+        active
+    });
 }
 
 #[component]
@@ -135,7 +186,7 @@ fn MessagePane(id: ConversationId) -> impl IntoView {
                     type="button"
                     class="icon-button back-button"
                     aria-label=move || i18n.t().back
-                    on:click=move |_| app.open_conversation(None)
+                    on:click=move |_| close_pane(app)
                 >
                     "‹"
                 </button>
@@ -150,6 +201,22 @@ fn MessagePane(id: ConversationId) -> impl IntoView {
             <MessageList id=id group=group stick=stick />
             <Composer id=id stick=stick />
         </section>
+    }
+}
+
+/// The pane's back chevron: like the browser's Back when the list is the previous page (it is
+/// whenever the conversation was opened from it, or by a link: see `follow_the_url`), so the
+/// history stays as the user walked it.
+fn close_pane(app: crate::state::AppState) {
+    let back = window()
+        .history()
+        .ok()
+        .filter(|h| h.length().unwrap_or(0) > 1);
+    match back {
+        Some(h) => {
+            let _ = h.back();
+        }
+        None => app.open_conversation(None),
     }
 }
 

@@ -83,6 +83,17 @@ export function messageById(page: Page, id: number | string): Locator {
   return messageList(page).locator(`[data-testid="message"][data-message-id="${id}"]`);
 }
 
+/**
+ * Recalls one of my messages as a user does: the bubble's menu (shown on hover), "撤回"/"Recall",
+ * then the confirmation.
+ */
+export async function recallViaUi(bubble: Locator): Promise<void> {
+  await bubble.hover();
+  await bubble.getByTestId('message-menu-button').click();
+  await bubble.getByTestId('recall-button').click();
+  await bubble.getByTestId('recall-confirm').click();
+}
+
 export function conversationItem(page: Page, conversationId: number): Locator {
   return page.locator(`[data-testid="conversation-item"][data-conversation-id="${conversationId}"]`);
 }

@@ -19,6 +19,7 @@ import {
   messageById,
   messageByText,
   uniqueText,
+  recallViaUi,
   type Actor,
 } from '../support/actor';
 import type { Page } from '@playwright/test';
@@ -162,9 +163,7 @@ test('two users on different nodes talk live through HAProxy', async ({ actor, c
   await expect(sent).toHaveAttribute('data-message-id', /^\d+$/);
   const id = (await sent.getAttribute('data-message-id'))!;
   await expect(messageById(bob.page, id).getByTestId('message-content')).toHaveText(secret);
-  alice.page.once('dialog', (d) => void d.accept());
-  await sent.hover();
-  await sent.getByTestId('recall-button').click();
+  await recallViaUi(sent);
   await expect(messageById(bob.page, id)).toHaveAttribute('data-recalled', 'true', { timeout: 10_000 });
   await expect(messageById(bob.page, id).getByTestId('message-content')).toHaveText(RECALLED_ZH);
   await expect(bob.page.getByText(secret)).toHaveCount(0);

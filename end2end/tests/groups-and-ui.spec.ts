@@ -3,7 +3,7 @@
  * Shift+Enter for a new line, phone-width layout, and no console errors or warnings.
  */
 import { test, expect } from '../support/fixtures';
-import { messageByText, uniqueText } from '../support/actor';
+import { messageByText, uniqueText, recallViaUi } from '../support/actor';
 
 test('group, lang switch, phone width, no console errors', async ({ actor }) => {
   const alice = await actor('alice');
@@ -39,8 +39,7 @@ test('group, lang switch, phone width, no console errors', async ({ actor }) => 
   await page.getByTestId('lang-switch').click();
   const id = await messageByText(page, text).getAttribute('data-message-id');
   const mine = page.locator(`[data-testid="message"][data-message-id="${id}"]`);
-  await mine.hover();
-  await mine.getByTestId('recall-button').click();
+  await recallViaUi(mine);
   await expect(mine.getByTestId('message-content')).toHaveText('Message recalled');
   await expect(messageByText(bob.page, '消息已撤回')).toHaveCount(1);
   await page.screenshot({ path: '/tmp/e2e/shots/english.png' });

@@ -3,13 +3,11 @@
  * was offline so that it never shows the original content after syncing.
  */
 import { test, expect, snap } from '../support/fixtures';
-import { RECALLED_ZH, messageById, messageByText, messages, uniqueText } from '../support/actor';
+import { RECALLED_ZH, messageById, messageByText, messages, uniqueText, recallViaUi } from '../support/actor';
 import type { Locator, Page } from '@playwright/test';
 
-async function recall(page: Page, bubble: Locator): Promise<void> {
-  page.once('dialog', (d) => void d.accept()); // in case the client asks for confirmation
-  await bubble.hover();
-  await bubble.getByTestId('recall-button').click();
+async function recall(_page: Page, bubble: Locator): Promise<void> {
+  await recallViaUi(bubble);
 }
 
 /** Records whether any of `secrets` ever appears in the DOM of the page (from its first paint). */

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::components::format;
+use crate::components::message_menu::MessageMenu;
 use crate::components::status_mark::{status_label, status_str, StatusMark};
 use crate::i18n::use_i18n;
 use crate::linkify;
@@ -438,34 +439,22 @@ fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
                     {mine.then(|| view! { <StatusMark status=m.status failed=failed.is_some() /> })}
                 </div>
             </div>
-            <div class="message-actions">
-                <Show when=can_recall>
-                    <button
-                        type="button"
-                        class="link-button recall-button"
-                        data-testid="recall-button"
-                        on:click=move |_| {
-                            if let Some(id) = message_id {
-                                app.recall(id);
-                            }
-                        }
-                    >
-                        {move || i18n.t().recall}
-                    </button>
-                </Show>
-                {failed.map(|_| {
-                    let retry_id = cmid.clone();
-                    let discard_id = cmid.clone();
-                    view! {
+            {message_id.map(|id| view! { <MessageMenu message_id=id can_recall=Signal::derive(can_recall) /> })}
+            // A failed message's choices stay in view: they are needed.
+            {failed.map(|_| {
+                let retry_id = cmid.clone();
+                let discard_id = cmid.clone();
+                view! {
+                    <div class="message-actions">
                         <button type="button" class="link-button" on:click=move |_| app.retry(retry_id.clone())>
                             {move || i18n.t().retry}
                         </button>
                         <button type="button" class="link-button" on:click=move |_| app.discard(discard_id.clone())>
                             {move || i18n.t().discard}
                         </button>
-                    }
-                })}
-            </div>
+                    </div>
+                }
+            })}
         </div>
     }
 }

@@ -6,6 +6,7 @@ pub mod conversation_list;
 pub mod format;
 pub mod group_form;
 pub mod message_list;
+pub mod message_menu;
 pub mod status_mark;
 pub mod user_search;
 

@@ -361,6 +361,13 @@ pub struct Flags {
 }
 
 impl Config {
+    /// Whether `username` is one of the configured operators (case-insensitive, like usernames).
+    pub fn is_operator(&self, username: &str) -> bool {
+        self.operators
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(username))
+    }
+
     /// Builds the configuration from all layers. `env` is injected so tests need not touch the
     /// process environment.
     pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {

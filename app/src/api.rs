@@ -13,8 +13,8 @@ use crate::model::{
     AckRequest, AckResponse, Conversation, ConversationId, CreateGroupRequest, Diagnostics,
     ErrorBody, ErrorDetail, HistoryPage, LeftConversation, LoginRequest, MarkOfflineReadRequest,
     MarkOfflineReadResponse, MarkReadRequest, Message, MessageId, MessageReceipts, OfflinePage,
-    ReadPosition, RegisterRequest, SendAck, SendMessageRequest, Seq, StartDirectRequest, User,
-    UserId,
+    ReadPosition, RegisterRequest, SendAck, SendMessageRequest, Seq, SessionInfo,
+    StartDirectRequest, User, UserId,
 };
 
 /// Why a call failed.
@@ -136,12 +136,11 @@ pub async fn logout() -> ApiResult<()> {
 }
 
 /// `Ok(None)` when not logged in (401), so callers need not treat that as an error.
+/// Who is logged in here, if anyone (`GET /api/auth/session`: 200 either way, so a logged-out
+/// visit puts no failed request in the console).
 pub async fn me() -> ApiResult<Option<User>> {
-    match get(Request::get("/api/auth/me")).await {
-        Ok(u) => Ok(Some(u)),
-        Err(e) if e.is_unauthorized() => Ok(None),
-        Err(e) => Err(e),
-    }
+    let info: SessionInfo = get(Request::get("/api/auth/session")).await?;
+    Ok(info.user)
 }
 
 pub async fn search_users(q: &str, limit: u32) -> ApiResult<Vec<User>> {

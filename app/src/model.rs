@@ -30,6 +30,15 @@ pub struct User {
     pub created_at: i64,
 }
 
+/// `GET /api/auth/session`: who this browser is logged in as, if anyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: Option<User>,
+    /// The user is one of the configured operators (`/message-test`'s server-wide figures).
+    #[serde(default)]
+    pub operator: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     pub username: String,

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use app::model::{LoginRequest, RegisterRequest, User};
+use app::model::{LoginRequest, RegisterRequest, SessionInfo, User};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use super::extract::{ApiJson, JsonContentType};
 use super::session::{clear_cookie, new_session_cookie, session_token, CurrentUser};
 use crate::accounts::{self, hash_token};
+use crate::delivery::now_ms;
 use crate::error::AppResult;
 use crate::AppState;
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
+        .route("/api/auth/session", get(session_info))
 }
 
 async fn register(
@@ -67,4 +69,24 @@ async fn logout(
 
 async fn me(CurrentUser(user): CurrentUser) -> Json<User> {
     Json(user)
+}
+
+/// Who this browser is logged in as, if anyone. Always 200: being logged out is the normal
+/// state of a first visit, not an error (a 401 shows red in every browser's console).
+async fn session_info(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> AppResult<Json<SessionInfo>> {
+    let user = match session_token(&headers, s.config.secure_cookies)? {
+        Some(token) => s
+            .store
+            .session_user(&hash_token(&token), now_ms())
+            .await?
+            .map(|(user, _)| user),
+        None => None,
+    };
+    let operator = user
+        .as_ref()
+        .is_some_and(|u| s.config.is_operator(&u.username));
+    Ok(Json(SessionInfo { user, operator }))
 }

@@ -20,11 +20,7 @@ async fn diagnostics(
     State(s): State<AppState>,
     CurrentUser(me): CurrentUser,
 ) -> AppResult<Json<Diagnostics>> {
-    let operator = s
-        .config
-        .operators
-        .iter()
-        .any(|o| o.eq_ignore_ascii_case(&me.username));
+    let operator = s.config.is_operator(&me.username);
     let (server, online_users, open_connections) = if operator {
         let (online, open) = s.delivery.fanout.counts();
         (Some(s.store.push_stats().await?), Some(online), Some(open))

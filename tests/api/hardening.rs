@@ -780,3 +780,43 @@ impl ServerProcess {
         }
     }
 }
+
+#[tokio::test]
+async fn the_session_endpoint_answers_200_logged_out_and_names_operators() {
+    let app = spawn_app_with(|c| c.operators = vec!["Op_Boss".into()]).await;
+    // Logged out: 200, nobody — not a 401.
+    let res = reqwest::get(app.url("/api/auth/session")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"user": null, "operator": false}));
+    // A cookie that names no session: the same.
+    let res = reqwest::Client::new()
+        .get(app.url("/api/auth/session"))
+        .header("cookie", "courier_session=not-a-session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["user"], Value::Null);
+    // Logged in: the user, and whether they are an operator.
+    let alice = app.register("alice").await;
+    let (s, body) = alice.get("/api/auth/session").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["user"]["id"], json!(alice.user.id));
+    assert_eq!(body["operator"], json!(false));
+    // An operator (the setting's case does not matter).
+    let res = reqwest::Client::new()
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"username": "op_boss", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let boss = TestUser {
+        token: session_cookie(&res).unwrap(),
+        user: res.json().await.unwrap(),
+        base: app.base.clone(),
+        http: reqwest::Client::new(),
+    };
+    let (_, body) = boss.get("/api/auth/session").await;
+    assert_eq!(body["operator"], json!(true));
+}

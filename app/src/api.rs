@@ -13,8 +13,8 @@ use crate::model::{
     AckRequest, AckResponse, Conversation, ConversationId, CreateGroupRequest, Diagnostics,
     ErrorBody, ErrorDetail, HistoryPage, LeftConversation, LoginRequest, MarkOfflineReadRequest,
     MarkOfflineReadResponse, MarkReadRequest, Message, MessageId, MessageReceipts, OfflinePage,
-    ReadPosition, RegisterRequest, SendAck, SendMessageRequest, Seq, SessionInfo,
-    StartDirectRequest, User, UserId,
+    PushRecordsRequest, PushStats, ReadPosition, RegisterRequest, SendAck, SendMessageRequest, Seq,
+    SessionInfo, StartDirectRequest, User, UserId,
 };
 
 /// Why a call failed.
@@ -236,4 +236,13 @@ pub async fn mark_offline_read(
 
 pub async fn diagnostics() -> ApiResult<Diagnostics> {
     get(Request::get("/api/diagnostics")).await
+}
+
+/// The push records of exactly these messages of mine (`/message-test`'s offline test).
+pub async fn push_records(message_ids: Vec<MessageId>) -> ApiResult<PushStats> {
+    post(
+        "/api/diagnostics/push-records",
+        &PushRecordsRequest { message_ids },
+    )
+    .await
 }

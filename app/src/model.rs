@@ -294,6 +294,15 @@ pub struct PushRecord {
     pub update_time: i64,
 }
 
+/// `POST /api/diagnostics/push-records`: the messages whose push records to count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRecordsRequest {
+    pub message_ids: Vec<MessageId>,
+}
+
+/// At most this many ids per `push-records` request (`/message-test`'s largest run).
+pub const PUSH_RECORDS_MAX_IDS: usize = 1_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushStats {
     pub pending: i64,

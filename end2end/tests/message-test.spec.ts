@@ -5,7 +5,8 @@
  */
 import { test, expect, snap } from '../support/fixtures';
 
-const COUNT = 5;
+// More than the 50 recent records /api/diagnostics lists: the test must watch its own ids.
+const COUNT = 60;
 
 test('/message-test: connection, RTT, offline test, history test, stats', async ({ actor }, testInfo) => {
   test.setTimeout(180_000);

@@ -2,18 +2,41 @@
 //! Server-wide figures (push counters, online users, open connections) are shown to operators
 //! only (the `operators` setting): for anyone else they would reveal how busy the server is.
 
-use app::model::Diagnostics;
+use app::model::{Diagnostics, PushRecordsRequest, PushStats, PUSH_RECORDS_MAX_IDS};
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use super::extract::ApiJson;
 use super::session::CurrentUser;
 use crate::delivery::now_ms;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/diagnostics", get(diagnostics))
+    Router::new()
+        .route("/api/diagnostics", get(diagnostics))
+        .route("/api/diagnostics/push-records", post(push_records))
+}
+
+/// The push records of exactly the caller's messages among `message_ids`: what the offline test
+/// of `/message-test` watches, however many it sent (the recent-records list of
+/// `/api/diagnostics` stops at 50). Ids of other senders' messages count for nothing.
+async fn push_records(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiJson(req): ApiJson<PushRecordsRequest>,
+) -> AppResult<Json<PushStats>> {
+    if req.message_ids.len() > PUSH_RECORDS_MAX_IDS {
+        return Err(AppError::invalid(
+            "message_ids",
+            format!("at most {PUSH_RECORDS_MAX_IDS} ids"),
+        ));
+    }
+    let mut ids = req.message_ids;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Json(s.store.push_stats_for_messages(me.id, &ids).await?))
 }
 
 async fn diagnostics(

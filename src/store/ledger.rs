@@ -77,6 +77,13 @@ pub trait LedgerStore: Send + Sync + 'static {
     async fn push_stats(&self) -> StoreResult<PushStats>;
     async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats>;
     async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats>;
+    /// Counts of the message push records of `ids` that `sender` sent (ids of other senders are
+    /// left out), for `/message-test`'s offline test.
+    async fn push_stats_for_messages(
+        &self,
+        sender: UserId,
+        ids: &[MessageId],
+    ) -> StoreResult<PushStats>;
     async fn recent_records_for_sender(
         &self,
         user: UserId,

@@ -820,3 +820,70 @@ async fn the_session_endpoint_answers_200_logged_out_and_names_operators() {
     let (_, body) = boss.get("/api/auth/session").await;
     assert_eq!(body["operator"], json!(true));
 }
+
+/// `/message-test`'s offline test watches exactly its own messages, however many: 60 here, more
+/// than the 50 recent records `/api/diagnostics` lists (it used to wait for ever past 50).
+#[tokio::test]
+async fn push_records_counts_exactly_the_callers_messages_however_many() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        ids.push(
+            alice
+                .send_http(conv, &format!("pr-{i}"), "offline")
+                .await
+                .message
+                .id,
+        );
+    }
+    let theirs = bob
+        .send_http(conv, "pr-bob", "not alice's")
+        .await
+        .message
+        .id;
+    let mut asked = ids.clone();
+    asked.push(theirs);
+    asked.push(ids[0]); // a repeat counts once
+    let (s, v) = alice
+        .post(
+            "/api/diagnostics/push-records",
+            json!({"message_ids": asked}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"pending": 60, "pushed": 0, "failed": 0}));
+
+    // Bob comes online and takes them all: every one pushed.
+    let mut ws = bob.ws().await;
+    let got = ws.drain().await;
+    assert!(got.len() >= 60);
+    // The acknowledgements commit a moment later.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, v) = alice
+            .post("/api/diagnostics/push-records", json!({"message_ids": ids}))
+            .await;
+        if v == json!({"pending": 0, "pushed": 60, "failed": 0}) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never all pushed: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Too many ids: a clear error.
+    let many: Vec<i64> = (1..=1001).collect();
+    let (s, v) = alice
+        .post(
+            "/api/diagnostics/push-records",
+            json!({"message_ids": many}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "message_ids");
+}

@@ -11,7 +11,7 @@ use crate::api;
 use crate::components::format;
 use crate::components::{ConnBadge, LangSwitch};
 use crate::i18n::use_i18n;
-use crate::model::{ConversationId, Diagnostics, MessageId, PushStatus, SendMessageRequest};
+use crate::model::{ConversationId, Diagnostics, MessageId, SendMessageRequest};
 use crate::socket::RTT_CAPACITY;
 use crate::state::{new_client_msg_id, use_app, Auth};
 use crate::store::HISTORY_PAGE_SIZE;
@@ -396,22 +396,14 @@ fn OfflineTest() -> impl IntoView {
                     Err(e) => return fail(e.to_string()),
                 }
             }
-            // Watch the push records of exactly these messages until all are pushed.
+            // Watch the push records of exactly these messages until all are pushed (asked
+            // for by id: the recent records of /api/diagnostics stop at 50).
             let started = perf_now();
+            let watched: Vec<MessageId> = ids.iter().copied().collect();
             loop {
-                if let Ok(d) = api::diagnostics().await {
-                    let (mut pending, mut pushed, mut failed) = (0, 0, 0);
-                    for r in d
-                        .recent_sent_records
-                        .iter()
-                        .filter(|r| ids.contains(&r.message_id))
-                    {
-                        match r.push_status {
-                            PushStatus::Pending => pending += 1,
-                            PushStatus::Pushed => pushed += 1,
-                            PushStatus::Failed => failed += 1,
-                        }
-                    }
+                if let Ok(st) = api::push_records(watched.clone()).await {
+                    let (pending, pushed, failed) =
+                        (st.pending as u32, st.pushed as u32, st.failed as u32);
                     let done = pushed >= n;
                     let alive = run.try_update(|r| {
                         r.pending = pending;

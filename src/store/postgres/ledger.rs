@@ -372,6 +372,24 @@ impl LedgerStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn push_stats_for_messages(
+        &self,
+        sender: UserId,
+        ids: &[MessageId],
+    ) -> StoreResult<PushStats> {
+        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
+            "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             WHERE m.sender_id = $1 AND r.kind = $2 AND r.message_id = ANY($3) GROUP BY r.push_status",
+        )
+        .bind(sender)
+        .bind(RecordKind::Message)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(push_stats(rows))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn recent_records_for_sender(
         &self,
         user: UserId,

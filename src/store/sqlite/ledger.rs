@@ -392,6 +392,36 @@ impl LedgerStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn push_stats_for_messages(
+        &self,
+        sender: UserId,
+        ids: &[MessageId],
+    ) -> StoreResult<PushStats> {
+        let mut counts = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r \
+                 JOIN messages m ON m.id = r.message_id WHERE m.sender_id = ",
+            );
+            qb.push_bind(sender)
+                .push(" AND r.kind = ")
+                .push_bind(RecordKind::Message)
+                .push(" AND r.message_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(") GROUP BY r.push_status");
+            counts.extend(
+                qb.build_query_as::<(RecordStatus, i64)>()
+                    .fetch_all(&self.read)
+                    .await?,
+            );
+        }
+        Ok(push_stats(counts))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn recent_records_for_sender(
         &self,
         user: UserId,

@@ -354,6 +354,16 @@ impl AppState {
                     token: req.token,
                     page,
                 }),
+                Err(e) if e.status() == Some(404) => {
+                    // Not a conversation of mine (a stale link, a group I left): back to the
+                    // list, saying why.
+                    app.dispatch(Event::HistoryFailed { token: req.token });
+                    if app.store.with_untracked(|s| s.active) == Some(req.conversation_id) {
+                        app.open_conversation(None);
+                    }
+                    app.notice
+                        .set(Some(app.i18n.t().conversation_not_found.to_string()));
+                }
                 Err(e) => {
                     app.dispatch(Event::HistoryFailed { token: req.token });
                     app.failed("history", &e);

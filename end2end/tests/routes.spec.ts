@@ -51,3 +51,18 @@ test('on a phone, Back returns to the list, also after opening a link to a conve
   await expect(linked).toHaveURL(/127\.0\.0\.1:\d+\/$/);
   await expect(linked.getByTestId('conversation-list')).toBeVisible();
 });
+
+test('a link to a conversation that is not mine lands on the list, saying why', async ({ actor }) => {
+  const alice = await actor('alice');
+  const bob = await actor('bob');
+  const carol = await actor('carol');
+  await alice.registerViaApi();
+  await bob.registerViaApi();
+  await carol.registerViaApi();
+  const theirs = (await alice.startDirectViaApi(bob)).id;
+  await carol.openChat();
+  await carol.page.goto(`/c/${theirs}`);
+  await expect(carol.page.getByTestId('notice')).toContainText('这个会话不存在', { timeout: 20_000 });
+  await expect(carol.page).toHaveURL(/127\.0\.0\.1:\d+\/$/);
+  await expect(carol.page.getByTestId('message-pane')).toHaveCount(0);
+});

@@ -110,7 +110,7 @@ pub fn Notice() -> impl IntoView {
                 .get()
                 .map(|text| {
                     view! {
-                        <div class="notice" role="alert">
+                        <div class="notice" data-testid="notice" role="alert">
                             <span>{text}</span>
                             <button
                                 type="button"

@@ -83,6 +83,18 @@ export function messageById(page: Page, id: number | string): Locator {
   return messageList(page).locator(`[data-testid="message"][data-message-id="${id}"]`);
 }
 
+/** Alice and Bob, registered through the API, with their direct conversation. */
+export async function directPair(
+  actor: (label: string) => Promise<Actor>,
+): Promise<{ alice: Actor; bob: Actor; conv: number }> {
+  const alice = await actor('alice');
+  const bob = await actor('bob');
+  await alice.registerViaApi();
+  await bob.registerViaApi();
+  const conv = (await alice.startDirectViaApi(bob)).id;
+  return { alice, bob, conv };
+}
+
 /**
  * Recalls one of my messages as a user does: the bubble's menu (shown on hover), "撤回"/"Recall",
  * then the confirmation.

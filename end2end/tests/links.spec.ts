@@ -3,14 +3,10 @@
  * anchor (new tab, no opener, no referrer), and HTML typed into a message is shown as text.
  */
 import { test, expect } from '../support/fixtures';
-import { messages, uniqueText } from '../support/actor';
+import { messages, uniqueText, directPair } from '../support/actor';
 
 test('an address in a message is a safe link; markup in a message stays text', async ({ actor }) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   const marker = uniqueText('链接');
   const address = 'https://example.com/docs/a_(b)?q=1&r=2#top';
   const text = `${marker} 看这个${address}。 <b>bold</b> <img src=x onerror="window.__pwned=1"> javascript:alert(1)`;

@@ -5,14 +5,10 @@
  * the network is back the client reconnects at once and the message goes out, exactly once.
  */
 import { test, expect, snap } from '../support/fixtures';
-import { uniqueText } from '../support/actor';
+import { uniqueText, directPair } from '../support/actor';
 
 test('going offline shows at once, and a message sent offline waits for the network, then goes out', async ({ actor }, testInfo) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   await alice.openChat();
   await alice.openConversation(conv);
   const page = alice.page;
@@ -54,11 +50,7 @@ test('going offline shows at once, and a message sent offline waits for the netw
 
 test('a send on a connection that silently died is noticed within seconds by a probe', async ({ actor, server }) => {
   test.setTimeout(120_000);
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   await alice.openChat();
   await alice.openConversation(conv);
   const badge = alice.page.getByTestId('conn-state');

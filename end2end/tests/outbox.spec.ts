@@ -6,7 +6,7 @@
  * exactly once. With two tabs open, the other one takes over sending when the first closes.
  */
 import { test, expect, snap } from '../support/fixtures';
-import { messageByText, uniqueText, type Actor } from '../support/actor';
+import { messageByText, uniqueText, type Actor, directPair } from '../support/actor';
 import type { Page } from '@playwright/test';
 
 async function copiesAtBob(bob: Actor, conv: number, text: string): Promise<number> {
@@ -32,11 +32,7 @@ async function closeAcceptingTheWarning(page: Page): Promise<void> {
 }
 
 test('a message sent offline survives closing the tab and goes out once when Courier is opened again; drafts survive a reload', async ({ actor }, testInfo) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   await alice.openChat();
   await alice.openConversation(conv);
 
@@ -69,11 +65,7 @@ test('a message sent offline survives closing the tab and goes out once when Cou
 });
 
 test('with two tabs open, the other tab sends the message of a tab that was closed', async ({ actor }) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   await alice.openChat();
   await alice.openConversation(conv);
   const second = await alice.newPage();

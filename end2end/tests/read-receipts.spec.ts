@@ -7,7 +7,7 @@
  * is on screen, and only then is it read, on the server and on Alice's screen.
  */
 import { test, expect, snap } from '../support/fixtures';
-import { messageById, messageList, messages, type Actor } from '../support/actor';
+import { messageById, messageList, messages, type Actor, directPair } from '../support/actor';
 import type { Page } from '@playwright/test';
 
 const N = 60;
@@ -27,11 +27,7 @@ async function scrollListToTop(page: Page): Promise<void> {
 
 test('a message that arrives while the reader is scrolled up stays unread until it is on screen', async ({ actor }, testInfo) => {
   test.setTimeout(120_000);
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   const run = Date.now().toString(36);
   for (let i = 1; i <= N; i++) {
     await alice.sendViaApi(conv, `read-receipts ${i}`, `e2e-read-${run}-${i}`);

@@ -4,14 +4,10 @@
  * confirming recalls it — and once the recall window has passed there is no menu at all.
  */
 import { test, expect } from '../support/fixtures';
-import { messageById, messageByText, uniqueText } from '../support/actor';
+import { messageById, messageByText, uniqueText, directPair } from '../support/actor';
 
 test('recall sits in a menu with a confirmation and takes no layout space', async ({ actor }) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   const theirs = uniqueText('对方');
   await bob.sendViaApi(conv, theirs, `e2e-menu-${Date.now().toString(36)}`);
   await alice.openChat();
@@ -50,11 +46,7 @@ test('recall sits in a menu with a confirmation and takes no layout space', asyn
 });
 
 test('once the recall window has passed the menu is gone', async ({ actor }) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   await alice.page.clock.install();
   await alice.openChat();
   await alice.openConversation(conv);

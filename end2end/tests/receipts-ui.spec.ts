@@ -4,14 +4,10 @@
  * disc) at full opacity, and the newest status is announced through a polite live region.
  */
 import { test, expect, snap } from '../support/fixtures';
-import { uniqueText } from '../support/actor';
+import { uniqueText, directPair } from '../support/actor';
 
 test('delivered and read differ in shape, are labelled images, and are announced', async ({ actor }, testInfo) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   await alice.openChat();
   await alice.openConversation(conv);
   const page = alice.page;

@@ -4,14 +4,10 @@
  * leaving the app — also when the app was opened at /c/{id} directly.
  */
 import { test, expect } from '../support/fixtures';
-import { conversationItem } from '../support/actor';
+import { conversationItem, directPair } from '../support/actor';
 
 test('a conversation has its own URL that survives a reload and opens from a link', async ({ actor }) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   await alice.openChat();
   await alice.openConversation(conv);
   const page = alice.page;
@@ -26,11 +22,7 @@ test('a conversation has its own URL that survives a reload and opens from a lin
 });
 
 test('on a phone, Back returns to the list, also after opening a link to a conversation', async ({ actor }) => {
-  const alice = await actor('alice');
-  const bob = await actor('bob');
-  await alice.registerViaApi();
-  await bob.registerViaApi();
-  const conv = (await alice.startDirectViaApi(bob)).id;
+  const { alice, bob, conv } = await directPair(actor);
   const page = alice.page;
   await page.setViewportSize({ width: 390, height: 844 });
   await alice.openChat();

@@ -589,18 +589,7 @@ async fn metrics_and_server_wide_diagnostics_are_for_operators() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(get("Bearer s3cret").await.unwrap().status(), StatusCode::OK);
-    let res = reqwest::Client::new()
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"username": "op_boss", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap();
-    let boss = TestUser {
-        token: session_cookie(&res).unwrap(),
-        user: res.json().await.unwrap(),
-        base: app.base.clone(),
-        http: reqwest::Client::new(),
-    };
+    let boss = app.register_as("op_boss").await;
     let (_, d) = boss.get("/api/diagnostics").await;
     assert!(
         d["server"]["pending"].is_number() && d["online_users"].is_number(),
@@ -805,18 +794,7 @@ async fn the_session_endpoint_answers_200_logged_out_and_names_operators() {
     assert_eq!(body["user"]["id"], json!(alice.user.id));
     assert_eq!(body["operator"], json!(false));
     // An operator (the setting's case does not matter).
-    let res = reqwest::Client::new()
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"username": "op_boss", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap();
-    let boss = TestUser {
-        token: session_cookie(&res).unwrap(),
-        user: res.json().await.unwrap(),
-        base: app.base.clone(),
-        http: reqwest::Client::new(),
-    };
+    let boss = app.register_as("op_boss").await;
     let (_, body) = boss.get("/api/auth/session").await;
     assert_eq!(body["operator"], json!(true));
 }

@@ -179,10 +179,19 @@ impl TestApp {
     }
 
     pub async fn register(&self, name: &str) -> TestUser {
-        let username = unique(name);
+        self.register_named(&unique(name), &format!("{name} display"))
+            .await
+    }
+
+    /// Registers exactly `username` (for settings that name users, like `operators`).
+    pub async fn register_as(&self, username: &str) -> TestUser {
+        self.register_named(username, username).await
+    }
+
+    async fn register_named(&self, username: &str, display_name: &str) -> TestUser {
         let res = reqwest::Client::new()
             .post(self.url("/api/auth/register"))
-            .json(&json!({"username": username, "password": "correct horse", "display_name": format!("{name} display")}))
+            .json(&json!({"username": username, "password": "correct horse", "display_name": display_name}))
             .send()
             .await
             .unwrap();

@@ -262,17 +262,11 @@ impl MessageStore for PgStore {
         // Not a prepared statement: the best plan depends on how common the words are (a GIN
         // scan for rare ones, the id order for common ones), which a generic plan cannot know.
         let rows = sql.build().persistent(false).fetch_all(&self.pool).await?;
-        let mut hits: Vec<Message> = rows
+        let hits: Vec<Message> = rows
             .iter()
             .map(message_from_row)
             .collect::<Result<_, _>>()?;
-        let next_before = if hits.len() as i64 > limit {
-            hits.truncate(limit as usize);
-            hits.last().map(|m| m.id)
-        } else {
-            None
-        };
         self.observe("search", t);
-        Ok(SearchPage { hits, next_before })
+        Ok(crate::store::search::page_of(hits, limit))
     }
 }

@@ -27,6 +27,18 @@ pub enum SearchQuery {
     Substrings(Vec<String>),
 }
 
+/// The page of a search that fetched `limit + 1` hits, newest first: the extra hit only says
+/// that more exist, and the last kept hit is the next page's `before` cursor.
+pub(crate) fn page_of(mut hits: Vec<app::model::Message>, limit: i64) -> app::model::SearchPage {
+    let next_before = if hits.len() as i64 > limit {
+        hits.truncate(limit as usize);
+        hits.last().map(|m| m.id)
+    } else {
+        None
+    };
+    app::model::SearchPage { hits, next_before }
+}
+
 impl SearchQuery {
     /// Parses an already trimmed query.
     pub fn parse(q: &str) -> SearchQuery {

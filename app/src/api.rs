@@ -13,8 +13,8 @@ use crate::model::{
     AckRequest, AckResponse, Conversation, ConversationId, CreateGroupRequest, Diagnostics,
     ErrorBody, ErrorDetail, HistoryPage, LeftConversation, LoginRequest, MarkOfflineReadRequest,
     MarkOfflineReadResponse, MarkReadRequest, Message, MessageId, MessageReceipts, OfflinePage,
-    PushRecordsRequest, PushStats, ReadPosition, RegisterRequest, SendAck, SendMessageRequest, Seq,
-    SessionInfo, StartDirectRequest, User, UserId,
+    PushRecordsRequest, PushStats, ReadPosition, RegisterRequest, SearchPage, SendAck,
+    SendMessageRequest, Seq, SessionInfo, StartDirectRequest, User, UserId,
 };
 
 /// Why a call failed.
@@ -146,6 +146,22 @@ pub async fn me() -> ApiResult<Option<User>> {
 pub async fn search_users(q: &str, limit: u32) -> ApiResult<Vec<User>> {
     let limit = limit.to_string();
     get(Request::get("/api/users").query([("q", q), ("limit", limit.as_str())])).await
+}
+
+/// Message search over my conversations, newest hit first; `before` is the previous page's
+/// `next_before`.
+pub async fn search_messages(
+    q: &str,
+    before: Option<MessageId>,
+    limit: u32,
+) -> ApiResult<SearchPage> {
+    let limit = limit.to_string();
+    let before = before.map(|b| b.to_string());
+    let mut params = vec![("q", q), ("limit", limit.as_str())];
+    if let Some(b) = before.as_deref() {
+        params.push(("before", b));
+    }
+    get(Request::get("/api/search").query(params)).await
 }
 
 pub async fn conversations() -> ApiResult<Vec<Conversation>> {

@@ -155,6 +155,14 @@ pub struct Strings {
     pub mt_sent_by_me: &'static str,
     pub mt_user_not_found: &'static str,
     pub mt_running: &'static str,
+    // Message search, the unread divider, jump to latest.
+    pub unread_divider: &'static str,
+    pub search_messages: &'static str,
+    pub search_clear: &'static str,
+    pub search_no_results: &'static str,
+    pub search_more: &'static str,
+    pub search_results: &'static str,
+    pub searching: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -268,6 +276,14 @@ pub static ZH: Strings = Strings {
     mt_sent_by_me: "我发送的",
     mt_user_not_found: "找不到该用户",
     mt_running: "运行中…",
+    // Message search, the unread divider, jump to latest.
+    unread_divider: "以下为新消息",
+    search_messages: "搜索消息",
+    search_clear: "清除搜索",
+    search_no_results: "没有找到消息",
+    search_more: "更多结果",
+    search_results: "搜索结果",
+    searching: "搜索中…",
 };
 
 pub static EN: Strings = Strings {
@@ -383,6 +399,14 @@ pub static EN: Strings = Strings {
     mt_sent_by_me: "Sent by me",
     mt_user_not_found: "No such user",
     mt_running: "Running…",
+    // Message search, the unread divider, jump to latest.
+    unread_divider: "New messages",
+    search_messages: "Search messages",
+    search_clear: "Clear search",
+    search_no_results: "No messages found",
+    search_more: "More results",
+    search_results: "Search results",
+    searching: "Searching…",
 };
 
 /// The current language, shared by context.

@@ -4,6 +4,7 @@
 //! and the pure client store ([`store`]), which the server links and host tests exercise.
 //! With the `csr` feature it is also the Leptos browser client that Trunk builds.
 
+pub mod highlight;
 pub mod linkify;
 pub mod model;
 pub mod protocol;

@@ -321,19 +321,41 @@ impl AppState {
         });
     }
 
-    /// Switches the message pane to a conversation (or none) and loads its newest page.
+    /// Switches the message pane to a conversation (or none) and loads what it will show: the
+    /// newest page, or a page around the first unread message when there are many.
     pub fn open_conversation(&self, id: Option<ConversationId>) {
         if self.store.with_untracked(|s| s.active) == id {
             return;
         }
         self.dispatch(Event::Opened(id));
         if let Some(id) = id {
-            let loaded = self
-                .store
-                .with_untracked(|s| s.timelines.get(&id).is_some_and(|t| t.loaded));
-            if !loaded {
-                self.load_history(id, HistoryDirection::Newest);
-            }
+            self.load_for_open(id);
+        }
+    }
+
+    /// Opens a conversation at one message (a search hit): history around it is loaded when
+    /// memory does not hold it, and the list scrolls to it and highlights it.
+    pub fn jump_to(&self, id: ConversationId, seq: Seq) {
+        if self.store.with_untracked(|s| s.active) != Some(id) {
+            self.dispatch(Event::Opened(Some(id)));
+        }
+        self.dispatch(Event::FocusOn {
+            conversation_id: id,
+            seq,
+        });
+        self.load_for_open(id);
+    }
+
+    /// The message list has brought the focused message into view (or found it gone).
+    pub fn focus_reached(&self) {
+        if self.store.with_untracked(|s| s.focus.is_some()) {
+            self.dispatch(Event::Focused);
+        }
+    }
+
+    fn load_for_open(&self, id: ConversationId) {
+        if let Some(direction) = self.store.with_untracked(|s| s.load_for_open(id)) {
+            self.load_history(id, direction);
         }
     }
 

@@ -91,6 +91,34 @@ pub enum HistoryDirection {
     Older,
     /// The page after the newest message in memory, when newer ones were trimmed away.
     Newer,
+    /// A page around this seq (a search hit, the first unread message): it replaces what is in
+    /// memory, [`AROUND_NEWER`] messages from the target onwards and the rest before it.
+    Around(Seq),
+}
+
+impl HistoryDirection {
+    /// Newest and Around jump somewhere: they replace memory and supersede any paging.
+    fn jumps(self) -> bool {
+        matches!(self, HistoryDirection::Newest | HistoryDirection::Around(_))
+    }
+}
+
+/// A page around a target holds the target and this many messages after it (the rest of the
+/// page is before it, so there is context above).
+pub const AROUND_NEWER: i64 = 40;
+
+/// Opening a conversation with more unread messages than this lands at the first unread one
+/// (a page around it) instead of the newest page.
+pub const UNREAD_JUMP: i64 = 40;
+
+/// A message the list should bring into view once it is rendered: the first unread message when
+/// a conversation opens (under the "new messages" divider), or a search hit (highlighted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Focus {
+    pub conversation_id: ConversationId,
+    pub seq: Seq,
+    /// A search hit: highlight the bubble. The first unread: show the divider above it instead.
+    pub highlight: bool,
 }
 
 /// A history request the caller must perform (`GET .../messages?before=&limit=`), then report
@@ -194,6 +222,11 @@ pub struct ClientState {
     /// was on screen counts as read: a message that arrived while the reader was scrolled up
     /// stays unread until it is scrolled into view.
     pub on_screen: Option<(ConversationId, Seq)>,
+    /// The open conversation's read position when it was opened, if anything after it was
+    /// unread: the "new messages" divider goes after this seq. It stays put while the user reads.
+    pub divider: Option<(ConversationId, Seq)>,
+    /// What the message list should scroll to once it is rendered (see [`Focus`]).
+    pub focus: Option<Focus>,
     /// Conversations that messages referred to but the list does not hold: fetch them.
     pub unknown_conversations: BTreeSet<ConversationId>,
     /// Conversations where a live message skipped seqs: ask the server for the tail.
@@ -228,6 +261,13 @@ pub enum Event {
     /// The user switched to a conversation (or to none). In-flight history requests of other
     /// conversations are abandoned: their answers will be ignored.
     Opened(Option<ConversationId>),
+    /// Bring a message of a conversation into view and highlight it (a search hit).
+    FocusOn {
+        conversation_id: ConversationId,
+        seq: Seq,
+    },
+    /// The message list scrolled to the focus (or gave up: the message does not exist).
+    Focused,
     /// The message list reports the newest committed message on screen (`None`: none is).
     OnScreen {
         conversation_id: ConversationId,
@@ -362,10 +402,22 @@ pub fn apply(state: &mut ClientState, event: Event) {
             if state.active == Some(id) {
                 state.active = None;
             }
+            state.divider = state.divider.filter(|(c, _)| *c != id);
+            state.focus = state.focus.filter(|f| f.conversation_id != id);
         }
         Event::Opened(id) => {
             if state.active != id {
                 state.on_screen = None;
+                // The divider marks where reading starts this time: the read position now.
+                state.divider = id.and_then(|id| {
+                    let read = state.conversations.get(&id)?.info.read_seq;
+                    (state.unread(id) > 0).then_some((id, read))
+                });
+                state.focus = state.divider.map(|(conversation_id, read)| Focus {
+                    conversation_id,
+                    seq: read + 1,
+                    highlight: false,
+                });
             }
             state.active = id;
             for (cid, tl) in state.timelines.iter_mut() {
@@ -374,6 +426,17 @@ pub fn apply(state: &mut ClientState, event: Event) {
                 }
             }
         }
+        Event::FocusOn {
+            conversation_id,
+            seq,
+        } => {
+            state.focus = Some(Focus {
+                conversation_id,
+                seq,
+                highlight: true,
+            });
+        }
+        Event::Focused => state.focus = None,
         Event::OnScreen {
             conversation_id,
             newest,
@@ -571,10 +634,12 @@ pub fn begin_history(
             }
             Some(tl.last_seq()? + 1 + HISTORY_PAGE_SIZE)
         }
+        HistoryDirection::Around(target) => Some(target.max(1) + AROUND_NEWER),
     };
     if let Some(r) = tl.loading {
-        // A newest-page load supersedes paging; otherwise one request at a time.
-        if r.direction == direction || direction != HistoryDirection::Newest {
+        // A jump (newest page, around a message) supersedes paging; otherwise one request at
+        // a time.
+        if r.direction == direction || !direction.jumps() {
             return None;
         }
     }
@@ -743,6 +808,33 @@ impl ClientState {
         tl.last_seq()
     }
 
+    /// What to load when a conversation is opened (after [`Event::Opened`]) or a message is
+    /// focused: `None` when memory already holds what the list will show. The focused message
+    /// (the first unread, a search hit) decides: a page around it when it is too far from the
+    /// newest end for the newest page to hold it, else the newest page.
+    pub fn load_for_open(&self, id: ConversationId) -> Option<HistoryDirection> {
+        let tl = self.timelines.get(&id);
+        let loaded = tl.is_some_and(|t| t.loaded);
+        let target = self
+            .focus
+            .filter(|f| f.conversation_id == id)
+            .map(|f| f.seq);
+        let Some(target) = target else {
+            return (!loaded).then_some(HistoryDirection::Newest);
+        };
+        if loaded && tl.is_some_and(|t| t.messages.contains_key(&target)) {
+            return None;
+        }
+        let last = self.conversations.get(&id).map(|c| c.info.last_seq);
+        match last {
+            Some(last) if last - target >= UNREAD_JUMP => Some(HistoryDirection::Around(target)),
+            // Not in the list yet (a reload at a search hit's URL): around it, to be sure.
+            None => Some(HistoryDirection::Around(target)),
+            _ if loaded && !tl.is_some_and(|t| t.has_newer) => None,
+            _ => Some(HistoryDirection::Newest),
+        }
+    }
+
     /// How far the reader has read, if that is further than the stored read position: the
     /// newest message of the open conversation that has been on screen. (Whether the tab is
     /// visible is the caller's part.)
@@ -850,6 +942,21 @@ impl ClientState {
                 }
                 tl.loaded = true;
                 tl.has_newer = false;
+            }
+            HistoryDirection::Around(_) => {
+                // A jump: what is in memory may be anywhere else, so the page replaces it.
+                tl.messages.clear();
+                tl.loaded = true;
+                let last_known = self
+                    .conversations
+                    .get(&cid)
+                    .map(|c| c.info.last_seq)
+                    .unwrap_or(0);
+                tl.has_newer = false;
+                // Newer messages exist when the conversation says so, or (its list entry not
+                // loaded yet, e.g. right after a reload) when the page reached as far as asked.
+                let asked_last = req.before.unwrap_or(Seq::MAX) - 1;
+                newer_remain = page_last.is_some_and(|pl| pl < last_known || pl >= asked_last);
             }
             HistoryDirection::Older => {}
             HistoryDirection::Newer => {

@@ -24,6 +24,11 @@ test('big offline backlog: unread, bounded memory, paging back and forward', asy
   await expect(item).toHaveAttribute('data-unread', String(N), { timeout: 60_000 });
   await bob.openConversation(conv);
   const page = bob.page;
+  // Everything is unread: he lands at the first unread message, under the divider; the newest
+  // is one click away.
+  await expect(page.locator('[data-testid="message"][data-seq="1"]')).toBeInViewport({ timeout: 30_000 });
+  await expect(page.getByTestId('unread-divider')).toHaveCount(1);
+  await page.getByTestId('jump-to-latest').click();
   await expect(messages(page).last()).toHaveAttribute('data-seq', String(N), { timeout: 30_000 });
   await expect(item).toHaveAttribute('data-unread', '0', { timeout: 20_000 });
   let rounds = 0;

@@ -105,6 +105,10 @@ test(`paging back through ${N} messages reaches seq 1 with no gaps or duplicates
   // Bob: whatever came by offline replay and whatever by paging, the same 1..N.
   await bob.openChat();
   await bob.openConversation(conv);
+  // All N are unread for him: he lands at the first (unread-divider.spec.ts); the newest is one
+  // click away, and from there he pages back.
+  await expect(messages(bob.page).first()).toHaveAttribute('data-seq', '1', { timeout: 30_000 });
+  await bob.page.getByTestId('jump-to-latest').click();
   await expect(messages(bob.page).last()).toHaveAttribute('data-seq', String(N), { timeout: 30_000 });
   const bobFirst = await messages(bob.page).count();
   const bobRounds = await pageBackToStart(bob.page, 'bob');

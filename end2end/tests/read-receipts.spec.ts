@@ -37,7 +37,9 @@ test('a message that arrives while the reader is scrolled up stays unread until 
   await alice.openConversation(conv);
   await bob.openChat();
   await bob.openConversation(conv);
-  // Bob lands at the bottom: everything up to N has been on his screen.
+  // All N are unread: Bob lands at the first of them and jumps to the newest, so everything up
+  // to N has been on his screen.
+  await bob.page.getByTestId('jump-to-latest').click();
   await expect(messages(bob.page).last()).toHaveAttribute('data-seq', String(N), { timeout: 20_000 });
   await expect.poll(() => readSeq(bob, conv), { message: 'bob has read up to the newest', timeout: 10_000 }).toBe(N);
 

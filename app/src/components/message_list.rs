@@ -1,5 +1,6 @@
-//! The message list: day separators, bubbles, status marks, recall; scroll that follows new
-//! messages only while the user is at the bottom, and loads older pages at the top.
+//! The message list: day separators, the "new messages" divider, bubbles, status marks, recall;
+//! scroll that follows new messages only while the user is at the bottom, loads older pages at
+//! the top, and brings a focused message (the first unread, a search hit) into view.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -12,7 +13,7 @@ use crate::i18n::use_i18n;
 use crate::linkify;
 use crate::model::{ConversationId, Seq};
 use crate::state::use_app;
-use crate::store::{HistoryDirection, MessageView};
+use crate::store::{Focus, HistoryDirection, MessageView};
 
 /// Within this many pixels of the bottom the list follows new messages.
 const STICK_PX: i32 = 80;
@@ -21,14 +22,25 @@ const LOAD_OLDER_PX: i32 = 120;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Row {
-    Day { day: i64, at: i64 },
+    Day {
+        day: i64,
+        at: i64,
+    },
+    /// "New messages": the first unread message follows.
+    Unread,
     Msg(MessageView),
 }
 
-fn rows_of(views: Vec<MessageView>) -> Vec<Row> {
-    let mut out = Vec::with_capacity(views.len() + 8);
+/// The rows of the list; `divider` is the read position the conversation was opened at.
+fn rows_of(views: Vec<MessageView>, divider: Option<Seq>) -> Vec<Row> {
+    let mut out = Vec::with_capacity(views.len() + 9);
     let mut last_day = None;
+    let mut divider = divider;
     for v in views {
+        if divider.is_some_and(|d| v.seq.is_some_and(|s| s > d)) {
+            out.push(Row::Unread);
+            divider = None;
+        }
         let day = format::local_day(v.created_at);
         if last_day != Some(day) {
             out.push(Row::Day {
@@ -60,7 +72,19 @@ pub fn MessageList(
     let app = use_app();
     let i18n = use_i18n();
     let list_ref = NodeRef::<html::Div>::new();
-    let rows = Memo::new(move |_| rows_of(app.store.with(|s| s.message_views(id))));
+    let divider = Memo::new(move |_| {
+        app.store
+            .with(|s| s.divider.filter(|(c, _)| *c == id).map(|(_, read)| read))
+    });
+    let rows = Memo::new(move |_| rows_of(app.store.with(|s| s.message_views(id)), divider.get()));
+    let focus = Memo::new(move |_| {
+        app.store
+            .with(|s| s.focus.filter(|f| f.conversation_id == id))
+    });
+    // The search hit just scrolled to, highlighted for a moment.
+    let highlight = RwSignal::new(None::<Seq>);
+    // Scrolled more than a screen up from the newest message in memory.
+    let away = RwSignal::new(false);
     let flags = Memo::new(move |_| {
         app.store.with(|s| {
             s.timelines
@@ -115,6 +139,7 @@ pub fn MessageList(
         let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
         let at_bottom = from_bottom < STICK_PX;
         stick.set_value(at_bottom);
+        away.set(from_bottom > el.client_height());
         if at_bottom {
             unseen.set(false);
             let f = flags.get_untracked();
@@ -139,6 +164,19 @@ pub fn MessageList(
         }
         stick.set_value(true);
         unseen.set(false);
+        away.set(false);
+    };
+
+    // The floating "jump to latest": the live end is elsewhere (a page around an old message) or
+    // far below.
+    let jump_to_latest = move || {
+        if flags.get_untracked().has_newer {
+            stick.set_value(true);
+            away.set(false);
+            app.load_history(id, HistoryDirection::Newest);
+        } else {
+            scroll_to_bottom();
+        }
     };
 
     // After each change of the list: keep the reading position, or follow the bottom.
@@ -146,18 +184,58 @@ pub fn MessageList(
         let edges = rows.with(|r| {
             let mut msgs = r.iter().filter_map(|row| match row {
                 Row::Msg(m) => Some(m),
-                Row::Day { .. } => None,
+                Row::Day { .. } | Row::Unread => None,
             });
             let first = msgs.clone().next().and_then(|m| m.seq);
             let last = msgs.next_back().map(|m| m.client_msg_id.clone());
             (first, last)
         });
         let f = flags.get();
+        // A new focus (a search hit in memory already) must scroll even if no row changed.
+        focus.track();
         let (first, last) = edges.clone();
         request_animation_frame(move || {
             let Some(el) = list_ref.get_untracked() else {
                 return;
             };
+            if let Some(fc) = focus.get_untracked() {
+                // A page is on the way (around the focus, usually): what is shown now is
+                // about to be replaced, so scroll once it has landed.
+                if flags.get_untracked().loading {
+                    return;
+                }
+                match message_at_or_after(&el, fc.seq) {
+                    Some(target) => {
+                        bring_into_view(&el, &target, fc);
+                        anchor.set_value(None);
+                        seq_anchor.set_value(None);
+                        let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
+                        stick.set_value(from_bottom < STICK_PX);
+                        away.set(from_bottom > el.client_height());
+                        if fc.highlight {
+                            let seq = target
+                                .get_attribute("data-seq")
+                                .and_then(|s| s.parse::<Seq>().ok());
+                            highlight.set(seq);
+                            set_timeout(
+                                move || {
+                                    if highlight.get_untracked() == seq {
+                                        highlight.set(None);
+                                    }
+                                },
+                                std::time::Duration::from_millis(HIGHLIGHT_MS),
+                            );
+                        }
+                        app.focus_reached();
+                        app.on_screen(id, newest_on_screen(&el));
+                        return;
+                    }
+                    // Nothing loaded yet: keep still until it is.
+                    None if !f.loaded => return,
+                    // Nothing at or after it exists: give up and behave as usual.
+                    None => app.focus_reached(),
+                }
+            }
             let prepended = prev.as_ref().is_some_and(|(pf, _)| *pf != first);
             let appended = prev.as_ref().is_some_and(|(_, pl)| *pl != last);
             let held = seq_anchor.get_value().filter(|_| appended);
@@ -175,7 +253,9 @@ pub fn MessageList(
                     stick.set_value(false);
                 }
                 _ if stick.get_value() => el.set_scroll_top(el.scroll_height()),
-                _ if appended => unseen.set(true),
+                // New messages below. (Not when the live end is elsewhere: rows added to a page
+                // around an old message are history, and "jump to latest" is already shown.)
+                _ if appended && !flags.get_untracked().has_newer => unseen.set(true),
                 _ => {}
             }
             if !f.loading {
@@ -207,7 +287,13 @@ pub fn MessageList(
             }
             .into_any()
         }
-        Row::Msg(m) => message_view(m, group).into_any(),
+        Row::Unread => view! {
+            <div class="unread-divider" data-testid="unread-divider" role="separator">
+                <span>{move || i18n.t().unread_divider}</span>
+            </div>
+        }
+        .into_any(),
+        Row::Msg(m) => message_view(m, group, highlight).into_any(),
     };
 
     // Screen readers hear my newest message's status change ("delivered", "read") once, politely;
@@ -257,25 +343,24 @@ pub fn MessageList(
                     </button>
                 </Show>
                 <For each=move || rows.get() key=|r| r.clone() children=row_view />
-                <Show when=move || flags.get().has_newer>
-                    <button
-                        type="button"
-                        class="load-newer link-button"
-                        on:click=move |_| {
-                            stick.set_value(true);
-                            app.load_history(id, HistoryDirection::Newest);
-                        }
-                    >
-                        {move || i18n.t().jump_to_latest}
-                    </button>
-                </Show>
             </div>
+            <Show when=move || (flags.get().has_newer || away.get()) && !unseen.get()>
+                <button
+                    type="button"
+                    class="jump-latest"
+                    data-testid="jump-to-latest"
+                    on:click=move |_| jump_to_latest()
+                >
+                    {move || i18n.t().jump_to_latest}
+                    " ↓"
+                </button>
+            </Show>
             <Show when=move || unseen.get()>
                 <button
                     type="button"
                     class="jump-latest"
                     data-testid="new-messages-pill"
-                    on:click=move |_| scroll_to_bottom()
+                    on:click=move |_| jump_to_latest()
                 >
                     {move || i18n.t().new_messages_below}
                     " ↓"
@@ -283,6 +368,38 @@ pub fn MessageList(
             </Show>
         </div>
     }
+}
+
+/// How long a search hit stays highlighted after the list scrolled to it.
+const HIGHLIGHT_MS: u64 = 2_500;
+
+/// The first message bubble whose seq is at least `seq` (the focused one, or the next one if it
+/// is not in the list).
+fn message_at_or_after(list: &web_sys::HtmlDivElement, seq: Seq) -> Option<web_sys::Element> {
+    let nodes = list
+        .query_selector_all("[data-testid=message][data-seq]")
+        .ok()?;
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i)?.dyn_into::<web_sys::Element>().ok())
+        .find(|e| {
+            e.get_attribute("data-seq")
+                .and_then(|s| s.parse::<Seq>().ok())
+                .is_some_and(|s| s >= seq)
+        })
+}
+
+/// Scrolls a focused message into view: a search hit to the middle, the first unread message a
+/// quarter down (its divider and a little of what was read above it stay in view).
+fn bring_into_view(list: &web_sys::HtmlDivElement, target: &web_sys::Element, focus: Focus) {
+    let view = list.get_bounding_client_rect();
+    let r = target.get_bounding_client_rect();
+    let y = r.top() - view.top() + list.scroll_top() as f64;
+    let top = if focus.highlight {
+        y - (view.height() - r.height()).max(0.0) / 2.0
+    } else {
+        y - view.height() / 4.0
+    };
+    list.set_scroll_top(top.max(0.0) as i32);
 }
 
 /// Share of a bubble (or, for a bubble taller than the list, of the list) that must be in view
@@ -355,7 +472,11 @@ fn restore_visible(list: &web_sys::HtmlDivElement, seq: &str, offset: i32) {
 }
 
 /// One message bubble with every attribute the tests read.
-fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
+fn message_view(
+    m: MessageView,
+    group: Signal<bool>,
+    highlight: RwSignal<Option<Seq>>,
+) -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
     let recalled = m.recalled;
@@ -411,6 +532,7 @@ fn message_view(m: MessageView, group: Signal<bool>) -> impl IntoView {
             data-status=status_str(m.status)
             data-recalled=recalled.to_string()
             data-waiting=m.waiting_for_network.then_some("network")
+            data-highlight=move || (m.seq.is_some() && highlight.get() == m.seq).then_some("true")
         >
             <div class="bubble">
                 {move || {

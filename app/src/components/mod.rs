@@ -7,6 +7,7 @@ pub mod format;
 pub mod group_form;
 pub mod message_list;
 pub mod message_menu;
+pub mod message_search;
 pub mod status_mark;
 pub mod user_search;
 

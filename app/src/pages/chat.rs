@@ -9,10 +9,11 @@ use crate::components::composer::Composer;
 use crate::components::conversation_list::ConversationList;
 use crate::components::group_form::GroupForm;
 use crate::components::message_list::MessageList;
+use crate::components::message_search::MessageSearch;
 use crate::components::user_search::UserSearch;
 use crate::components::{ConnBadge, LangSwitch, Notice, ReconnectBanner};
 use crate::i18n::use_i18n;
-use crate::model::{ConversationId, ConversationKind};
+use crate::model::{ConversationId, ConversationKind, Seq};
 use crate::state::{use_app, Auth};
 
 #[component]
@@ -56,15 +57,22 @@ fn follow_the_url(app: crate::state::AppState) {
     if let Some(id) = from_path(&location.pathname.get_untracked()) {
         if let Ok(h) = window().history() {
             let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"));
-            let _ =
-                h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("/c/{id}")));
+            // `?m={seq}` (a search hit) stays: the conversation opens at that message.
+            let here = format!("/c/{id}{}", location.search.get_untracked());
+            let _ = h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&here));
         }
     }
-    // URL → open conversation (Back, Forward, links).
+    // URL → open conversation (Back, Forward, links); `?m={seq}` opens it at that message.
     Effect::new(move |_| {
         let id = from_path(&location.pathname.get());
+        let at = location
+            .query
+            .with(|q| q.get("m").and_then(|m| m.parse::<Seq>().ok()));
         if matches!(app.auth.get(), Auth::LoggedIn(_)) {
-            app.open_conversation(id);
+            match (id, at) {
+                (Some(id), Some(seq)) => app.jump_to(id, seq),
+                _ => app.open_conversation(id),
+            }
         }
     });
     // Open conversation → URL (the list, a new conversation, leaving a group): on a change of
@@ -100,6 +108,8 @@ fn ChatShell() -> impl IntoView {
         _ => String::new(),
     });
     let active = Memo::new(move |_| app.store.with(|s| s.active));
+    // While a message search has a query, its hits take the list's place.
+    let search = RwSignal::new(String::new());
     view! {
         <div class="chat-shell" data-testid="chat-shell" class:pane-open=move || active.get().is_some()>
             <ReconnectBanner />
@@ -126,7 +136,10 @@ fn ChatShell() -> impl IntoView {
                     </header>
                     <UserSearch />
                     <GroupForm />
-                    <ConversationList />
+                    <MessageSearch query=search />
+                    <Show when=move || search.with(|q| q.trim().is_empty())>
+                        <ConversationList />
+                    </Show>
                 </aside>
                 <main class="pane">
                     {move || match active.get() {

@@ -1116,3 +1116,192 @@ fn a_restored_copy_of_a_message_already_committed_is_not_pending_again() {
     assert!(s.pending.is_empty());
     assert_eq!(s.message_views(C1).len(), 1);
 }
+
+/// Loads the request the store asks for, answering with the server's page for it.
+fn answer(s: &mut ClientState, cid: ConversationId, dir: HistoryDirection, last: Seq) {
+    let req = begin_history(s, cid, dir).expect("a request");
+    let top = req.before.map(|b| b - 1).unwrap_or(last).min(last);
+    let bottom = (top - req.limit + 1).max(1);
+    let p = page(cid, bottom..=top, bottom > 1);
+    apply(
+        s,
+        Event::HistoryLoaded {
+            token: req.token,
+            page: p,
+        },
+    );
+}
+
+#[test]
+fn opening_with_many_unread_lands_around_the_first_unread_under_a_divider() {
+    let mut s = ClientState::default();
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    apply(
+        &mut s,
+        Event::ConversationsLoaded(vec![conv(C1, 120, 10, 110)]),
+    );
+    apply(&mut s, Event::Opened(Some(C1)));
+    assert_eq!(s.divider, Some((C1, 10)));
+    assert_eq!(
+        s.focus,
+        Some(Focus {
+            conversation_id: C1,
+            seq: 11,
+            highlight: false
+        })
+    );
+    let dir = s.load_for_open(C1).expect("something to load");
+    assert_eq!(dir, HistoryDirection::Around(11));
+    answer(&mut s, C1, dir, 120);
+    let tl = &s.timelines[&C1];
+    assert!(tl.messages.contains_key(&11));
+    assert_eq!(tl.last_seq(), Some(11 + AROUND_NEWER - 1));
+    assert!(tl.has_newer, "the newest messages are not in memory");
+    assert!(!tl.has_more, "seq 1 is in the page (it holds 1..=50)");
+    // A live message past the island is not appended to it (that would leave a hole).
+    apply(&mut s, Event::Live(msg(C1, 121, BOB)));
+    assert!(!s.timelines[&C1].messages.contains_key(&121));
+    // The divider stays where reading started while the reader moves on.
+    apply(
+        &mut s,
+        Event::OnScreen {
+            conversation_id: C1,
+            newest: Some(30),
+        },
+    );
+    assert_eq!(
+        s.read_target(),
+        Some((C1, 30)),
+        "what was seen on the island counts"
+    );
+    assert_eq!(s.divider, Some((C1, 10)));
+    // Jump to latest: the newest page replaces the island.
+    answer(&mut s, C1, HistoryDirection::Newest, 121);
+    let tl = &s.timelines[&C1];
+    assert!(!tl.has_newer);
+    assert_eq!(tl.last_seq(), Some(121));
+    assert!(!tl.messages.contains_key(&11));
+    apply(&mut s, Event::Focused);
+    assert_eq!(s.focus, None);
+}
+
+#[test]
+fn opening_with_a_few_unread_loads_the_newest_page_and_nothing_unread_has_no_divider() {
+    let mut s = ClientState::default();
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    apply(
+        &mut s,
+        Event::ConversationsLoaded(vec![conv(C1, 120, 100, 20), conv(C2, 50, 50, 0)]),
+    );
+    apply(&mut s, Event::Opened(Some(C1)));
+    assert_eq!(s.divider, Some((C1, 100)));
+    assert_eq!(s.load_for_open(C1), Some(HistoryDirection::Newest));
+    answer(&mut s, C1, HistoryDirection::Newest, 120);
+    // Memory holds the first unread now: reopening loads nothing.
+    apply(&mut s, Event::Opened(Some(C2)));
+    assert_eq!(s.divider, None);
+    assert_eq!(s.focus, None);
+    assert_eq!(s.load_for_open(C2), Some(HistoryDirection::Newest));
+    apply(&mut s, Event::Opened(Some(C1)));
+    assert_eq!(s.load_for_open(C1), None);
+}
+
+#[test]
+fn a_search_hit_far_back_loads_around_it_and_one_in_memory_loads_nothing() {
+    let mut s = state_with(300);
+    apply(&mut s, Event::Opened(Some(C1)));
+    s.focus = None;
+    answer(&mut s, C1, HistoryDirection::Newest, 300);
+    apply(
+        &mut s,
+        Event::FocusOn {
+            conversation_id: C1,
+            seq: 280,
+        },
+    );
+    assert!(s.focus.is_some_and(|f| f.highlight));
+    assert_eq!(s.load_for_open(C1), None, "seq 280 is in memory");
+    apply(
+        &mut s,
+        Event::FocusOn {
+            conversation_id: C1,
+            seq: 7,
+        },
+    );
+    let dir = s.load_for_open(C1).expect("a jump");
+    assert_eq!(dir, HistoryDirection::Around(7));
+    // A jump supersedes paging in flight, and answers to the superseded request are ignored.
+    let older = begin_history(&mut s, C1, HistoryDirection::Older).expect("older");
+    let around = begin_history(&mut s, C1, dir).expect("around supersedes older");
+    assert!(
+        begin_history(&mut s, C1, dir).is_none(),
+        "the same jump once"
+    );
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: older.token,
+            page: page(C1, 201..=250, true),
+        },
+    );
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: around.token,
+            page: page(C1, 1..=46, false),
+        },
+    );
+    let tl = &s.timelines[&C1];
+    assert_eq!(tl.first_seq(), Some(1));
+    assert_eq!(tl.last_seq(), Some(46));
+    assert!(!tl.has_more);
+    assert!(tl.has_newer);
+    assert!(!tl.messages.contains_key(&250), "the island was replaced");
+}
+
+#[test]
+fn a_page_around_a_target_near_the_end_reaches_the_live_end() {
+    let mut s = state_with(60);
+    apply(&mut s, Event::Opened(Some(C1)));
+    let around = begin_history(&mut s, C1, HistoryDirection::Around(30)).unwrap();
+    assert_eq!(around.before, Some(30 + AROUND_NEWER));
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: around.token,
+            page: page(C1, 11..=60, true),
+        },
+    );
+    let tl = &s.timelines[&C1];
+    assert!(!tl.has_newer, "the page ends at the newest message");
+    apply(&mut s, Event::Live(msg(C1, 61, BOB)));
+    assert!(s.timelines[&C1].messages.contains_key(&61));
+}
+
+#[test]
+fn a_hit_opened_before_the_list_arrives_loads_around_it_and_knows_newer_exist() {
+    let mut s = ClientState::default();
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    apply(&mut s, Event::Opened(Some(C1)));
+    apply(
+        &mut s,
+        Event::FocusOn {
+            conversation_id: C1,
+            seq: 10,
+        },
+    );
+    let dir = s.load_for_open(C1).expect("a load");
+    assert_eq!(dir, HistoryDirection::Around(10));
+    let req = begin_history(&mut s, C1, dir).unwrap();
+    apply(
+        &mut s,
+        Event::HistoryLoaded {
+            token: req.token,
+            page: page(C1, 1..=49, false),
+        },
+    );
+    assert!(
+        s.timelines[&C1].has_newer,
+        "the page reached as far as asked"
+    );
+}

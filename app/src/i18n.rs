@@ -163,6 +163,11 @@ pub struct Strings {
     pub search_more: &'static str,
     pub search_results: &'static str,
     pub searching: &'static str,
+    // "Seen by" in groups.
+    pub seen_by: &'static str,
+    pub receipt_not_delivered: &'static str,
+    pub receipts_failed: &'static str,
+    pub close: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -284,6 +289,11 @@ pub static ZH: Strings = Strings {
     search_more: "更多结果",
     search_results: "搜索结果",
     searching: "搜索中…",
+    // "Seen by" in groups.
+    seen_by: "已读 / 送达情况",
+    receipt_not_delivered: "未送达",
+    receipts_failed: "无法获取消息状态，稍后会重试",
+    close: "关闭",
 };
 
 pub static EN: Strings = Strings {
@@ -407,6 +417,11 @@ pub static EN: Strings = Strings {
     search_more: "More results",
     search_results: "Search results",
     searching: "Searching…",
+    // "Seen by" in groups.
+    seen_by: "Seen by",
+    receipt_not_delivered: "Not delivered",
+    receipts_failed: "Could not get the message's status; trying again shortly",
+    close: "Close",
 };
 
 /// The current language, shared by context.

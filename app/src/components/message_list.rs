@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::components::format;
-use crate::components::message_menu::MessageMenu;
+use crate::components::message_menu::{MessageMenu, OpenMenu};
 use crate::components::status_mark::{status_label, status_str, StatusMark};
 use crate::i18n::use_i18n;
 use crate::linkify;
@@ -71,6 +71,7 @@ pub fn MessageList(
 ) -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
+    OpenMenu::provide();
     let list_ref = NodeRef::<html::Div>::new();
     let divider = Memo::new(move |_| {
         app.store
@@ -484,6 +485,7 @@ fn message_view(
     let created_at = m.created_at;
     let mine = m.mine;
     let message_id = m.id;
+    let conversation_id = m.conversation_id;
     let cmid = m.client_msg_id.clone();
     let failed = m.failed.clone();
     // Addresses become anchors, everything else stays text (never HTML: linkify.rs).
@@ -561,7 +563,17 @@ fn message_view(
                     {mine.then(|| view! { <StatusMark status=m.status failed=failed.is_some() /> })}
                 </div>
             </div>
-            {message_id.map(|id| view! { <MessageMenu message_id=id can_recall=Signal::derive(can_recall) /> })}
+            {message_id.map(|id| {
+                let seen_by = Signal::derive(move || mine && !recalled && group.get());
+                view! {
+                    <MessageMenu
+                        message_id=id
+                        conversation_id=conversation_id
+                        can_recall=Signal::derive(can_recall)
+                        seen_by=seen_by
+                    />
+                }
+            })}
             // A failed message's choices stay in view: they are needed.
             {failed.map(|_| {
                 let retry_id = cmid.clone();

@@ -8,6 +8,7 @@ pub mod group_form;
 pub mod message_list;
 pub mod message_menu;
 pub mod message_search;
+pub mod receipts_sheet;
 pub mod status_mark;
 pub mod user_search;
 

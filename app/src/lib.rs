@@ -7,6 +7,7 @@
 pub mod linkify;
 pub mod model;
 pub mod protocol;
+pub mod rtt;
 pub mod store;
 
 #[cfg(feature = "csr")]

@@ -119,7 +119,11 @@ async fn check(resp: Response) -> ApiResult<Response> {
 
 /// `Retry-After` in delay-seconds (the form Courier sends); an HTTP date is not understood.
 pub fn parse_retry_after_ms(value: &str) -> Option<u64> {
-    value.trim().parse::<u64>().ok().map(|s| s.saturating_mul(1000))
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| s.saturating_mul(1000))
 }
 
 async fn decode<T: DeserializeOwned>(resp: Response) -> ApiResult<T> {

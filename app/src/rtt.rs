@@ -71,7 +71,10 @@ mod tests {
     #[test]
     fn summary_of_one_and_of_many() {
         let one = summarize(&[7.5]).unwrap();
-        assert_eq!((one.last, one.min, one.median, one.p95), (7.5, 7.5, 7.5, 7.5));
+        assert_eq!(
+            (one.last, one.min, one.median, one.p95),
+            (7.5, 7.5, 7.5, 7.5)
+        );
 
         // 1..=20 in shuffled order, the last one 3: median (10+11)/2, p95 the 19th of 20.
         let mut v: Vec<f64> = (1..=20).map(f64::from).rev().collect();

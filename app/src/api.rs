@@ -20,10 +20,19 @@ use crate::model::{
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
-    /// The server answered with an error status and its JSON error body.
-    Server { status: u16, error: ErrorDetail },
+    /// The server answered with an error status and its JSON error body. `retry_after_ms`
+    /// comes from a `Retry-After` header (whole seconds; a `429` or `503` carries one).
+    Server {
+        status: u16,
+        error: ErrorDetail,
+        retry_after_ms: Option<u64>,
+    },
     /// An error status without a readable error body (a proxy, a crash page…).
-    Status { status: u16, text: String },
+    Status {
+        status: u16,
+        text: String,
+        retry_after_ms: Option<u64>,
+    },
     /// The request did not get an answer (offline, server down, connection reset).
     Network(String),
     /// A 2xx answer that does not parse as the expected type.
@@ -48,6 +57,19 @@ impl ApiError {
             _ => None,
         }
     }
+    /// How long the server asks us to wait before trying again (`Retry-After`), if it said.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            ApiError::Server { retry_after_ms, .. } | ApiError::Status { retry_after_ms, .. } => {
+                *retry_after_ms
+            }
+            _ => None,
+        }
+    }
+    /// Refused for sending too fast (`429`): the same request may go again after the wait.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(429)
+    }
     /// The request field at fault, for validation errors.
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -61,8 +83,8 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Server { error, .. } => write!(f, "{}", error.message),
-            ApiError::Status { status, text } if text.is_empty() => write!(f, "HTTP {status}"),
-            ApiError::Status { status, text } => write!(f, "HTTP {status}: {text}"),
+            ApiError::Status { status, text, .. } if text.is_empty() => write!(f, "HTTP {status}"),
+            ApiError::Status { status, text, .. } => write!(f, "HTTP {status}: {text}"),
             ApiError::Network(e) => write!(f, "network error: {e}"),
             ApiError::Decode(e) => write!(f, "unexpected answer: {e}"),
         }
@@ -76,17 +98,32 @@ async fn check(resp: Response) -> ApiResult<Response> {
         return Ok(resp);
     }
     let status = resp.status();
+    let retry_after_ms = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| parse_retry_after_ms(&v));
     let text = resp.text().await.unwrap_or_default();
     Err(match serde_json::from_str::<ErrorBody>(&text) {
         Ok(body) => ApiError::Server {
             status,
             error: body.error,
+            retry_after_ms,
         },
         Err(_) => ApiError::Status {
             status,
             text: text.chars().take(200).collect(),
+            retry_after_ms,
         },
     })
+}
+
+/// `Retry-After` in delay-seconds (the form Courier sends); an HTTP date is not understood.
+pub fn parse_retry_after_ms(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| s.saturating_mul(1000))
 }
 
 async fn decode<T: DeserializeOwned>(resp: Response) -> ApiResult<T> {
@@ -135,12 +172,15 @@ pub async fn logout() -> ApiResult<()> {
     check(resp).await.map(|_| ())
 }
 
-/// `Ok(None)` when not logged in (401), so callers need not treat that as an error.
-/// Who is logged in here, if anyone (`GET /api/auth/session`: 200 either way, so a logged-out
-/// visit puts no failed request in the console).
+/// Who is logged in here, if anyone, and whether they are an operator (`GET /api/auth/session`:
+/// 200 either way, so a logged-out visit puts no failed request in the console).
+pub async fn session() -> ApiResult<SessionInfo> {
+    get(Request::get("/api/auth/session")).await
+}
+
+/// Who is logged in here, if anyone (`Ok(None)` when nobody is).
 pub async fn me() -> ApiResult<Option<User>> {
-    let info: SessionInfo = get(Request::get("/api/auth/session")).await?;
-    Ok(info.user)
+    Ok(session().await?.user)
 }
 
 pub async fn search_users(q: &str, limit: u32) -> ApiResult<Vec<User>> {

@@ -168,6 +168,23 @@ pub struct Strings {
     pub receipt_not_delivered: &'static str,
     pub receipts_failed: &'static str,
     pub close: &'static str,
+    // ---- /message-test: operators only, readable results (issue 13, chunk J) ----
+    /// Shown instead of /message-test to a user who is not one of the server's operators.
+    pub mt_forbidden: &'static str,
+    /// The history test's verdict: every seq came exactly once.
+    pub mt_gapless: &'static str,
+    /// The history test's verdict: some seq was missing or repeated.
+    pub mt_gaps: &'static str,
+    /// Under the RTT chart: time runs from left to right.
+    pub mt_rtt_axis: &'static str,
+    pub mt_rtt_last: &'static str,
+    pub mt_rtt_min: &'static str,
+    pub mt_rtt_median: &'static str,
+    pub mt_rtt_p95: &'static str,
+    /// How many times the offline test waited out a rate limit (`429`) and sent again.
+    pub mt_throttled: &'static str,
+    /// The (visually hidden) header of the statistics table's row-label column.
+    pub mt_records: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -294,6 +311,17 @@ pub static ZH: Strings = Strings {
     receipt_not_delivered: "未送达",
     receipts_failed: "无法获取消息状态，稍后会重试",
     close: "关闭",
+    // ---- /message-test: operators only, readable results (issue 13, chunk J) ----
+    mt_forbidden: "此页面仅供服务器管理员使用。",
+    mt_gapless: "无间断 ✓",
+    mt_gaps: "有缺口 ✗",
+    mt_rtt_axis: "最早 → 现在",
+    mt_rtt_last: "最近",
+    mt_rtt_min: "最小",
+    mt_rtt_median: "中位数",
+    mt_rtt_p95: "P95",
+    mt_throttled: "限流等待",
+    mt_records: "记录",
 };
 
 pub static EN: Strings = Strings {
@@ -422,6 +450,17 @@ pub static EN: Strings = Strings {
     receipt_not_delivered: "Not delivered",
     receipts_failed: "Could not get the message's status; trying again shortly",
     close: "Close",
+    // ---- /message-test: operators only, readable results (issue 13, chunk J) ----
+    mt_forbidden: "This page is for the server's operators only.",
+    mt_gapless: "No gaps ✓",
+    mt_gaps: "Gaps found ✗",
+    mt_rtt_axis: "oldest → now",
+    mt_rtt_last: "last",
+    mt_rtt_min: "min",
+    mt_rtt_median: "median",
+    mt_rtt_p95: "p95",
+    mt_throttled: "Rate-limit waits",
+    mt_records: "Records",
 };
 
 /// The current language, shared by context.

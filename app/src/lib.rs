@@ -8,6 +8,7 @@ pub mod highlight;
 pub mod linkify;
 pub mod model;
 pub mod protocol;
+pub mod rtt;
 pub mod store;
 
 #[cfg(feature = "csr")]

@@ -50,6 +50,9 @@ pub enum Auth {
 pub struct AppState {
     pub store: RwSignal<ClientState>,
     pub auth: RwSignal<Auth>,
+    /// The logged-in user is one of the server's operators (`/message-test`); `None` until the
+    /// server has said (`GET /api/auth/session`).
+    pub operator: RwSignal<Option<bool>>,
     pub diag: SocketDiag,
     /// Server-aligned clock (ms), ticking every second: recall windows, "today".
     pub now: RwSignal<i64>,
@@ -94,6 +97,7 @@ impl AppState {
             i18n,
             store: RwSignal::new(ClientState::default()),
             auth: RwSignal::new(Auth::Checking),
+            operator: RwSignal::new(None),
             diag: SocketDiag::new(),
             now: RwSignal::new(local_now()),
             recall_window_ms: RwSignal::new(DEFAULT_RECALL_WINDOW_MS),
@@ -231,15 +235,20 @@ impl AppState {
         self.store.update(|s| apply(s, ev));
     }
 
-    /// `GET /api/auth/me`; retried while the server cannot be reached.
+    /// `GET /api/auth/session`; retried while the server cannot be reached.
     pub fn check_session(&self) {
         let app = *self;
         spawn_local(async move {
             let mut delay = 500u64;
             loop {
-                match api::me().await {
-                    Ok(Some(user)) => return app.logged_in(user),
-                    Ok(None) => return app.auth.set(Auth::LoggedOut),
+                match api::session().await {
+                    Ok(info) => {
+                        let Some(user) = info.user else {
+                            return app.auth.set(Auth::LoggedOut);
+                        };
+                        app.operator.set(Some(info.operator));
+                        return app.logged_in(user);
+                    }
                     Err(e) => {
                         app.diag
                             .push(LogKind::Warn, format!("session check failed: {e}"));
@@ -260,10 +269,33 @@ impl AppState {
             self.dispatch(Event::RestoreOutbox(saved));
         }
         self.auth.set(Auth::LoggedIn(user));
+        self.learn_operator();
         self.load_conversations();
         if let Some(s) = socket() {
             s.start();
         }
+    }
+
+    /// After a login or registration (their answer is the user alone), ask whether this user
+    /// is an operator; a session check has already said.
+    fn learn_operator(&self) {
+        if self.operator.get_untracked().is_some() {
+            return;
+        }
+        let app = *self;
+        spawn_local(async move {
+            for _ in 0..5 {
+                match api::session().await {
+                    Ok(info) => {
+                        if info.user.is_some() {
+                            app.operator.set(Some(info.operator));
+                        }
+                        return;
+                    }
+                    Err(_) => gloo_timers::future::sleep(Duration::from_secs(1)).await,
+                }
+            }
+        });
     }
 
     pub fn logout(&self) {
@@ -299,6 +331,7 @@ impl AppState {
         }
         self.dispatch(Event::LoggedOut);
         self.last_server_time.set_value(None);
+        self.operator.set(None);
         self.auth.set(Auth::LoggedOut);
     }
 

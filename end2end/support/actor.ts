@@ -5,6 +5,9 @@
  * Everything here uses only the data-testid contract of /work/notes/CONTRACT.md and the HTTP API.
  */
 import { expect, type APIResponse, type Browser, type BrowserContext, type Locator, type Page, type TestInfo } from '@playwright/test';
+import { OPERATOR_NAME } from './server';
+
+export { OPERATOR_NAME };
 
 export const PASSWORD = 'e2e-Passw0rd!';
 
@@ -96,6 +99,17 @@ export async function directPair(
 }
 
 /**
+ * The e2e operator (`OPERATOR_NAME`, listed in the servers' `COURIER_OPERATORS`): the only user
+ * /message-test serves. The name is fixed and a worker's tests share its database, so this
+ * registers the account the first time and logs in after that.
+ */
+export async function operator(actor: (label: string, opts?: { username?: string }) => Promise<Actor>): Promise<Actor> {
+  const op = await actor('operator', { username: OPERATOR_NAME });
+  await op.registerOrLoginViaApi();
+  return op;
+}
+
+/**
  * Recalls one of my messages as a user does: the bubble's menu (shown on hover), "撤回"/"Recall",
  * then the confirmation.
  */
@@ -155,19 +169,25 @@ export class Actor {
     readonly context: BrowserContext,
     public page: Page,
     readonly baseURL: string,
+    username?: string,
   ) {
-    this.username = uniqueName(label);
+    this.username = username ?? uniqueName(label);
     this.displayName = `${label[0].toUpperCase()}${label.slice(1)} ${this.username.slice(-5)}`;
   }
 
-  static async create(browser: Browser, baseURL: string, label: string): Promise<Actor> {
+  static async create(
+    browser: Browser,
+    baseURL: string,
+    label: string,
+    opts: { username?: string } = {},
+  ): Promise<Actor> {
     const context = await browser.newContext({
       baseURL,
       locale: 'zh-CN',
       timezoneId: 'Asia/Shanghai',
       viewport: { width: 1280, height: 800 },
     });
-    const actor = new Actor(label, context, undefined as unknown as Page, baseURL);
+    const actor = new Actor(label, context, undefined as unknown as Page, baseURL, opts.username);
     context.on('page', (p) => actor.watch(p));
     actor.page = await context.newPage();
     return actor;
@@ -236,6 +256,16 @@ export class Actor {
     const res = await this.request.post('/api/auth/register', {
       data: { username: this.username, password: this.password, display_name: this.displayName },
     });
+    this.user = await this.json<User>(res, `register ${this.username}`, [201]);
+    return this.user;
+  }
+
+  /** Registers, or logs in when the username is taken (a fixed name such as the operator's). */
+  async registerOrLoginViaApi(): Promise<User> {
+    const res = await this.request.post('/api/auth/register', {
+      data: { username: this.username, password: this.password, display_name: this.displayName },
+    });
+    if (res.status() === 409) return this.loginViaApi();
     this.user = await this.json<User>(res, `register ${this.username}`, [201]);
     return this.user;
   }

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_BIN, REPO_ROOT } from './server';
+import { DEFAULT_BIN, OPERATOR_NAME, REPO_ROOT } from './server';
 
 const START_TIMEOUT_MS = Number(process.env.E2E_CLUSTER_START_TIMEOUT_MS ?? 300_000);
 
@@ -39,8 +39,8 @@ export class CourierCluster {
         COURIER_BIN: bin,
         COURIER_CLUSTER_PORT: String(this.port),
         COURIER_CLUSTER_NODES: '2',
-        // The same lifted setup limits as the single-node e2e server (see server.ts).
-        COURIER_CLUSTER_ENV: 'COURIER_SEND_RATE_PER_SEC=500 COURIER_SEND_BURST=1000',
+        // The same lifted setup limits and operator as the single-node e2e server (see server.ts).
+        COURIER_CLUSTER_ENV: `COURIER_SEND_RATE_PER_SEC=500 COURIER_SEND_BURST=1000 COURIER_OPERATORS=${OPERATOR_NAME}`,
         NO_COLOR: '1',
       },
       detached: true,

@@ -6,7 +6,12 @@
  *     const alice = await actor('alice');     // new context + page, not yet registered
  *     await alice.registerViaApi();           // sets the HttpOnly session cookie on the context
  *     await alice.openChat();                 // '/', waits for chat-shell and conn-state=open
+ *     const op = await operator(actor);       // (actor.ts) the e2e operator, for /message-test
  *   });
+ *
+ * A spec that needs its server configured differently sets the worker option `serverEnv`
+ * (`test.use({ serverEnv: { COURIER_SEND_BURST: '10' } })`): its tests then get a worker and a
+ * server of their own.
  *
  * On failure, every page of every actor is screenshotted into the report, with the pages'
  * console output / WebSocket frame log and the server log of that test.
@@ -21,11 +26,13 @@ export { Actor };
 
 type WorkerFixtures = {
   server: CourierServer;
+  /** Extra settings for the worker's server (over server.ts's defaults); an option. */
+  serverEnv: Record<string, string>;
 };
 
 type TestFixtures = {
-  /** Creates a user (browser context + first page) with a unique username. */
-  actor: (label: string) => Promise<Actor>;
+  /** Creates a user (browser context + first page) with a unique username, or the given one. */
+  actor: (label: string, opts?: { username?: string }) => Promise<Actor>;
   /** Makes sure the worker's server is up at the start of each test (a failed restart test may leave it down). */
   serverUp: void;
 };
@@ -33,8 +40,10 @@ type TestFixtures = {
 const BASE_PORT = Number(process.env.E2E_PORT ?? 3100);
 
 export const test = base.extend<TestFixtures, WorkerFixtures>({
+  serverEnv: [{}, { scope: 'worker', option: true }],
+
   server: [
-    async ({}, use, workerInfo) => {
+    async ({ serverEnv }, use, workerInfo) => {
       const logPath = path.join(
         __dirname,
         '..',
@@ -42,7 +51,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
         'server-logs',
         `worker-${workerInfo.workerIndex}-port-${BASE_PORT + workerInfo.parallelIndex}.log`,
       );
-      const server = new CourierServer({ port: BASE_PORT + workerInfo.parallelIndex, logPath });
+      const server = new CourierServer({ port: BASE_PORT + workerInfo.parallelIndex, logPath, env: serverEnv });
       const onExit = () => server.killNow();
       process.on('exit', onExit);
       await server.start();
@@ -75,8 +84,8 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
   actor: async ({ browser, baseURL }, use, testInfo) => {
     const actors: Actor[] = [];
-    const make = async (label: string) => {
-      const a = await Actor.create(browser as Browser, baseURL!, label);
+    const make = async (label: string, opts?: { username?: string }) => {
+      const a = await Actor.create(browser as Browser, baseURL!, label, opts);
       actors.push(a);
       return a;
     };

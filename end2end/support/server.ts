@@ -11,6 +11,8 @@
  *   E2E_KEEP_DB=1 keep the temporary database directory after the run
  *   COURIER_DIST_DIR  client bundle (default: <repo>/dist)
  *   RUST_LOG      passed through (default "info")
+ *   COURIER_OPERATORS  the server's operators (default: the fixed e2e operator name, OPERATOR_NAME;
+ *                 actor.ts `operator()` registers or logs in as that user)
  * Other COURIER_* variables in the environment (e.g. COURIER_RECALL_WINDOW_SECS) are passed through.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +24,12 @@ import * as path from 'node:path';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const DEFAULT_BIN = path.join(REPO_ROOT, 'target', 'debug', 'courier');
 export const DIST_DIR = path.resolve(process.env.COURIER_DIST_DIR || path.join(REPO_ROOT, 'dist'));
+
+/**
+ * The username the e2e servers (single node and cluster) name as their operator: the only user who
+ * may use /message-test. Fixed, so a worker's tests share one such account (see actor.ts `operator`).
+ */
+export const OPERATOR_NAME = 'e2e_operator';
 
 const START_TIMEOUT_MS = Number(process.env.E2E_SERVER_START_TIMEOUT_MS ?? 30_000);
 
@@ -58,7 +66,11 @@ export class CourierServer {
   /** How many times start() succeeded (1 after the first start). */
   starts = 0;
 
-  constructor(opts: { port: number; logPath: string }) {
+  /** Settings for this server over the defaults below and the environment (e.g. a low rate limit). */
+  readonly extraEnv: Record<string, string>;
+
+  constructor(opts: { port: number; logPath: string; env?: Record<string, string> }) {
+    this.extraEnv = opts.env ?? {};
     this.bin = path.resolve(process.env.COURIER_BIN || DEFAULT_BIN);
     this.port = opts.port;
     this.baseURL = `http://127.0.0.1:${this.port}`;
@@ -138,11 +150,14 @@ export class CourierServer {
         process.env.COURIER_REGISTRATIONS_PER_ADDR_PER_HOUR ?? '100000',
       COURIER_LOGIN_FREE_FAILURES_PER_ADDR:
         process.env.COURIER_LOGIN_FREE_FAILURES_PER_ADDR ?? '100000',
+      // /message-test is for operators: the e2e operator (actor.ts `operator()`).
+      COURIER_OPERATORS: process.env.COURIER_OPERATORS ?? OPERATOR_NAME,
       // Workers run side by side: each server gets its own metrics port.
       COURIER_METRICS_ADDR: process.env.COURIER_METRICS_ADDR ?? '127.0.0.1:0',
       RUST_LOG: process.env.RUST_LOG ?? 'info',
       RUST_BACKTRACE: process.env.RUST_BACKTRACE ?? '1',
       NO_COLOR: '1',
+      ...this.extraEnv,
     };
     delete env.FORCE_COLOR;
     const child = spawn(this.bin, [], { cwd: REPO_ROOT, env, stdio: ['ignore', out, out] });

@@ -3,6 +3,7 @@
  * error messages for a wrong password and a taken username, and deep links into the SPA.
  */
 import { test, expect, snap } from '../support/fixtures';
+import { operator } from '../support/actor';
 
 test.describe('auth', () => {
   test('register via the UI, log out, log in, reload: still logged in', async ({ actor }, testInfo) => {
@@ -90,8 +91,8 @@ test.describe('auth', () => {
   });
 
   test('/message-test loads directly by URL', async ({ actor }, testInfo) => {
-    const erin = await actor('erin');
-    await erin.registerViaApi();
+    // The page is for operators (message-test-access.spec.ts has the others).
+    const erin = await operator(actor);
     const page = erin.page;
     const res = await page.goto('/message-test');
     expect(res?.status(), 'SPA fallback serves index.html for /message-test').toBe(200);

@@ -20,6 +20,7 @@ import {
   messageByText,
   uniqueText,
   recallViaUi,
+  operator,
   type Actor,
 } from '../support/actor';
 import type { Page } from '@playwright/test';
@@ -185,10 +186,12 @@ test('two users on different nodes talk live through HAProxy', async ({ actor, c
   await expectHistory(tab2, [hello, reply, ...more, RECALLED_ZH, last]);
   await snap(testInfo, tab2, `bob tab 2 (node ${tab2Node})`);
 
-  // /message-test says whose figures it shows: the node that answered (HAProxy picks it).
-  await tab2.goto('/message-test');
+  // /message-test (the operator's page; cluster.ts names the e2e operator on every node) says whose
+  // figures it shows: the node that answered (HAProxy picks it).
+  const op = await operator(actor);
+  await op.page.goto('/message-test');
   const nodes = await Promise.all(cluster.nodes.map((n) => nodeIdAt(alice, n.port)));
-  await expect(tab2.locator('.mt-kv dt').filter({ hasText: '在线用户' })).toHaveText(
+  await expect(op.page.locator('.mt-kv dt').filter({ hasText: '在线用户' })).toHaveText(
     new RegExp(`^在线用户 \\(节点 (${nodes.join('|')})\\)$`),
   );
 });

@@ -1,21 +1,22 @@
 /**
- * The /message-test page: live WebSocket state and RTT, the offline-message test against another
- * registered user (records go from pending to pushed when that user connects), the chat-history
- * test, and the push statistics.
+ * The /message-test page (the e2e operator: the page is for operators, see message-test-access.spec):
+ * live WebSocket state and RTT chart, the offline-message test against another registered user
+ * (records go from pending to pushed when that user connects), the chat-history test and its
+ * verdict, and the push statistics.
  */
 import { test, expect, snap } from '../support/fixtures';
+import { operator } from '../support/actor';
 
 // More than the 50 recent records /api/diagnostics lists: the test must watch its own ids.
 const COUNT = 60;
 
 test('/message-test: connection, RTT, offline test, history test, stats', async ({ actor }, testInfo) => {
   test.setTimeout(180_000);
-  const alice = await actor('alice');
+  const op = await operator(actor);
   const bob = await actor('bob');
-  await alice.registerViaApi();
   await bob.registerViaApi(); // registered, but no page open: Bob is offline
 
-  const page = alice.page;
+  const page = op.page;
   await page.goto('/message-test');
   await expect(page.getByTestId('mt-conn-state')).toHaveAttribute('data-state', 'open', { timeout: 20_000 });
   await expect(page.getByTestId('mt-event-log')).toBeVisible();
@@ -23,6 +24,21 @@ test('/message-test: connection, RTT, offline test, history test, stats', async 
   await expect(page.getByTestId('mt-rtt-chart')).toBeVisible();
   // The RTT appears once a ping has been answered (the page's heartbeat; allow a full interval).
   await expect(page.getByTestId('mt-rtt-value')).toHaveText(/\d/, { timeout: 60_000 });
+  // The chart is readable: a fixed height, y labels in HTML text (0, half, max), a caption, a summary.
+  const chart = page.getByTestId('mt-rtt-chart');
+  const box = await chart.boundingBox();
+  expect(box?.height ?? 0, 'RTT chart height (px)').toBeGreaterThanOrEqual(120);
+  const ticks = chart.getByTestId('mt-rtt-tick');
+  expect(await ticks.count(), 'RTT chart y labels').toBeGreaterThanOrEqual(3);
+  await expect(ticks.first()).toHaveText(/^\d+(\.\d+)? ms$/);
+  const tickFont = await ticks.first().evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  expect(tickFont, 'y label font size (px)').toBeGreaterThanOrEqual(12);
+  await expect(chart).toContainText('→');
+  const summary = page.getByTestId('mt-rtt-summary');
+  await expect(summary).toBeVisible();
+  for (const k of ['last', 'min', 'median', 'p95']) {
+    await expect(summary, `summary ${k}`).toHaveAttribute(`data-${k}`, /^\d+(\.\d+)?$/);
+  }
   await expect(page.getByTestId('mt-stats')).toBeVisible();
   await snap(testInfo, page, 'message-test: connected', { fullPage: true });
 
@@ -51,12 +67,13 @@ test('/message-test: connection, RTT, offline test, history test, stats', async 
   await bob.openChat();
   await expect(result).toHaveAttribute('data-pushed', String(COUNT), { timeout: 60_000 });
   await expect(result).toHaveAttribute('data-pending', '0', { timeout: 60_000 });
+  await expect(result, 'the run ends once every message is pushed').toHaveAttribute('data-running', 'false');
   await snap(testInfo, page, 'message-test: offline messages pushed', { fullPage: true });
   const offlineAfter = await (await bob.request.get('/api/offline-messages?limit=100')).json();
   expect(offlineAfter.pending_total, 'nothing waits for Bob once he is connected').toBe(0);
 
   // Chat-history test on the conversation the offline test used.
-  const conv = await alice.directConversationId(bob);
+  const conv = await op.directConversationId(bob);
   const select = page.getByTestId('mt-history-conversation');
   await expect(select.locator('option')).not.toHaveCount(0, { timeout: 20_000 });
   const options = await select.locator('option').evaluateAll((els) =>
@@ -71,11 +88,15 @@ test('/message-test: connection, RTT, offline test, history test, stats', async 
   await expect(history).toHaveAttribute('data-count', String(COUNT), { timeout: 30_000 });
   await expect(history).toHaveAttribute('data-pages', /^[1-9]\d*$/);
   await expect(history).toHaveAttribute('data-ms', /^\d+(\.\d+)?$/);
+  // The verdict is said in words, not only in an attribute.
+  await expect(history).toHaveAttribute('data-gapless', 'true');
+  await expect(history.getByTestId('mt-history-verdict')).toHaveText('无间断 ✓');
 
   // Statistics.
   const stats = page.getByTestId('mt-stats');
   await expect(stats).toHaveAttribute('data-pending', /^\d+$/);
   await expect(stats).toHaveAttribute('data-success-rate', /\d/);
+  await expect(page.getByTestId('mt-success-rate')).toHaveText(/^\d+(\.\d)?%$/);
   await expect(page.getByTestId('mt-conn-state')).toHaveAttribute('data-state', 'open');
   await snap(testInfo, page, 'message-test: history and stats', { fullPage: true });
 });

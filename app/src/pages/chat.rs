@@ -122,7 +122,12 @@ fn ChatShell() -> impl IntoView {
                             <ConnBadge />
                         </div>
                         <div class="head-actions">
-                            <a class="link-button" href="/message-test">{move || i18n.t().message_test}</a>
+                            // /message-test is a tool for the server's operators only.
+                            <Show when=move || app.operator.get() == Some(true)>
+                                <a class="link-button" href="/message-test" data-testid="message-test-link">
+                                    {move || i18n.t().message_test}
+                                </a>
+                            </Show>
                             <LangSwitch />
                             <button
                                 type="button"

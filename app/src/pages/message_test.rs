@@ -1,5 +1,6 @@
 //! `/message-test`: watch the delivery machinery work — live socket state and event log,
 //! heartbeat round trips, an offline-message test, a chat-history test, push statistics.
+//! For the server's operators only (`operators`, `COURIER_OPERATORS`): anyone else gets a notice.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,7 +12,8 @@ use crate::api;
 use crate::components::format;
 use crate::components::{ConnBadge, LangSwitch};
 use crate::i18n::use_i18n;
-use crate::model::{ConversationId, Diagnostics, MessageId, SendMessageRequest};
+use crate::model::{ConversationId, Diagnostics, MessageId, SendAck, SendMessageRequest};
+use crate::rtt;
 use crate::socket::RTT_CAPACITY;
 use crate::state::{new_client_msg_id, use_app, Auth};
 use crate::store::HISTORY_PAGE_SIZE;
@@ -21,6 +23,12 @@ const OFFLINE_WATCH: Duration = Duration::from_secs(15 * 60);
 const POLL_EVERY: Duration = Duration::from_secs(1);
 const STATS_EVERY: Duration = Duration::from_secs(3);
 const MAX_BURST: u32 = 1_000;
+/// Waiting out a `429` without a `Retry-After`, and the bounds on what one may ask for.
+const RETRY_DEFAULT_MS: u64 = 1_000;
+const RETRY_MIN_MS: u64 = 100;
+const RETRY_MAX_MS: u64 = 30_000;
+/// Refusals in a row for one message before the run gives up.
+const MAX_REFUSALS: u32 = 100;
 
 fn perf_now() -> f64 {
     window()
@@ -34,8 +42,9 @@ pub fn MessageTestPage() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
     let auth = Memo::new(move |_| app.auth.get());
+    let operator = Memo::new(move |_| app.operator.get());
     view! {
-        <div class="mt-page">
+        <main class="mt-page">
             <header class="mt-head">
                 <h1>{move || i18n.t().message_test}</h1>
                 <div class="head-actions">
@@ -56,18 +65,34 @@ pub fn MessageTestPage() -> impl IntoView {
                         .into_any()
                 }
                 Auth::LoggedIn(_) => {
-                    view! {
-                        <div class="mt-grid">
-                            <SocketPanel />
-                            <StatsPanel />
-                            <OfflineTest />
-                            <HistoryTest />
-                        </div>
+                    match operator.get() {
+                        None => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
+                        // Not an operator: nothing here runs (no tests, no statistics polling).
+                        Some(false) => {
+                            view! {
+                                <p class="login-prompt mt-forbidden" data-testid="mt-forbidden" role="status">
+                                    {move || i18n.t().mt_forbidden}
+                                    " "
+                                    <a href="/">{move || i18n.t().back_to_chat}</a>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Some(true) => {
+                            view! {
+                                <div class="mt-grid">
+                                    <SocketPanel />
+                                    <StatsPanel />
+                                    <OfflineTest />
+                                    <HistoryTest />
+                                </div>
+                            }
+                                .into_any()
+                        }
                     }
-                        .into_any()
                 }
             }}
-        </div>
+        </main>
     }
 }
 
@@ -110,7 +135,14 @@ fn SocketPanel() -> impl IntoView {
                     {move || i18n.t().mt_clear}
                 </button>
             </div>
-            <ol class="mt-event-log" data-testid="mt-event-log" aria-live="off">
+            // Scrollable: focusable and named, so a keyboard can scroll it and a screen reader names it.
+            <ol
+                class="mt-event-log"
+                data-testid="mt-event-log"
+                aria-live="off"
+                tabindex="0"
+                aria-label=move || i18n.t().mt_events
+            >
                 <For
                     each=move || log.get()
                     key=|e| e.id
@@ -131,57 +163,119 @@ fn SocketPanel() -> impl IntoView {
     }
 }
 
-/// The last heartbeat round trips as an inline SVG line.
+/// The last heartbeat round trips: a line over a fixed-height box with y gridlines at 0, ½ and
+/// the top (labels in HTML text), the newest sample at the right edge, and a summary beside it.
 #[component]
 fn RttChart() -> impl IntoView {
     let app = use_app();
-    const W: f64 = 320.0;
-    const H: f64 = 80.0;
+    let i18n = use_i18n();
+    let samples = Memo::new(move |_| app.diag.rtt.with(|r| r.iter().copied().collect::<Vec<_>>()));
+    // Points in percent of the plot: x from the left, y from the bottom.
     let chart = Memo::new(move |_| {
-        app.diag.rtt.with(|r| {
-            let max = r.iter().copied().fold(1.0_f64, f64::max);
-            let step = W / (RTT_CAPACITY.saturating_sub(1).max(1)) as f64;
+        samples.with(|r| {
+            let top = rtt::axis_max(r.iter().copied().fold(0.0_f64, f64::max));
+            let slots = RTT_CAPACITY.saturating_sub(1).max(1) as f64;
+            let offset = RTT_CAPACITY.saturating_sub(r.len()) as f64;
             let points = r
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    format!(
-                        "{:.1},{:.1}",
-                        i as f64 * step,
-                        H - 4.0 - (v / max) * (H - 12.0)
-                    )
+                    let x = (offset + i as f64) * 100.0 / slots;
+                    (x, (v / top * 100.0).clamp(0.0, 100.0))
                 })
-                .collect::<Vec<_>>()
-                .join(" ");
-            let dots = r
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i as f64 * step, H - 4.0 - (v / max) * (H - 12.0)))
                 .collect::<Vec<_>>();
-            (points, max, r.len(), dots)
+            (top, points)
         })
     });
+    let line = move || {
+        chart.with(|(_, pts)| {
+            pts.iter()
+                .map(|(x, y)| format!("{x:.2},{:.2}", 100.0 - y))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    let summary = Memo::new(move |_| samples.with(|r| rtt::summarize(r)));
+    let fig = move |f: fn(&rtt::RttSummary) -> f64| {
+        summary
+            .get()
+            .map(|s| format!("{:.1}", f(&s)))
+            .unwrap_or_default()
+    };
+    let shown = move |f: fn(&rtt::RttSummary) -> f64| {
+        summary
+            .get()
+            .map(|s| format!("{:.1}", f(&s)))
+            .unwrap_or_else(|| "—".into())
+    };
     view! {
-        <svg
-            class="mt-rtt-chart"
+        <figure
+            class="mt-rtt"
             data-testid="mt-rtt-chart"
-            data-samples=move || chart.get().2.to_string()
-            viewBox=format!("0 0 {W} {H}")
-            role="img"
-            aria-label="RTT"
+            data-samples=move || samples.with(|r| r.len().to_string())
         >
-            <line x1="0" y1=H - 4.0 x2=W y2=H - 4.0 class="axis" />
-            <polyline points=move || chart.get().0 class="rtt-line" fill="none" />
+            <div class="mt-rtt-box">
+                <div class="mt-rtt-plot">
+                    {move || {
+                        let top = chart.with(|c| c.0);
+                        [1.0, 0.5, 0.0]
+                            .into_iter()
+                            .map(|frac| {
+                                view! {
+                                    <div class="mt-rtt-grid" style:bottom=format!("{}%", frac * 100.0)>
+                                        <span class="mt-rtt-tick" data-testid="mt-rtt-tick">
+                                            {rtt::label(top * frac)}
+                                        </span>
+                                    </div>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                    <svg class="mt-rtt-svg" viewBox="0 0 100 100" preserveAspectRatio="none" aria-hidden="true">
+                        <polyline points=line class="rtt-line" fill="none" />
+                    </svg>
+                    {move || {
+                        chart
+                            .with(|c| c.1.clone())
+                            .into_iter()
+                            .map(|(x, y)| {
+                                view! {
+                                    <span
+                                        class="mt-rtt-dot"
+                                        style:left=format!("{x:.2}%")
+                                        style:bottom=format!("{y:.2}%")
+                                    ></span>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </div>
+            </div>
+            <figcaption class="mt-rtt-caption">{move || i18n.t().mt_rtt_axis}</figcaption>
+        </figure>
+        <p
+            class="mt-rtt-summary"
+            data-testid="mt-rtt-summary"
+            data-last=move || fig(|s| s.last)
+            data-min=move || fig(|s| s.min)
+            data-median=move || fig(|s| s.median)
+            data-p95=move || fig(|s| s.p95)
+        >
             {move || {
-                chart
-                    .get()
-                    .3
-                    .into_iter()
-                    .map(|(x, y)| view! { <circle cx=x cy=y r="2.5" class="rtt-dot" /> })
-                    .collect_view()
+                let t = i18n.t();
+                format!(
+                    "{} {} · {} {} · {} {} · {} {} (ms)",
+                    t.mt_rtt_last,
+                    shown(|s| s.last),
+                    t.mt_rtt_min,
+                    shown(|s| s.min),
+                    t.mt_rtt_median,
+                    shown(|s| s.median),
+                    t.mt_rtt_p95,
+                    shown(|s| s.p95),
+                )
             }}
-            <text x="4" y="12" class="chart-label">{move || format!("max {:.0} ms", chart.get().1)}</text>
-        </svg>
+        </p>
     }
 }
 
@@ -221,18 +315,14 @@ fn StatsPanel() -> impl IntoView {
         Some(node) => format!("{label} ({} {node})", i18n.t().mt_node),
         None => label.to_string(),
     };
-    // Of the pushes that ended, how many succeeded (nothing ended yet counts as 100%).
+    // Of the pushes that ended, how many succeeded; none while nothing has ended.
     let rate = move || {
         diag.with(|d| {
             let s = d
                 .as_ref()
                 .map(|d| d.server.as_ref().unwrap_or(&d.sent_records));
             let (ok, bad) = s.map(|s| (s.pushed, s.failed)).unwrap_or((0, 0));
-            if ok + bad == 0 {
-                100.0
-            } else {
-                ok as f64 * 100.0 / (ok + bad) as f64
-            }
+            (ok + bad > 0).then(|| ok as f64 * 100.0 / (ok + bad) as f64)
         })
     };
     let row = move |label: &'static str, get: fn(&Diagnostics) -> (i64, i64, i64)| {
@@ -255,7 +345,7 @@ fn StatsPanel() -> impl IntoView {
             class="card mt-stats"
             data-testid="mt-stats"
             data-pending=move || pending().to_string()
-            data-success-rate=move || format!("{:.1}", rate())
+            data-success-rate=move || rate().map(|r| format!("{r:.1}")).unwrap_or_default()
         >
             <div class="mt-row">
                 <h2>{move || i18n.t().mt_stats}</h2>
@@ -267,7 +357,9 @@ fn StatsPanel() -> impl IntoView {
                 <dt>{move || i18n.t().mt_pending}</dt>
                 <dd>{pending}</dd>
                 <dt>{move || i18n.t().mt_success_rate}</dt>
-                <dd>{move || format!("{:.1}%", rate())}</dd>
+                <dd data-testid="mt-success-rate">
+                    {move || rate().map(|r| format!("{r:.1}%")).unwrap_or_else(|| "—".into())}
+                </dd>
                 <dt>{move || per_node(i18n.t().mt_online_users)}</dt>
                 <dd>{move || count_or_dash(diag.with(|d| d.as_ref().and_then(|d| d.online_users)))}</dd>
                 <dt>{move || per_node(i18n.t().mt_connections)}</dt>
@@ -279,7 +371,9 @@ fn StatsPanel() -> impl IntoView {
                     <table class="mt-table">
                         <thead>
                             <tr>
-                                <th></th>
+                                <th scope="col">
+                                    <span class="visually-hidden">{t.mt_records}</span>
+                                </th>
                                 <th scope="col">{t.mt_pending}</th>
                                 <th scope="col">{t.mt_pushed}</th>
                                 <th scope="col">{t.mt_failed}</th>
@@ -321,7 +415,33 @@ struct OfflineRun {
     pending: u32,
     pushed: u32,
     failed: u32,
+    /// Sends refused with `429` and sent again after the `Retry-After` wait.
+    throttled: u32,
     error: Option<String>,
+}
+
+/// Sends one message, waiting out rate limits: on `429` it sleeps as long as `Retry-After` says
+/// and sends the same `client_msg_id` again. `None` when the page was left while waiting.
+async fn send_patiently(
+    conv: ConversationId,
+    req: &SendMessageRequest,
+    run: RwSignal<OfflineRun>,
+) -> Option<Result<SendAck, api::ApiError>> {
+    let mut refusals = 0;
+    loop {
+        match api::send_message(conv, req).await {
+            Err(e) if e.is_rate_limited() && refusals < MAX_REFUSALS => {
+                refusals += 1;
+                run.try_update(|r| r.throttled += 1)?;
+                let wait = e
+                    .retry_after_ms()
+                    .unwrap_or(RETRY_DEFAULT_MS)
+                    .clamp(RETRY_MIN_MS, RETRY_MAX_MS);
+                gloo_timers::future::sleep(Duration::from_millis(wait)).await;
+            }
+            other => return Some(other),
+        }
+    }
 }
 
 /// Sends a burst to one user over HTTP, then watches the push records of those messages.
@@ -385,7 +505,10 @@ fn OfflineTest() -> impl IntoView {
                     client_msg_id: new_client_msg_id(me),
                     content: format!("offline test {i}/{n} · {stamp}"),
                 };
-                match api::send_message(conv_id, &req).await {
+                let Some(sent) = send_patiently(conv_id, &req, run).await else {
+                    return; // the page was left
+                };
+                match sent {
                     Ok(ack) => {
                         ids.insert(ack.message.id);
                         app.note_sent(ack);
@@ -396,15 +519,16 @@ fn OfflineTest() -> impl IntoView {
                     Err(e) => return fail(e.to_string()),
                 }
             }
-            // Watch the push records of exactly these messages until all are pushed (asked
-            // for by id: the recent records of /api/diagnostics stop at 50).
+            // Watch the push records of exactly these messages until every one has ended,
+            // pushed or failed (asked for by id: the recent records of /api/diagnostics stop
+            // at 50).
             let started = perf_now();
             let watched: Vec<MessageId> = ids.iter().copied().collect();
             loop {
                 if let Ok(st) = api::push_records(watched.clone()).await {
                     let (pending, pushed, failed) =
                         (st.pending as u32, st.pushed as u32, st.failed as u32);
-                    let done = pushed >= n;
+                    let done = pushed + failed >= n;
                     let alive = run.try_update(|r| {
                         r.pending = pending;
                         r.pushed = pushed;
@@ -468,14 +592,19 @@ fn OfflineTest() -> impl IntoView {
                 data-pushed=move || run.with(|r| r.pushed.to_string())
                 data-failed=move || run.with(|r| r.failed.to_string())
                 data-running=move || run.with(|r| r.running.to_string())
+                data-throttled=move || run.with(|r| r.throttled.to_string())
             >
                 {move || {
                     let t = i18n.t();
                     let r = run.get();
-                    format!(
+                    let mut text = format!(
                         "{}: {} · {}: {} · {}: {} · {}: {}",
                         t.mt_total, r.total, t.mt_pending, r.pending, t.mt_pushed, r.pushed, t.mt_failed, r.failed,
-                    )
+                    );
+                    if r.throttled > 0 {
+                        text.push_str(&format!(" · {}: {}", t.mt_throttled, r.throttled));
+                    }
+                    text
                 }}
                 {move || run.with(|r| r.error.clone()).map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             </div>
@@ -621,6 +750,22 @@ fn HistoryTest() -> impl IntoView {
                     let t = i18n.t();
                     let r = run.get();
                     format!("{}: {} · {}: {} · {}: {:.0}", t.mt_messages, r.count, t.mt_pages, r.pages, t.mt_ms, r.ms)
+                }}
+                {move || {
+                    run.with(|r| r.gapless)
+                        .map(|g| {
+                            let text = move || if g { i18n.t().mt_gapless } else { i18n.t().mt_gaps };
+                            view! {
+                                " · "
+                                <strong
+                                    class="mt-verdict"
+                                    class:bad=!g
+                                    data-testid="mt-history-verdict"
+                                >
+                                    {text}
+                                </strong>
+                            }
+                        })
                 }}
                 {move || run.with(|r| r.error.clone()).map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             </div>

@@ -155,6 +155,14 @@ pub struct Strings {
     pub mt_sent_by_me: &'static str,
     pub mt_user_not_found: &'static str,
     pub mt_running: &'static str,
+    // --- Desktop notifications and mute (notify.rs) ---
+    pub notify_prompt: &'static str,
+    pub notify_enable: &'static str,
+    pub notify_dismiss: &'static str,
+    pub mute: &'static str,
+    pub unmute: &'static str,
+    pub mute_failed: &'static str,
+    pub muted_label: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -268,6 +276,14 @@ pub static ZH: Strings = Strings {
     mt_sent_by_me: "我发送的",
     mt_user_not_found: "找不到该用户",
     mt_running: "运行中…",
+    // --- Desktop notifications and mute (notify.rs) ---
+    notify_prompt: "有新消息时通过桌面通知提醒你？",
+    notify_enable: "开启",
+    notify_dismiss: "暂不",
+    mute: "免打扰",
+    unmute: "取消免打扰",
+    mute_failed: "设置免打扰失败",
+    muted_label: "已设为免打扰",
 };
 
 pub static EN: Strings = Strings {
@@ -383,6 +399,14 @@ pub static EN: Strings = Strings {
     mt_sent_by_me: "Sent by me",
     mt_user_not_found: "No such user",
     mt_running: "Running…",
+    // --- Desktop notifications and mute (notify.rs) ---
+    notify_prompt: "Get a desktop notification when a message arrives?",
+    notify_enable: "Turn on",
+    notify_dismiss: "Not now",
+    mute: "Mute",
+    unmute: "Unmute",
+    mute_failed: "Could not change mute",
+    muted_label: "Muted",
 };
 
 /// The current language, shared by context.

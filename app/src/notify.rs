@@ -31,10 +31,13 @@ const CHOICE_KEY: &str = "courier.notify";
 /// The longest notification body (characters).
 const BODY_MAX: usize = 140;
 
+/// Goes to a path inside the app.
+type Navigate = Rc<dyn Fn(&str)>;
+
 thread_local! {
     static BURSTS: RefCell<Bursts> = RefCell::new(Bursts::default());
     /// The router's navigation (set by [`NotifyHost`] while the chat is mounted).
-    static NAVIGATE: RefCell<Option<Rc<dyn Fn(&str)>>> = const { RefCell::new(None) };
+    static NAVIGATE: RefCell<Option<Navigate>> = const { RefCell::new(None) };
     /// The icon Trunk put in the page, for when nothing is unread.
     static PLAIN_ICON: RefCell<Option<String>> = const { RefCell::new(None) };
     /// The user has sent a message in this tab (the moment to offer notifications).
@@ -64,8 +67,9 @@ fn set_choice(on: bool) {
 
 /// This browser has the Notification API (not every one does: older iOS Safari, some webviews).
 fn supported() -> bool {
-    web_sys::window()
-        .is_some_and(|w| js_sys::Reflect::has(&w, &JsValue::from_str("Notification")).unwrap_or(false))
+    web_sys::window().is_some_and(|w| {
+        js_sys::Reflect::has(&w, &JsValue::from_str("Notification")).unwrap_or(false)
+    })
 }
 
 fn permission() -> web_sys::NotificationPermission {
@@ -145,7 +149,10 @@ fn show(app: &AppState, id: ConversationId, title: &str, body: &str) {
     let opts = web_sys::NotificationOptions::new();
     opts.set_body(body);
     opts.set_tag(&format!("courier-c{id}"));
-    if let Some(icon) = PLAIN_ICON.with(|i| i.borrow().clone()).or_else(plain_icon_now) {
+    if let Some(icon) = PLAIN_ICON
+        .with(|i| i.borrow().clone())
+        .or_else(plain_icon_now)
+    {
         opts.set_icon(&icon);
     }
     let Ok(n) = web_sys::Notification::new_with_options(title, &opts) else {
@@ -193,7 +200,11 @@ fn plain_icon_now() -> Option<String> {
 
 /// The icon with a red count in its corner.
 fn badge_svg(n: i64) -> String {
-    let label = if n > 99 { "99+".to_string() } else { n.to_string() };
+    let label = if n > 99 {
+        "99+".to_string()
+    } else {
+        n.to_string()
+    };
     let size = match label.len() {
         1 => 30,
         2 => 26,
@@ -348,7 +359,22 @@ pub fn MuteToggle(id: ConversationId) -> impl IntoView {
             title=hint
             on:click=move |_| set_muted(app, i18n, id, !muted.get_untracked())
         >
-            <span aria-hidden="true">{move || if muted.get() { "🔕" } else { "🔔" }}</span>
+            <svg
+                class="mute-icon"
+                viewBox="0 0 24 24"
+                width="16"
+                height="16"
+                aria-hidden="true"
+                fill="none"
+                stroke="currentColor"
+                stroke-width="2"
+                stroke-linecap="round"
+                stroke-linejoin="round"
+            >
+                <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+                <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+                <path class="mute-slash" d="M3 3l18 18" />
+            </svg>
             <span class="mute-label">{move || i18n.t().mute}</span>
         </button>
     }

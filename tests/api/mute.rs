@@ -107,11 +107,18 @@ async fn mute_is_the_callers_alone_and_survives_relogin() {
     b.send_http(conv.id, "m1", "hello").await;
     let (_, list) = a.get("/api/conversations").await;
     assert_eq!(listed(&list, conv.id)["muted"], true);
-    assert_eq!(listed(&list, conv.id)["unread"], 1, "still counted by the server");
+    assert_eq!(
+        listed(&list, conv.id)["unread"],
+        1,
+        "still counted by the server"
+    );
 
     // A group muted by Bob: frames announcing it to members carry each member's own flag.
     let (s, v) = b
-        .post(&format!("/api/conversations/{gid}/mute"), json!({"muted": true}))
+        .post(
+            &format!("/api/conversations/{gid}/mute"),
+            json!({"muted": true}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["muted"], true);

@@ -214,7 +214,11 @@ mod tests {
         );
         apply(
             &mut s,
-            Event::ConversationsLoaded(vec![conv(5, 3, false), conv(6, 4, true), conv(7, 2, false)]),
+            Event::ConversationsLoaded(vec![
+                conv(5, 3, false),
+                conv(6, 4, true),
+                conv(7, 2, false),
+            ]),
         );
         assert_eq!(badge_count(&s), 5);
         // Unmuted (a `conversation` frame from another device): it counts again.

@@ -220,6 +220,15 @@ pub async fn conversation(id: ConversationId) -> ApiResult<Conversation> {
     get(Request::get(&format!("/api/conversations/{id}"))).await
 }
 
+/// Mutes or unmutes a conversation for me (`POST /api/conversations/{id}/mute`).
+pub async fn set_muted(id: ConversationId, muted: bool) -> ApiResult<Conversation> {
+    post(
+        &format!("/api/conversations/{id}/mute"),
+        &crate::model::MuteRequest { muted },
+    )
+    .await
+}
+
 /// Leaves a group (direct conversations cannot be left: 422 `direct_conversation`).
 pub async fn leave_conversation(id: ConversationId) -> ApiResult<LeftConversation> {
     post(

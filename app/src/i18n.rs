@@ -185,6 +185,14 @@ pub struct Strings {
     pub mt_throttled: &'static str,
     /// The (visually hidden) header of the statistics table's row-label column.
     pub mt_records: &'static str,
+    // --- Desktop notifications and mute (notify.rs) ---
+    pub notify_prompt: &'static str,
+    pub notify_enable: &'static str,
+    pub notify_dismiss: &'static str,
+    pub mute: &'static str,
+    pub unmute: &'static str,
+    pub mute_failed: &'static str,
+    pub muted_label: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -322,6 +330,14 @@ pub static ZH: Strings = Strings {
     mt_rtt_p95: "P95",
     mt_throttled: "限流等待",
     mt_records: "记录",
+    // --- Desktop notifications and mute (notify.rs) ---
+    notify_prompt: "有新消息时通过桌面通知提醒你？",
+    notify_enable: "开启",
+    notify_dismiss: "暂不",
+    mute: "免打扰",
+    unmute: "取消免打扰",
+    mute_failed: "设置免打扰失败",
+    muted_label: "已设为免打扰",
 };
 
 pub static EN: Strings = Strings {
@@ -461,6 +477,14 @@ pub static EN: Strings = Strings {
     mt_rtt_p95: "p95",
     mt_throttled: "Rate-limit waits",
     mt_records: "Records",
+    // --- Desktop notifications and mute (notify.rs) ---
+    notify_prompt: "Get a desktop notification when a message arrives?",
+    notify_enable: "Turn on",
+    notify_dismiss: "Not now",
+    mute: "Mute",
+    unmute: "Unmute",
+    mute_failed: "Could not change mute",
+    muted_label: "Muted",
 };
 
 /// The current language, shared by context.

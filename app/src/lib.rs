@@ -18,6 +18,8 @@ pub mod components;
 #[cfg(feature = "csr")]
 pub mod i18n;
 #[cfg(feature = "csr")]
+pub mod notify;
+#[cfg(feature = "csr")]
 pub mod pages;
 #[cfg(feature = "csr")]
 pub mod persist;

@@ -167,6 +167,16 @@ pub struct Conversation {
     pub created_at: i64,
     /// Time of the newest message, or of creation.
     pub updated_at: i64,
+    /// I muted it (`POST /api/conversations/{id}/mute`): no desktop notifications, and its
+    /// unread messages do not count in the tab's title and icon. Mine only; synced across my devices.
+    #[serde(default)]
+    pub muted: bool,
+}
+
+/// The body of `POST /api/conversations/{id}/mute`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteRequest {
+    pub muted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -202,19 +202,11 @@ impl AppState {
             }
         });
 
-        // The tab title counts unread messages, so a background tab shows that something came.
-        let total_unread = Memo::new(move |_| {
-            app.store
-                .with(|s| s.conversations.keys().map(|&id| s.unread(id)).sum::<i64>())
-        });
-        Effect::new(move |_| {
-            let n = total_unread.get();
-            document().set_title(&if n > 0 {
-                format!("({n}) Courier")
-            } else {
-                "Courier".into()
-            });
-        });
+        // The tab title and icon count unread messages (muted conversations aside), so a
+        // background tab shows that something came (notify.rs).
+        let total_unread =
+            Memo::new(move |_| app.store.with(crate::store::notify_rule::badge_count));
+        Effect::new(move |_| crate::notify::show_badge(total_unread.get()));
 
         app.check_session();
         app
@@ -455,6 +447,7 @@ impl AppState {
         persist::sync_outbox(me, &pending);
         // The tab the user pressed Send in sends (see `store::lease`).
         persist::hold_lease(me, local_now(), true);
+        crate::notify::sent();
         self.flush_outbox();
     }
 
@@ -718,8 +711,9 @@ impl AppState {
                     if let Some(m) = s.typing.get_mut(&cid) {
                         m.remove(&uid);
                     }
-                    apply(s, Event::Live(message));
+                    apply(s, Event::Live(message.clone()));
                 });
+                crate::notify::on_message(self, &message);
             }
             ServerFrame::Batch {
                 reason,

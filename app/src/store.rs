@@ -1178,6 +1178,7 @@ fn trim(tl: &mut Timeline, end: TrimEnd) {
 }
 
 pub mod lease;
+pub mod notify_rule;
 
 #[cfg(test)]
 mod tests;

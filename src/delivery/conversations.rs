@@ -117,6 +117,7 @@ mod tests {
             }),
             read_seq: 0,
             unread: 0,
+            muted: false,
             created_at: 1,
             updated_at: 5,
         }
@@ -136,6 +137,7 @@ mod tests {
                     user_id: i,
                     read_seq: i,
                     unread: 3 - i,
+                    muted: i == 2,
                 })
                 .collect();
             let mut frames = ConversationFrames::new(shared.clone());

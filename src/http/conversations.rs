@@ -1,11 +1,12 @@
-//! `/api/conversations`: list, start a 1:1, create a group, read one, mark read, leave a group.
+//! `/api/conversations`: list, start a 1:1, create a group, read one, mark read, leave a group,
+//! mute.
 //! Non-members get 404, never 403, so a conversation's existence is not leaked.
 
 use std::sync::{Arc, OnceLock};
 
 use app::model::{
     Conversation, ConversationId, CreateGroupRequest, LeftConversation, MarkReadRequest,
-    ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
+    MuteRequest, ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
 };
 use app::protocol::ServerFrame;
 use axum::extract::State;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/conversations/{id}", get(show))
         .route("/api/conversations/{id}/read", post(mark_read))
         .route("/api/conversations/{id}/leave", post(leave))
+        .route("/api/conversations/{id}/mute", post(mute))
         .layer(Extension(CreationLimits::default()))
 }
 
@@ -242,4 +244,36 @@ async fn leave(
     Ok(Json(LeftConversation {
         conversation_id: id,
     }))
+}
+
+/// Mutes or unmutes a conversation for the caller alone (no one else sees it). Every tab of the
+/// caller gets the conversation again, so their other devices follow.
+async fn mute(
+    State(s): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiPath(id): ApiPath<ConversationId>,
+    ApiJson(req): ApiJson<MuteRequest>,
+) -> AppResult<Json<Conversation>> {
+    if !s.store.set_muted(id, me.id, req.muted).await? {
+        return Err(AppError::NotFound);
+    }
+    let mine = s
+        .store
+        .conversation(id, me.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tracing::info!(
+        user = me.id,
+        conversation = id,
+        muted = req.muted,
+        "conversation mute set"
+    );
+    s.delivery.fanout.send_to_user(
+        me.id,
+        &frame(&ServerFrame::Conversation {
+            conversation: mine.clone(),
+        }),
+        None,
+    );
+    Ok(Json(mine))
 }

@@ -43,6 +43,8 @@ pub trait ConversationStore: Send + Sync + 'static {
         id: ConversationId,
         user: UserId,
     ) -> StoreResult<LeaveOutcome>;
+    /// Sets `user`'s mute flag on the conversation (theirs alone). False if they are not a member.
+    async fn set_muted(&self, id: ConversationId, user: UserId, muted: bool) -> StoreResult<bool>;
     async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool>;
     async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>>;
 }

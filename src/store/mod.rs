@@ -146,6 +146,7 @@ pub struct Viewer {
     pub user_id: UserId,
     pub read_seq: Seq,
     pub unread: i64,
+    pub muted: bool,
 }
 
 impl Viewer {
@@ -153,6 +154,7 @@ impl Viewer {
     pub fn apply(&self, conv: &mut Conversation) {
         conv.read_seq = self.read_seq;
         conv.unread = self.unread;
+        conv.muted = self.muted;
         if conv.kind == ConversationKind::Direct {
             conv.title = direct_title(&conv.members, self.user_id);
         }

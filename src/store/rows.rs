@@ -291,6 +291,7 @@ pub(crate) fn shared_conversation(
         last_message,
         read_seq: 0,
         unread: 0,
+        muted: false,
         created_at: c.created_at,
         updated_at: c.updated_at,
     }

@@ -13,6 +13,7 @@ mod group_cost;
 mod hardening;
 mod history;
 mod liveness;
+mod mute;
 mod observability;
 mod recall;
 mod resume_random;

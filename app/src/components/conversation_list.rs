@@ -14,6 +14,8 @@ struct Row {
     title: String,
     group: bool,
     unread: i64,
+    /// I muted it: its unread badge is grey (and it counts nowhere else: notify.rs).
+    muted: bool,
     /// (sender name, mine, content or None when recalled)
     last: Option<(String, bool, Option<String>)>,
     time: i64,
@@ -33,6 +35,7 @@ pub fn ConversationList() -> impl IntoView {
                     title: c.info.title.clone(),
                     group: c.info.kind == ConversationKind::Group,
                     unread: s.unread(c.info.id),
+                    muted: c.info.muted,
                     last: c.info.last_message.as_ref().map(|m| {
                         (
                             m.sender_name.clone(),
@@ -76,6 +79,7 @@ pub fn ConversationList() -> impl IntoView {
             format::list_time(lang, lang.strings(), time, app.now.get())
         };
         let unread = r.unread;
+        let muted = r.muted;
         let initial: String = r
             .title
             .chars()
@@ -91,6 +95,8 @@ pub fn ConversationList() -> impl IntoView {
                 data-conversation-id=id.to_string()
                 data-title=r.title.clone()
                 data-unread=unread.to_string()
+                data-muted=muted.to_string()
+                class:muted=muted
                 role="button"
                 tabindex="0"
                 aria-current=move || (active.get() == Some(id)).then_some("true")
@@ -117,7 +123,13 @@ pub fn ConversationList() -> impl IntoView {
                             {preview}
                         </span>
                         {(unread > 0).then(|| view! {
-                            <span class="unread-badge" data-testid="unread-badge" aria-label=unread.to_string()>
+                            <span
+                                class="unread-badge"
+                                class:muted=muted
+                                data-testid="unread-badge"
+                                aria-label=unread.to_string()
+                                title=move || muted.then(|| i18n.t().muted_label)
+                            >
                                 {unread.to_string()}
                             </span>
                         })}

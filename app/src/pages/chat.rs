@@ -14,6 +14,7 @@ use crate::components::user_search::UserSearch;
 use crate::components::{ConnBadge, LangSwitch, Notice, ReconnectBanner};
 use crate::i18n::use_i18n;
 use crate::model::{ConversationId, ConversationKind, Seq};
+use crate::notify::{MuteToggle, NotifyHost};
 use crate::state::{use_app, Auth};
 
 #[component]
@@ -114,6 +115,7 @@ fn ChatShell() -> impl IntoView {
         <div class="chat-shell" data-testid="chat-shell" class:pane-open=move || active.get().is_some()>
             <ReconnectBanner />
             <Notice />
+            <NotifyHost />
             <div class="chat-columns">
                 <aside class="sidebar">
                     <header class="sidebar-head">
@@ -212,6 +214,7 @@ fn MessagePane(id: ConversationId) -> impl IntoView {
                     <h2>{move || info.get().map(|(t, _, _)| t).unwrap_or_default()}</h2>
                     <span class="pane-subtitle" aria-live="polite">{subtitle}</span>
                 </div>
+                <MuteToggle id=id />
                 <Show when=move || group.get()>
                     <LeaveGroup id=id />
                 </Show>

@@ -40,6 +40,7 @@ fn conv(id: ConversationId, last_seq: Seq, read_seq: Seq, unread: i64) -> Conver
         unread,
         created_at: 0,
         updated_at: id,
+        muted: false,
     }
 }
 

@@ -113,7 +113,7 @@ impl ConversationStore for PgStore {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
              WHERE c.id = $2",
         )
@@ -132,7 +132,7 @@ impl ConversationStore for PgStore {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
              ORDER BY c.updated_at DESC, c.id DESC",
         )
@@ -164,7 +164,7 @@ impl ConversationStore for PgStore {
         let shared = load_shared(&mut conn, &row).await?;
         // Every member's unread count in one statement.
         let rows = sqlx::query(&format!(
-            "SELECT cm.user_id, cm.read_seq, {UNREAD_OF_MEMBER} AS unread \
+            "SELECT cm.user_id, cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread \
              FROM conversation_members cm WHERE cm.conversation_id = $1 ORDER BY cm.user_id"
         ))
         .bind(id)
@@ -177,6 +177,7 @@ impl ConversationStore for PgStore {
                     user_id: r.try_get("user_id")?,
                     read_seq: r.try_get("read_seq")?,
                     unread: r.try_get("unread")?,
+                    muted: r.try_get("muted")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
@@ -258,6 +259,21 @@ impl ConversationStore for PgStore {
             self.observe("leave_conversation", t);
         }
         Ok(outcome)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn set_muted(&self, id: ConversationId, user: UserId, muted: bool) -> StoreResult<bool> {
+        let t = Instant::now();
+        let done = sqlx::query(
+            "UPDATE conversation_members SET muted = $1 WHERE conversation_id = $2 AND user_id = $3",
+        )
+        .bind(muted)
+        .bind(id)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        self.observe("set_muted", t);
+        Ok(done.rows_affected() > 0)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -332,6 +332,7 @@ async fn load_conversation(
         user_id: viewer,
         read_seq,
         unread,
+        muted: row.try_get("muted")?,
     }
     .apply(&mut conv);
     Ok(conv)

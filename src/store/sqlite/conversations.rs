@@ -112,7 +112,7 @@ impl ConversationStore for SqliteStore {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
              WHERE c.id = ?",
         )
@@ -131,7 +131,7 @@ impl ConversationStore for SqliteStore {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
              ORDER BY c.updated_at DESC, c.id DESC",
         )
@@ -163,7 +163,7 @@ impl ConversationStore for SqliteStore {
         let shared = load_shared(&mut conn, &row).await?;
         // Every member's unread count in one statement.
         let rows = sqlx::query(&format!(
-            "SELECT cm.user_id, cm.read_seq, {UNREAD_OF_MEMBER} AS unread \
+            "SELECT cm.user_id, cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread \
              FROM conversation_members cm WHERE cm.conversation_id = ? ORDER BY cm.user_id"
         ))
         .bind(id)
@@ -176,6 +176,7 @@ impl ConversationStore for SqliteStore {
                     user_id: r.try_get("user_id")?,
                     read_seq: r.try_get("read_seq")?,
                     unread: r.try_get("unread")?,
+                    muted: r.try_get("muted")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
@@ -254,6 +255,22 @@ impl ConversationStore for SqliteStore {
             changes,
             removed_records: removed.len() as u64,
         })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn set_muted(&self, id: ConversationId, user: UserId, muted: bool) -> StoreResult<bool> {
+        let t = Instant::now();
+        let mut writer = self.writer().await;
+        let done = sqlx::query(
+            "UPDATE conversation_members SET muted = ? WHERE conversation_id = ? AND user_id = ?",
+        )
+        .bind(muted)
+        .bind(id)
+        .bind(user)
+        .execute(&mut writer.conn)
+        .await?;
+        self.observe("set_muted", t);
+        Ok(done.rows_affected() > 0)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -97,17 +97,21 @@ pub fn ConversationList() -> impl IntoView {
                 data-unread=unread.to_string()
                 data-muted=muted.to_string()
                 class:muted=muted
-                role="button"
-                tabindex="0"
-                aria-current=move || (active.get() == Some(id)).then_some("true")
-                on:click=move |_| app.open_conversation(Some(id))
-                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                    if ev.key() == "Enter" || ev.key() == " " {
+            >
+                // A real link (to /c/{id}): focusable, opens with Enter, and can be opened in a
+                // new tab; a plain click switches in place.
+                <a
+                    class="conversation-link"
+                    href=format!("/c/{id}")
+                    aria-current=move || (active.get() == Some(id)).then_some("page")
+                    on:click=move |ev: leptos::ev::MouseEvent| {
+                        if ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.button() != 0 {
+                            return;
+                        }
                         ev.prevent_default();
                         app.open_conversation(Some(id));
                     }
-                }
-            >
+                >
                 <span class="avatar" class:group=r.group aria-hidden="true">{initial}</span>
                 <span class="conversation-main">
                     <span class="conversation-top">
@@ -135,6 +139,7 @@ pub fn ConversationList() -> impl IntoView {
                         })}
                     </span>
                 </span>
+                </a>
             </li>
         }
     };

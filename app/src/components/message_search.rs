@@ -98,7 +98,7 @@ pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
     };
 
     view! {
-        <div class="message-search" role="search">
+        <div class="message-search" role="search" aria-label=move || i18n.t().search_messages>
             <div class="message-search-box">
                 <input
                     type="search"

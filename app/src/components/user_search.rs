@@ -61,7 +61,7 @@ pub fn UserSearch() -> impl IntoView {
     };
 
     view! {
-        <div class="user-search" role="search">
+        <div class="user-search" role="search" aria-label=move || i18n.t().search_users>
             <input
                 type="search"
                 class="search-input"

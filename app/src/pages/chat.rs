@@ -116,7 +116,11 @@ fn ChatShell() -> impl IntoView {
             <ReconnectBanner />
             <Notice />
             <NotifyHost />
-            <div class="chat-columns">
+            // The whole chat is the page's main landmark (on a phone the conversation pane is
+            // hidden while the list shows, and the main content must not vanish with it).
+            <main class="chat-columns">
+                // The page's one level-one heading, for screen readers' heading navigation.
+                <h1 class="visually-hidden">"Courier"</h1>
                 <aside class="sidebar">
                     <header class="sidebar-head">
                         <div class="me">
@@ -148,15 +152,15 @@ fn ChatShell() -> impl IntoView {
                         <ConversationList />
                     </Show>
                 </aside>
-                <main class="pane">
+                <div class="pane">
                     {move || match active.get() {
                         Some(id) => view! { <MessagePane id=id /> }.into_any(),
                         None => {
                             view! { <div class="pane-empty">{move || i18n.t().pick_conversation}</div> }.into_any()
                         }
                     }}
-                </main>
-            </div>
+                </div>
+            </main>
         </div>
     }
 }
@@ -200,7 +204,12 @@ fn MessagePane(id: ConversationId) -> impl IntoView {
     };
     let stick = StoredValue::new(true);
     view! {
-        <section class="message-pane" data-testid="message-pane" data-conversation-id=id.to_string()>
+        <section
+            class="message-pane"
+            data-testid="message-pane"
+            data-conversation-id=id.to_string()
+            aria-label=move || info.get().map(|(t, _, _)| t).unwrap_or_default()
+        >
             <header class="pane-head">
                 <button
                     type="button"

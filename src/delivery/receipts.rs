@@ -11,6 +11,7 @@ use super::{frame, now_ms, Delivery};
 
 /// Most message ids one acknowledgement may carry.
 pub const MAX_ACK_IDS: usize = 10_000;
+use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::store::StatusChange;
 
@@ -20,6 +21,7 @@ impl Delivery {
         if ids.len() > MAX_ACK_IDS {
             return Err(AppError::invalid(
                 "message_ids",
+                Rule::Count,
                 "at most 10000 ids per acknowledgement",
             ));
         }
@@ -47,7 +49,7 @@ impl Delivery {
         seq: Seq,
     ) -> AppResult<ReadPosition> {
         if seq < 0 {
-            return Err(AppError::invalid("seq", "seq must not be negative"));
+            return Err(AppError::invalid("seq", Rule::Range, "seq must not be negative"));
         }
         let out = self
             .store

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use super::extract::ApiJson;
 use super::session::CurrentUser;
 use crate::delivery::now_ms;
+use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
@@ -30,6 +31,7 @@ async fn push_records(
     if req.message_ids.len() > PUSH_RECORDS_MAX_IDS {
         return Err(AppError::invalid(
             "message_ids",
+            Rule::Count,
             format!("at most {PUSH_RECORDS_MAX_IDS} ids"),
         ));
     }

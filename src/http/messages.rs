@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, JsonContentType};
 use super::session::CurrentUser;
+use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
@@ -37,11 +38,12 @@ async fn history(
 ) -> AppResult<Json<HistoryPage>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(AppError::invalid("limit", "limit must be 1 to 200"));
+        return Err(AppError::invalid("limit", Rule::Range, "limit must be 1 to 200"));
     }
     if q.before.is_some_and(|b| b < 1) {
         return Err(AppError::invalid(
             "before",
+            Rule::Range,
             "before must be a seq of at least 1",
         ));
     }

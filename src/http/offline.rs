@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiQuery, JsonContentType};
 use super::session::CurrentUser;
+use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
@@ -36,7 +37,7 @@ async fn list(
 ) -> AppResult<Json<OfflinePage>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(AppError::invalid("limit", "limit must be 1 to 1000"));
+        return Err(AppError::invalid("limit", Rule::Range, "limit must be 1 to 1000"));
     }
     Ok(Json(
         s.delivery

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::extract::ApiQuery;
 use super::session::CurrentUser;
+use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::store::search::MAX_QUERY_CHARS;
 use crate::store::SearchQuery;
@@ -38,16 +39,22 @@ async fn search(
     if text.is_empty() || text.chars().count() > MAX_QUERY_CHARS {
         return Err(AppError::invalid(
             "q",
+            if text.is_empty() {
+                Rule::Required
+            } else {
+                Rule::Length
+            },
             format!("search text must be 1 to {MAX_QUERY_CHARS} characters"),
         ));
     }
     let limit = p.limit.unwrap_or(20);
     if !(1..=50).contains(&limit) {
-        return Err(AppError::invalid("limit", "limit must be 1 to 50"));
+        return Err(AppError::invalid("limit", Rule::Range, "limit must be 1 to 50"));
     }
     if p.before.is_some_and(|b| b < 1) {
         return Err(AppError::invalid(
             "before",
+            Rule::Range,
             "before must be a message id of at least 1",
         ));
     }

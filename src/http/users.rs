@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::extract::ApiQuery;
 use super::session::CurrentUser;
+use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
@@ -31,6 +32,7 @@ async fn search(
     if query.chars().count() > 64 {
         return Err(AppError::invalid(
             "q",
+            Rule::Length,
             "search text is at most 64 characters",
         ));
     }

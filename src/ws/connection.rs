@@ -18,6 +18,7 @@ use crate::delivery::rate_limit::TokenBucket;
 use crate::delivery::resume::{PendingReplay, ReplayStep};
 use crate::delivery::sync::{SyncRun, SyncStep};
 use crate::delivery::{frame, now_ms, Delivery};
+use app::validate::Rule;
 use crate::error::AppError;
 use crate::http::session::CurrentSession;
 use crate::ws::hub::{CloseReason, ConnHandle};
@@ -270,6 +271,8 @@ fn error_frame(
         client_msg_id,
         message_id,
         retry_after_ms,
+        field: e.field(),
+        rule: e.rule().map(|r| r.as_str().to_string()),
     }
 }
 
@@ -291,6 +294,8 @@ impl Session {
             client_msg_id,
             message_id,
             retry_after_ms: None,
+            field: None,
+            rule: None,
         });
     }
 
@@ -353,7 +358,7 @@ impl Session {
             ClientFrame::Ack { message_ids } => {
                 if message_ids.len() > MAX_ACK_IDS {
                     let msg = format!("at most {MAX_ACK_IDS} ids per ack");
-                    return self.app_error(AppError::invalid("message_ids", msg), None, None);
+                    return self.app_error(AppError::invalid("message_ids", Rule::Count, msg), None, None);
                 }
                 if let Some(r) = self.replay.as_mut() {
                     r.settled(&message_ids);
@@ -460,6 +465,7 @@ impl Session {
         let too_many = || {
             AppError::invalid(
                 "conversations",
+                Rule::Count,
                 format!("at most {MAX_RESUME_POINTS} resume points"),
             )
         };

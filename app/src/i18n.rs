@@ -478,7 +478,8 @@ pub static EN: Strings = Strings {
     e_password_length: "A password has {min}–{max} characters",
     e_password_common: "This password is too common or too easy to guess; choose another",
     e_display_name_length: "A display name has at most {max} characters",
-    e_display_name_chars: "A display name cannot contain control or invisible formatting characters",
+    e_display_name_chars:
+        "A display name cannot contain control or invisible formatting characters",
     e_title_length: "A group name has at most {max} characters",
     e_title_chars: "A group name cannot contain control or invisible formatting characters",
     e_members_count: "A group has 1–{max} members besides you",
@@ -491,7 +492,8 @@ pub static EN: Strings = Strings {
     e_invalid_input: "Some of the input is not valid",
     e_bad_request: "The request was not valid; reload the page and try again",
     e_cross_origin: "Refused: the request came from another site",
-    e_duplicate_cookie: "Your sign-in cookie is broken; clear this site's cookies and sign in again",
+    e_duplicate_cookie:
+        "Your sign-in cookie is broken; clear this site's cookies and sign in again",
     e_unauthorized: "You are signed out; please sign in again",
     e_client_msg_id_reused: "Message id clash; please send it again",
     e_not_found: "Not found, or you may not see it",
@@ -669,7 +671,9 @@ pub fn api_error_text(t: &Strings, e: &ApiError) -> String {
         ),
         ApiError::Network(_) => key_text(t, ErrorKey::Network, None),
         // A proxy's error page: the server is not there or not well.
-        ApiError::Status { status, .. } if *status >= 500 => key_text(t, ErrorKey::Unavailable, None),
+        ApiError::Status { status, .. } if *status >= 500 => {
+            key_text(t, ErrorKey::Unavailable, None)
+        }
         ApiError::Status { .. } | ApiError::Decode(_) => key_text(t, ErrorKey::Other, None),
     }
 }

@@ -309,8 +309,7 @@ impl AppState {
             self.session_ended();
         } else {
             let t = self.i18n.lang.get_untracked().strings();
-            self.notice
-                .set(Some(crate::i18n::failure_text(t, what, e)));
+            self.notice.set(Some(crate::i18n::failure_text(t, what, e)));
         }
     }
 
@@ -319,7 +318,10 @@ impl AppState {
         spawn_local(async move {
             match api::conversations().await {
                 Ok(list) => app.dispatch(Event::ConversationsLoaded(list)),
-                Err(e) => app.failed(app.i18n.lang.get_untracked().strings().e_load_conversations, &e),
+                Err(e) => app.failed(
+                    app.i18n.lang.get_untracked().strings().e_load_conversations,
+                    &e,
+                ),
             }
         });
     }

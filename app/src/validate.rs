@@ -6,8 +6,8 @@
 //! A broken rule is answered as `422 invalid_input` with `field` and `rule` (docs/API.md §2).
 
 use crate::model::{
-    DISPLAY_NAME_MAX, GROUP_TITLE_MAX, MAX_CONTENT_CHARS, PASSWORD_MAX, PASSWORD_MIN,
-    USERNAME_MAX, USERNAME_MIN,
+    DISPLAY_NAME_MAX, GROUP_TITLE_MAX, MAX_CONTENT_CHARS, PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX,
+    USERNAME_MIN,
 };
 
 /// Which rule a value breaks: the `rule` of a validation error (docs/API.md §2).
@@ -386,7 +386,10 @@ mod tests {
             .collect();
         assert!(documented.len() >= 20, "{documented:?}");
         for code in &documented {
-            assert!(ERROR_CODES.contains(code), "{code} is missing from ERROR_CODES");
+            assert!(
+                ERROR_CODES.contains(code),
+                "{code} is missing from ERROR_CODES"
+            );
         }
         for code in ERROR_CODES {
             assert!(documented.contains(&code), "{code} is not in API.md §2");
@@ -404,7 +407,10 @@ mod tests {
             error_key("invalid_input", Some("limit"), Some("range")),
             ErrorKey::InvalidInput
         );
-        assert_eq!(error_key("invalid_input", None, None), ErrorKey::InvalidInput);
+        assert_eq!(
+            error_key("invalid_input", None, None),
+            ErrorKey::InvalidInput
+        );
         assert_eq!(error_key("brand_new_code", None, None), ErrorKey::Other);
     }
 }

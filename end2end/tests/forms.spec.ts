@@ -89,6 +89,24 @@ test('group creation: an empty title is marked on its field', async ({ actor }) 
   await expectFieldError(page, 'group-title-input', 'group-title-error', /群名称|名称/);
 });
 
+test('a server refusal (rate limit) is worded in Chinese with its wait, not the server\'s English', async ({ actor }) => {
+  const { alice, bob } = await directPair(actor);
+  // Use up Alice's group-creation allowance through the API (same session, same bucket).
+  for (let i = 0; i < 50; i++) {
+    const res = await alice.request.post('/api/conversations/group', { data: { title: `g${i}`, member_ids: [bob.id] } });
+    if (res.status() === 429) break;
+    expect(res.status(), await res.text()).toBe(201);
+  }
+  const page = await alice.openChat();
+  await page.getByTestId('new-group-button').click();
+  await page.getByTestId('group-title-input').fill('再来一个');
+  await page.locator(`[data-testid="group-member-option"][data-username="${bob.username}"]`).check();
+  await page.getByTestId('group-create-submit').click();
+  const error = page.getByTestId('group-error');
+  await expect(error).toHaveText(/操作太频繁，请 \d+ 秒后再试/);
+  await expect(error).not.toContainText(/[a-z]{3,}/i);
+});
+
 test('a logged-out link to a conversation comes back to it after logging in', async ({ actor }) => {
   const { alice, conv } = await directPair(actor);
   await alice.logoutViaApi();

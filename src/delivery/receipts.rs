@@ -6,12 +6,12 @@ use app::model::{
     Seq, UserId,
 };
 use app::protocol::ServerFrame;
+use app::validate::Rule;
 
 use super::{frame, now_ms, Delivery};
 
 /// Most message ids one acknowledgement may carry.
 pub const MAX_ACK_IDS: usize = 10_000;
-use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::store::StatusChange;
 
@@ -49,7 +49,11 @@ impl Delivery {
         seq: Seq,
     ) -> AppResult<ReadPosition> {
         if seq < 0 {
-            return Err(AppError::invalid("seq", Rule::Range, "seq must not be negative"));
+            return Err(AppError::invalid(
+                "seq",
+                Rule::Range,
+                "seq must not be negative",
+            ));
         }
         let out = self
             .store

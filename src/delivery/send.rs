@@ -3,7 +3,6 @@
 use std::time::Instant;
 
 use app::model::{ConversationId, SendAck, User, MAX_CLIENT_MSG_ID_LEN, MAX_CONTENT_CHARS};
-
 use app::validate::{self, Rule};
 
 use super::batcher::{self, Pending};

@@ -8,6 +8,7 @@ use app::model::{
     ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
 };
 use app::protocol::ServerFrame;
+use app::validate::{self, Rule};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -18,7 +19,6 @@ use super::session::CurrentUser;
 use crate::config::ConversationLimits;
 use crate::delivery::rate_limit::RateLimiter;
 use crate::delivery::{frame, now_ms};
-use app::validate::{self, Rule};
 use crate::error::{AppError, AppResult};
 use crate::store::LeaveOutcome;
 use crate::telemetry::{Metrics, OutcomeLabel};
@@ -159,7 +159,9 @@ async fn create_group(
         .store
         .create_group(me.id, title, &others, now_ms())
         .await?
-        .ok_or_else(|| AppError::invalid("member_ids", Rule::Unknown, "unknown user in member_ids"))?;
+        .ok_or_else(|| {
+            AppError::invalid("member_ids", Rule::Unknown, "unknown user in member_ids")
+        })?;
     let views = s
         .store
         .conversation_views(id)

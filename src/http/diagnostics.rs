@@ -3,6 +3,7 @@
 //! only (the `operators` setting): for anyone else they would reveal how busy the server is.
 
 use app::model::{Diagnostics, PushRecordsRequest, PushStats, PUSH_RECORDS_MAX_IDS};
+use app::validate::Rule;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,7 +11,6 @@ use axum::{Json, Router};
 use super::extract::ApiJson;
 use super::session::CurrentUser;
 use crate::delivery::now_ms;
-use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 

@@ -3,6 +3,7 @@
 use app::model::{
     ConversationId, HistoryPage, Message, MessageId, MessageReceipts, SendAck, SendMessageRequest,
 };
+use app::validate::Rule;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -11,7 +12,6 @@ use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, JsonContentType};
 use super::session::CurrentUser;
-use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
@@ -38,7 +38,11 @@ async fn history(
 ) -> AppResult<Json<HistoryPage>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(AppError::invalid("limit", Rule::Range, "limit must be 1 to 200"));
+        return Err(AppError::invalid(
+            "limit",
+            Rule::Range,
+            "limit must be 1 to 200",
+        ));
     }
     if q.before.is_some_and(|b| b < 1) {
         return Err(AppError::invalid(

@@ -2,6 +2,7 @@
 //! query means: store/search).
 
 use app::model::{ConversationId, MessageId, SearchPage};
+use app::validate::Rule;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -9,7 +10,6 @@ use serde::Deserialize;
 
 use super::extract::ApiQuery;
 use super::session::CurrentUser;
-use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::store::search::MAX_QUERY_CHARS;
 use crate::store::SearchQuery;
@@ -49,7 +49,11 @@ async fn search(
     }
     let limit = p.limit.unwrap_or(20);
     if !(1..=50).contains(&limit) {
-        return Err(AppError::invalid("limit", Rule::Range, "limit must be 1 to 50"));
+        return Err(AppError::invalid(
+            "limit",
+            Rule::Range,
+            "limit must be 1 to 50",
+        ));
     }
     if p.before.is_some_and(|b| b < 1) {
         return Err(AppError::invalid(

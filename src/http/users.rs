@@ -1,6 +1,7 @@
 //! `/api/users`: find people to talk to.
 
 use app::model::User;
+use app::validate::Rule;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -8,7 +9,6 @@ use serde::Deserialize;
 
 use super::extract::ApiQuery;
 use super::session::CurrentUser;
-use app::validate::Rule;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 

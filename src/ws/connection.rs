@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use app::model::{ConversationId, MessageId, User};
 use app::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame, PROTOCOL_VERSION};
+use app::validate::Rule;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
@@ -18,7 +19,6 @@ use crate::delivery::rate_limit::TokenBucket;
 use crate::delivery::resume::{PendingReplay, ReplayStep};
 use crate::delivery::sync::{SyncRun, SyncStep};
 use crate::delivery::{frame, now_ms, Delivery};
-use app::validate::Rule;
 use crate::error::AppError;
 use crate::http::session::CurrentSession;
 use crate::ws::hub::{CloseReason, ConnHandle};
@@ -358,7 +358,11 @@ impl Session {
             ClientFrame::Ack { message_ids } => {
                 if message_ids.len() > MAX_ACK_IDS {
                     let msg = format!("at most {MAX_ACK_IDS} ids per ack");
-                    return self.app_error(AppError::invalid("message_ids", Rule::Count, msg), None, None);
+                    return self.app_error(
+                        AppError::invalid("message_ids", Rule::Count, msg),
+                        None,
+                        None,
+                    );
                 }
                 if let Some(r) = self.replay.as_mut() {
                     r.settled(&message_ids);

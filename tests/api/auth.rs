@@ -222,12 +222,36 @@ async fn validation_errors_name_the_rule() {
     let app = spawn_app().await;
     let taken = unique("gina_lantern");
     for (body, field, rule) in [
-        (json!({"username": "ab", "password": "secret pass"}), "username", "length"),
-        (json!({"username": "", "password": "secret pass"}), "username", "required"),
-        (json!({"username": "has space", "password": "secret pass"}), "username", "charset"),
-        (json!({"username": unique("dave"), "password": "short"}), "password", "length"),
-        (json!({"username": unique("dave"), "password": "password123"}), "password", "common"),
-        (json!({"username": taken, "password": taken.to_uppercase()}), "password", "common"),
+        (
+            json!({"username": "ab", "password": "secret pass"}),
+            "username",
+            "length",
+        ),
+        (
+            json!({"username": "", "password": "secret pass"}),
+            "username",
+            "required",
+        ),
+        (
+            json!({"username": "has space", "password": "secret pass"}),
+            "username",
+            "charset",
+        ),
+        (
+            json!({"username": unique("dave"), "password": "short"}),
+            "password",
+            "length",
+        ),
+        (
+            json!({"username": unique("dave"), "password": "password123"}),
+            "password",
+            "common",
+        ),
+        (
+            json!({"username": taken, "password": taken.to_uppercase()}),
+            "password",
+            "common",
+        ),
         (
             json!({"username": unique("erin"), "password": "secret pass", "display_name": "x".repeat(65)}),
             "display_name",
@@ -277,11 +301,31 @@ async fn validation_errors_name_the_rule() {
     let a = app.register("hana").await;
     let b = app.register("ivan").await;
     for (body, field, rule) in [
-        (json!({"title": "  ", "member_ids": [b.id()]}), "title", "required"),
-        (json!({"title": "x".repeat(101), "member_ids": [b.id()]}), "title", "length"),
-        (json!({"title": "a\nb", "member_ids": [b.id()]}), "title", "control_chars"),
-        (json!({"title": "ok", "member_ids": []}), "member_ids", "count"),
-        (json!({"title": "ok", "member_ids": [i64::MAX]}), "member_ids", "unknown"),
+        (
+            json!({"title": "  ", "member_ids": [b.id()]}),
+            "title",
+            "required",
+        ),
+        (
+            json!({"title": "x".repeat(101), "member_ids": [b.id()]}),
+            "title",
+            "length",
+        ),
+        (
+            json!({"title": "a\nb", "member_ids": [b.id()]}),
+            "title",
+            "control_chars",
+        ),
+        (
+            json!({"title": "ok", "member_ids": []}),
+            "member_ids",
+            "count",
+        ),
+        (
+            json!({"title": "ok", "member_ids": [i64::MAX]}),
+            "member_ids",
+            "unknown",
+        ),
     ] {
         let (s, e) = a.post("/api/conversations/group", body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {e}");
@@ -301,7 +345,11 @@ async fn validation_errors_name_the_rule() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!((&e["error"]["field"], &e["error"]["rule"]), (&json!("content"), &json!("length")), "{e}");
+    assert_eq!(
+        (&e["error"]["field"], &e["error"]["rule"]),
+        (&json!("content"), &json!("length")),
+        "{e}"
+    );
 
     // The WebSocket's `error` frame carries them too.
     let mut ws = a.ws().await;
@@ -317,7 +365,10 @@ async fn validation_errors_name_the_rule() {
             matches!(f, app::protocol::ServerFrame::Error { .. })
         })
         .await;
-    let app::protocol::ServerFrame::Error { code, field, rule, .. } = f else {
+    let app::protocol::ServerFrame::Error {
+        code, field, rule, ..
+    } = f
+    else {
         unreachable!()
     };
     assert_eq!(code, "invalid_input");

@@ -133,8 +133,13 @@ pub fn GroupForm() -> impl IntoView {
                             if error.code == "invalid_input"
                                 && error.field.as_deref() == Some("member_ids") =>
                         {
-                            members_refused
-                                .set(error.rule.as_deref().and_then(Rule::parse).or(Some(Rule::Count)));
+                            members_refused.set(
+                                error
+                                    .rule
+                                    .as_deref()
+                                    .and_then(Rule::parse)
+                                    .or(Some(Rule::Count)),
+                            );
                         }
                         other => error.set(other),
                     }

@@ -43,7 +43,10 @@ pub fn UserSearch() -> impl IntoView {
                     error.set(None);
                     results.set(Some(users));
                 }
-                Err(e) => error.set(Some(api_error_text(i18n.lang.get_untracked().strings(), &e))),
+                Err(e) => error.set(Some(api_error_text(
+                    i18n.lang.get_untracked().strings(),
+                    &e,
+                ))),
             }
         });
     };
@@ -55,7 +58,10 @@ pub fn UserSearch() -> impl IntoView {
                     query.set(String::new());
                     results.set(None);
                 }
-                Err(e) => error.set(Some(api_error_text(i18n.lang.get_untracked().strings(), &e))),
+                Err(e) => error.set(Some(api_error_text(
+                    i18n.lang.get_untracked().strings(),
+                    &e,
+                ))),
             }
         });
     };

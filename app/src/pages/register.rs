@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{
-    all_valid, aria_invalid, described_by, leave_when_logged_in, next_path, place_error,
-    with_next, Field, FieldError,
+    all_valid, aria_invalid, described_by, leave_when_logged_in, next_path, place_error, with_next,
+    Field, FieldError,
 };
 use crate::api::{self, ApiError};
 use crate::components::LangSwitch;

@@ -13,6 +13,7 @@ use app::model::{
     LoginRequest, RegisterRequest, User, DISPLAY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN,
     USERNAME_MAX, USERNAME_MIN,
 };
+use app::validate::{self, Rule};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -35,21 +36,12 @@ pub struct NewSession {
 
 pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String)> {
     let username = req.username.trim();
-    let n = username.chars().count();
-    if !(USERNAME_MIN..=USERNAME_MAX).contains(&n) {
-        return Err(AppError::invalid(
-            "username",
-            format!("username must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
-        ));
-    }
-    if !username
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    {
-        return Err(AppError::invalid(
-            "username",
-            "username may contain only letters, digits, '_', '-' and '.'",
-        ));
+    if let Err(rule) = validate::username(username) {
+        let message = match rule {
+            Rule::Charset => "username may contain only letters, digits, '_', '-' and '.'".into(),
+            _ => format!("username must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
+        };
+        return Err(AppError::invalid("username", rule, message));
     }
     validate_new_password("password", &req.password, username)?;
     let display = req
@@ -58,15 +50,17 @@ pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .unwrap_or(username);
-    if display.chars().count() > DISPLAY_NAME_MAX || display.chars().any(char::is_control) {
+    if let Err(rule) = validate::display_name(display) {
         return Err(AppError::invalid(
             "display_name",
+            rule,
             format!("display name must be at most {DISPLAY_NAME_MAX} characters, without control characters"),
         ));
     }
     if display.chars().any(is_format_char) {
         return Err(AppError::invalid(
             "display_name",
+            Rule::FormatChars,
             "display name must not contain invisible formatting characters (bidi overrides, zero-width characters)",
         ));
     }
@@ -84,19 +78,26 @@ pub fn is_format_char(c: char) -> bool {
 /// The rules for a new password: its length, not one of the most common passwords, not the
 /// username. `field` names it in the error.
 pub fn validate_new_password(field: &str, password: &str, username: &str) -> AppResult<()> {
-    let p = password.chars().count();
-    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&p) {
-        return Err(AppError::invalid(
+    let too_common = || {
+        AppError::invalid(
             field,
-            format!("password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
-        ));
-    }
-    let lower = password.to_lowercase();
-    if is_common_password(&lower) || lower == username.trim().to_lowercase() {
-        return Err(AppError::invalid(
-            field,
+            Rule::Common,
             "this password is too common or too easy to guess; choose another",
-        ));
+        )
+    };
+    match validate::new_password(password, username) {
+        Ok(()) => {}
+        Err(Rule::Common) => return Err(too_common()),
+        Err(rule) => {
+            return Err(AppError::invalid(
+                field,
+                rule,
+                format!("password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+            ))
+        }
+    }
+    if is_common_password(&password.to_lowercase()) {
+        return Err(too_common());
     }
     Ok(())
 }
@@ -284,11 +285,19 @@ pub async fn login(
     ttl_days: i64,
     client: IpAddr,
 ) -> AppResult<NewSession> {
-    if req.username.trim().is_empty() {
-        return Err(AppError::invalid("username", "username is required"));
+    if validate::login_field(&req.username).is_err() {
+        return Err(AppError::invalid(
+            "username",
+            Rule::Required,
+            "username is required",
+        ));
     }
     if req.password.is_empty() {
-        return Err(AppError::invalid("password", "password is required"));
+        return Err(AppError::invalid(
+            "password",
+            Rule::Required,
+            "password is required",
+        ));
     }
     let username = req.username.trim();
     let attempt = match limits.logins.check(username, client) {

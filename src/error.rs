@@ -2,6 +2,7 @@
 //! [`ErrorBody`]; internal causes are logged and never shown to the client.
 
 use app::model::{ErrorBody, ErrorDetail};
+use app::validate::Rule;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,11 +10,14 @@ use axum::Json;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Malformed or out-of-range input. `status` is 400 (malformed) or 422 (invalid value).
+    /// `field` and `rule` say which field breaks which rule (a broken limit of ours); both are
+    /// absent when the request could not be read at all.
     #[error("{message}")]
     Invalid {
         status: StatusCode,
         code: &'static str,
         field: Option<String>,
+        rule: Option<Rule>,
         message: String,
     },
     #[error("not logged in")]
@@ -52,32 +56,35 @@ pub enum AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+    /// `422 invalid_input`: `field` breaks `rule` (docs/API.md §2); `message` says it in English.
+    pub fn invalid(field: &str, rule: Rule, message: impl Into<String>) -> Self {
         AppError::Invalid {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid_input",
             field: Some(field.to_string()),
+            rule: Some(rule),
+            message: message.into(),
+        }
+    }
+
+    /// A 4xx of its own `code` without a field (the request as a whole is refused).
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            status,
+            code,
+            field: None,
+            rule: None,
             message: message.into(),
         }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        AppError::Invalid {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
-            field: None,
-            message: message.into(),
-        }
+        AppError::refused(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
     /// A 400 with its own machine-readable code.
     pub fn bad_request_code(code: &'static str, message: impl Into<String>) -> Self {
-        AppError::Invalid {
-            status: StatusCode::BAD_REQUEST,
-            code,
-            field: None,
-            message: message.into(),
-        }
+        AppError::refused(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -126,12 +133,39 @@ impl AppError {
         }
     }
 
+    /// The rule `field` breaks, for validation errors.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            AppError::Invalid { rule, .. } => *rule,
+            _ => None,
+        }
+    }
+
+    /// Whole seconds until a refused attempt may be repeated (the `Retry-After` header).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000).max(1)),
+            AppError::TooManyAttempts {
+                retry_after_secs, ..
+            } => Some((*retry_after_secs).max(1)),
+            AppError::Unavailable => Some(1),
+            _ => None,
+        }
+    }
+
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_string(),
                 message: self.public_message(),
                 field: self.field(),
+                rule: self.rule().map(|r| r.as_str().to_string()),
+                retry_after_secs: match self {
+                    AppError::RateLimited { .. } | AppError::TooManyAttempts { .. } => {
+                        self.retry_after_secs()
+                    }
+                    _ => None,
+                },
             },
         }
     }
@@ -152,18 +186,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let mut res = (self.status(), Json(self.body())).into_response();
-        let retry_after_secs = match self {
-            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000)),
-            AppError::TooManyAttempts {
-                retry_after_secs, ..
-            } => Some(retry_after_secs),
-            AppError::Unavailable => Some(1),
-            _ => None,
-        };
-        if let Some(secs) = retry_after_secs {
+        if let Some(secs) = self.retry_after_secs() {
             res.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(secs.max(1)),
+                axum::http::HeaderValue::from(secs),
             );
         }
         res

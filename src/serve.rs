@@ -175,12 +175,11 @@ async fn json_timeout(res: Response) -> Response {
     if res.status() == StatusCode::REQUEST_TIMEOUT
         && !res.headers().contains_key(header::CONTENT_TYPE)
     {
-        let mut out = AppError::Invalid {
-            status: StatusCode::REQUEST_TIMEOUT,
-            code: "request_timeout",
-            field: None,
-            message: "the request took too long".into(),
-        }
+        let mut out = AppError::refused(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request took too long",
+        )
         .into_response();
         out.headers_mut().insert(
             header::CONNECTION,

@@ -3,6 +3,9 @@
 
 use leptos::prelude::*;
 
+use crate::api::ApiError;
+use crate::validate::{error_key, ErrorKey, FieldKey, Rule};
+
 const STORAGE_KEY: &str = "courier.lang";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +196,48 @@ pub struct Strings {
     pub unmute: &'static str,
     pub mute_failed: &'static str,
     pub muted_label: &'static str,
+    // --- Forms and localized errors (issue 13, chunk I): `error_text` and the forms' field checks.
+    // `{min}`, `{max}` and `{secs}` are filled in by `error_text` / `rule_text`.
+    pub e_colon: &'static str,
+    pub e_username_required: &'static str,
+    pub e_username_length: &'static str,
+    pub e_username_charset: &'static str,
+    pub e_password_required: &'static str,
+    pub e_password_length: &'static str,
+    pub e_password_common: &'static str,
+    pub e_display_name_length: &'static str,
+    pub e_display_name_chars: &'static str,
+    pub e_title_length: &'static str,
+    pub e_title_chars: &'static str,
+    pub e_members_count: &'static str,
+    pub e_members_unknown: &'static str,
+    pub e_not_self: &'static str,
+    pub e_content_required: &'static str,
+    pub e_content_length: &'static str,
+    pub e_query_required: &'static str,
+    pub e_query_length: &'static str,
+    pub e_invalid_input: &'static str,
+    pub e_bad_request: &'static str,
+    pub e_cross_origin: &'static str,
+    pub e_duplicate_cookie: &'static str,
+    pub e_unauthorized: &'static str,
+    pub e_client_msg_id_reused: &'static str,
+    pub e_not_found: &'static str,
+    pub e_payload_too_large: &'static str,
+    pub e_request_timeout: &'static str,
+    pub e_rate_limited: &'static str,
+    pub e_too_many_attempts: &'static str,
+    pub e_too_many_registrations: &'static str,
+    pub e_retry_in: &'static str,
+    pub e_retry_later: &'static str,
+    pub e_direct_conversation: &'static str,
+    pub e_unavailable: &'static str,
+    pub e_internal: &'static str,
+    pub e_bad_frame: &'static str,
+    pub e_other: &'static str,
+    pub e_load_conversations: &'static str,
+    pub e_load_history: &'static str,
+    pub e_search_failed: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -338,6 +383,47 @@ pub static ZH: Strings = Strings {
     unmute: "取消免打扰",
     mute_failed: "设置免打扰失败",
     muted_label: "已设为免打扰",
+    // --- Forms and localized errors (issue 13, chunk I).
+    e_colon: "：",
+    e_username_required: "请输入用户名",
+    e_username_length: "用户名需为 {min}–{max} 个字符",
+    e_username_charset: "用户名只能包含英文字母、数字、下划线（_）、连字符（-）和点（.）",
+    e_password_required: "请输入密码",
+    e_password_length: "密码需为 {min}–{max} 个字符",
+    e_password_common: "这个密码太常见或太容易猜到，请换一个",
+    e_display_name_length: "显示名称最多 {max} 个字符",
+    e_display_name_chars: "显示名称不能包含控制字符或不可见的格式字符",
+    e_title_length: "群名称最多 {max} 个字符",
+    e_title_chars: "群名称不能包含控制字符或不可见的格式字符",
+    e_members_count: "群成员需为 1–{max} 位（不含自己）",
+    e_members_unknown: "所选成员中有用户不存在",
+    e_not_self: "不能和自己开始会话",
+    e_content_required: "消息不能为空",
+    e_content_length: "消息最多 {max} 个字符",
+    e_query_required: "请输入搜索内容",
+    e_query_length: "搜索内容过长",
+    e_invalid_input: "输入的内容无效",
+    e_bad_request: "请求无效，请刷新页面后重试",
+    e_cross_origin: "请求来自其他网站，已被拒绝",
+    e_duplicate_cookie: "登录状态异常，请清除本站 Cookie 后重新登录",
+    e_unauthorized: "登录已失效，请重新登录",
+    e_client_msg_id_reused: "消息编号冲突，请重新发送",
+    e_not_found: "内容不存在，或你无权查看",
+    e_payload_too_large: "内容太大",
+    e_request_timeout: "请求超时，请重试",
+    e_rate_limited: "操作太频繁",
+    e_too_many_attempts: "登录失败次数过多",
+    e_too_many_registrations: "此网络注册的账号过多",
+    e_retry_in: "，请 {secs} 秒后再试",
+    e_retry_later: "，请稍后再试",
+    e_direct_conversation: "单聊不能退出，只能退出群聊",
+    e_unavailable: "服务器繁忙",
+    e_internal: "服务器出错了，请稍后再试",
+    e_bad_frame: "服务器无法读取客户端发送的数据，请刷新页面",
+    e_other: "出错了，请稍后再试",
+    e_load_conversations: "无法加载会话列表",
+    e_load_history: "无法加载消息",
+    e_search_failed: "搜索失败",
 };
 
 pub static EN: Strings = Strings {
@@ -485,6 +571,49 @@ pub static EN: Strings = Strings {
     unmute: "Unmute",
     mute_failed: "Could not change mute",
     muted_label: "Muted",
+    // --- Forms and localized errors (issue 13, chunk I).
+    e_colon: ": ",
+    e_username_required: "Enter a username",
+    e_username_length: "A username has {min}–{max} characters",
+    e_username_charset: "A username may contain only letters, digits, _ - and .",
+    e_password_required: "Enter a password",
+    e_password_length: "A password has {min}–{max} characters",
+    e_password_common: "This password is too common or too easy to guess; choose another",
+    e_display_name_length: "A display name has at most {max} characters",
+    e_display_name_chars:
+        "A display name cannot contain control or invisible formatting characters",
+    e_title_length: "A group name has at most {max} characters",
+    e_title_chars: "A group name cannot contain control or invisible formatting characters",
+    e_members_count: "A group has 1–{max} members besides you",
+    e_members_unknown: "One of the chosen members does not exist",
+    e_not_self: "You cannot start a conversation with yourself",
+    e_content_required: "A message cannot be empty",
+    e_content_length: "A message has at most {max} characters",
+    e_query_required: "Enter something to search for",
+    e_query_length: "The search text is too long",
+    e_invalid_input: "Some of the input is not valid",
+    e_bad_request: "The request was not valid; reload the page and try again",
+    e_cross_origin: "Refused: the request came from another site",
+    e_duplicate_cookie:
+        "Your sign-in cookie is broken; clear this site's cookies and sign in again",
+    e_unauthorized: "You are signed out; please sign in again",
+    e_client_msg_id_reused: "Message id clash; please send it again",
+    e_not_found: "Not found, or you may not see it",
+    e_payload_too_large: "That is too large",
+    e_request_timeout: "The request timed out; please try again",
+    e_rate_limited: "Too many requests",
+    e_too_many_attempts: "Too many failed sign-ins",
+    e_too_many_registrations: "Too many accounts registered from this network",
+    e_retry_in: "; try again in {secs} s",
+    e_retry_later: "; try again later",
+    e_direct_conversation: "A direct conversation cannot be left, only a group",
+    e_unavailable: "The server is busy",
+    e_internal: "The server failed; please try again later",
+    e_bad_frame: "The server could not read what this page sent; please reload",
+    e_other: "Something went wrong; please try again later",
+    e_load_conversations: "Could not load the conversations",
+    e_load_history: "Could not load the messages",
+    e_search_failed: "Search failed",
 };
 
 /// The current language, shared by context.
@@ -539,4 +668,119 @@ fn set_document_lang(lang: Lang) {
     if let Some(el) = document().document_element() {
         let _ = el.set_attribute("lang", if lang == Lang::Zh { "zh-CN" } else { "en" });
     }
+}
+
+// --- Localized errors (issue 13, chunk I) ---------------------------------------------------
+// Every error the user sees is worded here from the error's `code`, `field` and `rule` (or the
+// client's own check): never the server's English `message`, never a raw field name.
+
+/// The words for "`field` breaks `rule`" (a client-side check or the server's `invalid_input`).
+pub fn rule_text(t: &Strings, field: FieldKey, rule: Rule) -> String {
+    use crate::model::{
+        DISPLAY_NAME_MAX, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX, MAX_CONTENT_CHARS, PASSWORD_MAX,
+        PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN,
+    };
+    let (text, min, max) = match (field, rule) {
+        (FieldKey::Username, Rule::Required) => (t.e_username_required, 0, 0),
+        (FieldKey::Username, Rule::Length) => (t.e_username_length, USERNAME_MIN, USERNAME_MAX),
+        (FieldKey::Username, Rule::Charset) => (t.e_username_charset, 0, 0),
+        (FieldKey::Password | FieldKey::NewPassword, Rule::Required) => {
+            (t.e_password_required, 0, 0)
+        }
+        (FieldKey::Password | FieldKey::NewPassword, Rule::Length) => {
+            (t.e_password_length, PASSWORD_MIN, PASSWORD_MAX)
+        }
+        (FieldKey::Password | FieldKey::NewPassword, Rule::Common) => (t.e_password_common, 0, 0),
+        (FieldKey::DisplayName, Rule::Length) => (t.e_display_name_length, 0, DISPLAY_NAME_MAX),
+        (FieldKey::DisplayName, Rule::ControlChars | Rule::FormatChars) => {
+            (t.e_display_name_chars, 0, 0)
+        }
+        (FieldKey::Title, Rule::Required) => (t.group_needs_title, 0, 0),
+        (FieldKey::Title, Rule::Length) => (t.e_title_length, 0, GROUP_TITLE_MAX),
+        (FieldKey::Title, Rule::ControlChars | Rule::FormatChars) => (t.e_title_chars, 0, 0),
+        (FieldKey::Members, Rule::Required) => (t.group_needs_members, 0, 0),
+        (FieldKey::Members, Rule::Count) => (t.e_members_count, 1, GROUP_MEMBERS_MAX),
+        (FieldKey::Members, Rule::Unknown) => (t.e_members_unknown, 0, 0),
+        (FieldKey::Members, Rule::NotSelf) => (t.e_not_self, 0, 0),
+        (FieldKey::Content, Rule::Required) => (t.e_content_required, 0, 0),
+        (FieldKey::Content, Rule::Length) => (t.e_content_length, 0, MAX_CONTENT_CHARS),
+        (FieldKey::Query, Rule::Required) => (t.e_query_required, 0, 0),
+        (FieldKey::Query, Rule::Length) => (t.e_query_length, 0, 0),
+        _ => (t.e_invalid_input, 0, 0),
+    };
+    text.replace("{min}", &min.to_string())
+        .replace("{max}", &max.to_string())
+}
+
+/// The words for an error: the server's `code`, `field` and `rule` (HTTP body or WebSocket
+/// `error` frame), and when to retry, if the server said.
+pub fn error_text(
+    t: &Strings,
+    code: &str,
+    field: Option<&str>,
+    rule: Option<&str>,
+    retry_after_secs: Option<u64>,
+) -> String {
+    key_text(t, error_key(code, field, rule), retry_after_secs)
+}
+
+fn key_text(t: &Strings, key: ErrorKey, retry_after_secs: Option<u64>) -> String {
+    let retry = |base: &str| {
+        let tail = match retry_after_secs {
+            Some(secs) => t.e_retry_in.replace("{secs}", &secs.max(1).to_string()),
+            None => t.e_retry_later.to_string(),
+        };
+        format!("{base}{tail}")
+    };
+    match key {
+        ErrorKey::Field(f, r) => rule_text(t, f, r),
+        ErrorKey::InvalidInput => t.e_invalid_input.into(),
+        ErrorKey::BadRequest | ErrorKey::UnsupportedMediaType | ErrorKey::MethodNotAllowed => {
+            t.e_bad_request.into()
+        }
+        ErrorKey::CrossOrigin | ErrorKey::OriginNotAllowed => t.e_cross_origin.into(),
+        ErrorKey::DuplicateSessionCookie => t.e_duplicate_cookie.into(),
+        ErrorKey::Unauthorized => t.e_unauthorized.into(),
+        ErrorKey::InvalidCredentials => t.err_invalid_credentials.into(),
+        ErrorKey::UsernameTaken => t.err_username_taken.into(),
+        ErrorKey::ClientMsgIdReused => t.e_client_msg_id_reused.into(),
+        ErrorKey::RecallWindowPassed => t.recall_window_passed.into(),
+        ErrorKey::RecallNotAllowed => t.recall_not_allowed.into(),
+        ErrorKey::NotFound => t.e_not_found.into(),
+        ErrorKey::PayloadTooLarge => t.e_payload_too_large.into(),
+        ErrorKey::RequestTimeout => t.e_request_timeout.into(),
+        ErrorKey::RateLimited => retry(t.e_rate_limited),
+        ErrorKey::TooManyAttempts => retry(t.e_too_many_attempts),
+        ErrorKey::TooManyRegistrations => retry(t.e_too_many_registrations),
+        ErrorKey::DirectConversation => t.e_direct_conversation.into(),
+        ErrorKey::Unavailable => retry(t.e_unavailable),
+        ErrorKey::Internal => t.e_internal.into(),
+        ErrorKey::BadFrame => t.e_bad_frame.into(),
+        ErrorKey::Network => t.err_network.into(),
+        ErrorKey::Other => t.e_other.into(),
+    }
+}
+
+/// The words for a failed HTTP call.
+pub fn api_error_text(t: &Strings, e: &ApiError) -> String {
+    match e {
+        ApiError::Server { error, .. } => error_text(
+            t,
+            &error.code,
+            error.field.as_deref(),
+            error.rule.as_deref(),
+            error.retry_after_secs,
+        ),
+        ApiError::Network(_) => key_text(t, ErrorKey::Network, None),
+        // A proxy's error page: the server is not there or not well.
+        ApiError::Status { status, .. } if *status >= 500 => {
+            key_text(t, ErrorKey::Unavailable, None)
+        }
+        ApiError::Status { .. } | ApiError::Decode(_) => key_text(t, ErrorKey::Other, None),
+    }
+}
+
+/// "What failed: why", e.g. "撤回失败：操作太频繁，请 3 秒后再试".
+pub fn failure_text(t: &Strings, what: &str, e: &ApiError) -> String {
+    format!("{what}{}{}", t.e_colon, api_error_text(t, e))
 }

@@ -1,7 +1,8 @@
 //! Courier's app crate.
 //!
-//! Without features it is the part both sides share: the wire types ([`model`], [`protocol`])
-//! and the pure client store ([`store`]), which the server links and host tests exercise.
+//! Without features it is the part both sides share: the wire types ([`model`], [`protocol`]),
+//! the pure client store ([`store`]) and the input rules ([`validate`]), which the server links
+//! and host tests exercise.
 //! With the `csr` feature it is also the Leptos browser client that Trunk builds.
 
 pub mod highlight;
@@ -10,6 +11,7 @@ pub mod model;
 pub mod protocol;
 pub mod rtt;
 pub mod store;
+pub mod validate;
 
 #[cfg(feature = "csr")]
 pub mod api;

@@ -85,6 +85,14 @@ pub struct ErrorDetail {
     /// The request field at fault, for validation errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Which rule `field` breaks (`length`, `charset`, `common`, … — `validate::Rule`), so a
+    /// client can explain it in its own words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// For `rate_limited`, `too_many_attempts` and `too_many_registrations`: whole seconds until
+    /// the next try is allowed (the same as the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

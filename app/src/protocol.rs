@@ -162,6 +162,11 @@ pub enum ServerFrame {
         /// For `rate_limited`: when to try again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// For `invalid_input`: the field at fault and the rule it breaks (as in HTTP errors).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
     },
 }
 

@@ -327,12 +327,14 @@ impl AppState {
         self.auth.set(Auth::LoggedOut);
     }
 
-    /// Common handling of a failed request: a dead session logs out, anything else is shown.
+    /// Common handling of a failed request: a dead session logs out, anything else is shown,
+    /// in the user's language (`what` is already localized).
     fn failed(&self, what: &str, e: &ApiError) {
         if e.is_unauthorized() {
             self.session_ended();
         } else {
-            self.notice.set(Some(format!("{what}: {e}")));
+            let t = self.i18n.lang.get_untracked().strings();
+            self.notice.set(Some(crate::i18n::failure_text(t, what, e)));
         }
     }
 
@@ -341,7 +343,10 @@ impl AppState {
         spawn_local(async move {
             match api::conversations().await {
                 Ok(list) => app.dispatch(Event::ConversationsLoaded(list)),
-                Err(e) => app.failed("conversations", &e),
+                Err(e) => app.failed(
+                    app.i18n.lang.get_untracked().strings().e_load_conversations,
+                    &e,
+                ),
             }
         });
     }
@@ -413,7 +418,7 @@ impl AppState {
                 }
                 Err(e) => {
                     app.dispatch(Event::HistoryFailed { token: req.token });
-                    app.failed("history", &e);
+                    app.failed(app.i18n.lang.get_untracked().strings().e_load_history, &e);
                 }
             }
         });
@@ -799,6 +804,8 @@ impl AppState {
                 message,
                 client_msg_id,
                 retry_after_ms,
+                field,
+                rule,
                 ..
             } => {
                 self.diag
@@ -809,7 +816,13 @@ impl AppState {
                         code,
                         retry_at: retry_after_ms.map(|ms| local_now() + ms as i64),
                     }),
-                    None => self.notice.set(Some(message)),
+                    None => self.notice.set(Some(crate::i18n::error_text(
+                        self.i18n.lang.get_untracked().strings(),
+                        &code,
+                        field.as_deref(),
+                        rule.as_deref(),
+                        retry_after_ms.map(|ms| ms.div_ceil(1000)),
+                    ))),
                 }
             }
         }

@@ -6,6 +6,7 @@ use app::model::{
     Seq, UserId,
 };
 use app::protocol::ServerFrame;
+use app::validate::Rule;
 
 use super::{frame, now_ms, Delivery};
 
@@ -20,6 +21,7 @@ impl Delivery {
         if ids.len() > MAX_ACK_IDS {
             return Err(AppError::invalid(
                 "message_ids",
+                Rule::Count,
                 "at most 10000 ids per acknowledgement",
             ));
         }
@@ -47,7 +49,11 @@ impl Delivery {
         seq: Seq,
     ) -> AppResult<ReadPosition> {
         if seq < 0 {
-            return Err(AppError::invalid("seq", "seq must not be negative"));
+            return Err(AppError::invalid(
+                "seq",
+                Rule::Range,
+                "seq must not be negative",
+            ));
         }
         let out = self
             .store

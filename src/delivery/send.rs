@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use app::model::{ConversationId, SendAck, User, MAX_CLIENT_MSG_ID_LEN, MAX_CONTENT_CHARS};
+use app::validate::{self, Rule};
 
 use super::batcher::{self, Pending};
 use super::Delivery;
@@ -14,6 +15,11 @@ pub fn validate(client_msg_id: &str, content: &str) -> AppResult<()> {
     if client_msg_id.is_empty() || client_msg_id.len() > MAX_CLIENT_MSG_ID_LEN {
         return Err(AppError::invalid(
             "client_msg_id",
+            if client_msg_id.is_empty() {
+                Rule::Required
+            } else {
+                Rule::Length
+            },
             format!("client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes"),
         ));
     }
@@ -23,23 +29,26 @@ pub fn validate(client_msg_id: &str, content: &str) -> AppResult<()> {
     {
         return Err(AppError::invalid(
             "client_msg_id",
+            Rule::Format,
             "client_msg_id must not contain spaces, control characters or invisible formatting characters",
         ));
     }
-    if content.trim().is_empty() {
-        return Err(AppError::invalid(
+    match validate::message_content(content) {
+        Ok(()) => Ok(()),
+        Err(Rule::Required) => Err(AppError::invalid(
             "content",
+            Rule::Required,
             "message content must not be empty",
-        ));
+        )),
+        Err(rule) => {
+            let chars = content.chars().count();
+            Err(AppError::invalid(
+                "content",
+                rule,
+                format!("message content is {chars} characters; the limit is {MAX_CONTENT_CHARS}"),
+            ))
+        }
     }
-    let chars = content.chars().count();
-    if chars > MAX_CONTENT_CHARS {
-        return Err(AppError::invalid(
-            "content",
-            format!("message content is {chars} characters; the limit is {MAX_CONTENT_CHARS}"),
-        ));
-    }
-    Ok(())
 }
 
 /// A send queued for commit; [`Delivery::finish_send`] waits for it.

@@ -9,6 +9,7 @@ use app::model::{
     MuteRequest, ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
 };
 use app::protocol::ServerFrame;
+use app::validate::{self, Rule};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -103,6 +104,7 @@ async fn start_direct(
     if req.user_id == me.id {
         return Err(AppError::invalid(
             "user_id",
+            Rule::NotSelf,
             "you cannot start a conversation with yourself",
         ));
     }
@@ -132,14 +134,12 @@ async fn create_group(
     ApiJson(req): ApiJson<CreateGroupRequest>,
 ) -> AppResult<(StatusCode, Json<Conversation>)> {
     let title = req.title.trim();
-    if title.is_empty()
-        || title.chars().count() > GROUP_TITLE_MAX
-        || title.chars().any(char::is_control)
-    {
-        return Err(AppError::invalid(
-            "title",
-            format!("group title must be 1 to {GROUP_TITLE_MAX} characters"),
-        ));
+    if let Err(rule) = validate::group_title(title) {
+        let message = match rule {
+            Rule::ControlChars => "group title must not contain control characters".to_string(),
+            _ => format!("group title must be 1 to {GROUP_TITLE_MAX} characters"),
+        };
+        return Err(AppError::invalid("title", rule, message));
     }
     let mut others: Vec<i64> = req
         .member_ids
@@ -152,6 +152,7 @@ async fn create_group(
     if others.is_empty() || others.len() > GROUP_MEMBERS_MAX {
         return Err(AppError::invalid(
             "member_ids",
+            Rule::Count,
             format!("a group needs 1 to {GROUP_MEMBERS_MAX} other members"),
         ));
     }
@@ -160,7 +161,9 @@ async fn create_group(
         .store
         .create_group(me.id, title, &others, now_ms())
         .await?
-        .ok_or_else(|| AppError::invalid("member_ids", "unknown user in member_ids"))?;
+        .ok_or_else(|| {
+            AppError::invalid("member_ids", Rule::Unknown, "unknown user in member_ids")
+        })?;
     let views = s
         .store
         .conversation_views(id)
@@ -205,12 +208,11 @@ async fn leave(
     let (members, changes, removed) = match s.store.leave_conversation(id, me.id).await? {
         LeaveOutcome::NotMember => return Err(AppError::NotFound),
         LeaveOutcome::Direct => {
-            return Err(AppError::Invalid {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "direct_conversation",
-                field: None,
-                message: "a direct conversation cannot be left".into(),
-            })
+            return Err(AppError::refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "direct_conversation",
+                "a direct conversation cannot be left",
+            ))
         }
         LeaveOutcome::Left {
             members,

@@ -3,6 +3,7 @@
 //! only (the `operators` setting): for anyone else they would reveal how busy the server is.
 
 use app::model::{Diagnostics, PushRecordsRequest, PushStats, PUSH_RECORDS_MAX_IDS};
+use app::validate::Rule;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,6 +31,7 @@ async fn push_records(
     if req.message_ids.len() > PUSH_RECORDS_MAX_IDS {
         return Err(AppError::invalid(
             "message_ids",
+            Rule::Count,
             format!("at most {PUSH_RECORDS_MAX_IDS} ids"),
         ));
     }

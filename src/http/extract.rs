@@ -30,12 +30,7 @@ fn json_rejection(e: JsonRejection) -> AppError {
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
         _ => "bad_request",
     };
-    AppError::Invalid {
-        status,
-        code,
-        field: None,
-        message: e.body_text(),
-    }
+    AppError::refused(status, code, e.body_text())
 }
 
 pub struct ApiQuery<T>(pub T);
@@ -82,12 +77,11 @@ impl<S: Send + Sync> FromRequestParts<S> for JsonContentType {
         if is_json {
             Ok(JsonContentType)
         } else {
-            Err(AppError::Invalid {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code: "unsupported_media_type",
-                field: None,
-                message: "expected request with `Content-Type: application/json`".into(),
-            })
+            Err(AppError::refused(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected request with `Content-Type: application/json`",
+            ))
         }
     }
 }

@@ -3,6 +3,7 @@
 use app::model::{
     ConversationId, HistoryPage, Message, MessageId, MessageReceipts, SendAck, SendMessageRequest,
 };
+use app::validate::Rule;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -37,11 +38,16 @@ async fn history(
 ) -> AppResult<Json<HistoryPage>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(AppError::invalid("limit", "limit must be 1 to 200"));
+        return Err(AppError::invalid(
+            "limit",
+            Rule::Range,
+            "limit must be 1 to 200",
+        ));
     }
     if q.before.is_some_and(|b| b < 1) {
         return Err(AppError::invalid(
             "before",
+            Rule::Range,
             "before must be a seq of at least 1",
         ));
     }

@@ -98,13 +98,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
             StatusCode::NOT_FOUND => ("not_found", "not found"),
             _ => ("error", "request failed"),
         };
-        let err = AppError::Invalid {
-            status,
-            code,
-            field: None,
-            message: message.to_string(),
-        };
-        return err.into_response();
+        return AppError::refused(status, code, message).into_response();
     }
     res
 }

@@ -4,6 +4,7 @@
 use app::model::{
     AckRequest, AckResponse, MarkOfflineReadRequest, MarkOfflineReadResponse, OfflinePage,
 };
+use app::validate::Rule;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -36,7 +37,11 @@ async fn list(
 ) -> AppResult<Json<OfflinePage>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(AppError::invalid("limit", "limit must be 1 to 1000"));
+        return Err(AppError::invalid(
+            "limit",
+            Rule::Range,
+            "limit must be 1 to 1000",
+        ));
     }
     Ok(Json(
         s.delivery

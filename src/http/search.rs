@@ -2,6 +2,7 @@
 //! query means: store/search).
 
 use app::model::{ConversationId, MessageId, SearchPage};
+use app::validate::Rule;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -38,16 +39,26 @@ async fn search(
     if text.is_empty() || text.chars().count() > MAX_QUERY_CHARS {
         return Err(AppError::invalid(
             "q",
+            if text.is_empty() {
+                Rule::Required
+            } else {
+                Rule::Length
+            },
             format!("search text must be 1 to {MAX_QUERY_CHARS} characters"),
         ));
     }
     let limit = p.limit.unwrap_or(20);
     if !(1..=50).contains(&limit) {
-        return Err(AppError::invalid("limit", "limit must be 1 to 50"));
+        return Err(AppError::invalid(
+            "limit",
+            Rule::Range,
+            "limit must be 1 to 50",
+        ));
     }
     if p.before.is_some_and(|b| b < 1) {
         return Err(AppError::invalid(
             "before",
+            Rule::Range,
             "before must be a message id of at least 1",
         ));
     }

@@ -1,6 +1,7 @@
 //! `/api/users`: find people to talk to.
 
 use app::model::User;
+use app::validate::Rule;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -31,6 +32,7 @@ async fn search(
     if query.chars().count() > 64 {
         return Err(AppError::invalid(
             "q",
+            Rule::Length,
             "search text is at most 64 characters",
         ));
     }

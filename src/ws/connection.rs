@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use app::model::{ConversationId, MessageId, User};
 use app::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame, PROTOCOL_VERSION};
+use app::validate::Rule;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
@@ -270,6 +271,8 @@ fn error_frame(
         client_msg_id,
         message_id,
         retry_after_ms,
+        field: e.field(),
+        rule: e.rule().map(|r| r.as_str().to_string()),
     }
 }
 
@@ -291,6 +294,8 @@ impl Session {
             client_msg_id,
             message_id,
             retry_after_ms: None,
+            field: None,
+            rule: None,
         });
     }
 
@@ -353,7 +358,11 @@ impl Session {
             ClientFrame::Ack { message_ids } => {
                 if message_ids.len() > MAX_ACK_IDS {
                     let msg = format!("at most {MAX_ACK_IDS} ids per ack");
-                    return self.app_error(AppError::invalid("message_ids", msg), None, None);
+                    return self.app_error(
+                        AppError::invalid("message_ids", Rule::Count, msg),
+                        None,
+                        None,
+                    );
                 }
                 if let Some(r) = self.replay.as_mut() {
                     r.settled(&message_ids);
@@ -460,6 +469,7 @@ impl Session {
         let too_many = || {
             AppError::invalid(
                 "conversations",
+                Rule::Count,
                 format!("at most {MAX_RESUME_POINTS} resume points"),
             )
         };

@@ -80,6 +80,13 @@ fn assert_429(a: &Answer, code: &str) {
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
     assert_eq!(a.body["error"]["code"], code, "{}", a.body);
     assert!(a.retry_after.is_some_and(|s| s >= 1), "Retry-After missing");
+    // The body says it too, for clients that cannot read the header.
+    assert_eq!(
+        a.body["error"]["retry_after_secs"].as_u64(),
+        a.retry_after,
+        "{}",
+        a.body
+    );
 }
 
 #[tokio::test]

@@ -215,6 +215,167 @@ async fn invalid_input_names_the_field() {
     assert_eq!(b["error"]["field"], "username");
 }
 
+/// Validation errors say which rule the field breaks (`rule`), so clients can word it
+/// themselves; over HTTP and in WebSocket `error` frames alike.
+#[tokio::test]
+async fn validation_errors_name_the_rule() {
+    let app = spawn_app().await;
+    let taken = unique("gina_lantern");
+    for (body, field, rule) in [
+        (
+            json!({"username": "ab", "password": "secret pass"}),
+            "username",
+            "length",
+        ),
+        (
+            json!({"username": "", "password": "secret pass"}),
+            "username",
+            "required",
+        ),
+        (
+            json!({"username": "has space", "password": "secret pass"}),
+            "username",
+            "charset",
+        ),
+        (
+            json!({"username": unique("dave"), "password": "short"}),
+            "password",
+            "length",
+        ),
+        (
+            json!({"username": unique("dave"), "password": "password123"}),
+            "password",
+            "common",
+        ),
+        (
+            json!({"username": taken, "password": taken.to_uppercase()}),
+            "password",
+            "common",
+        ),
+        (
+            json!({"username": unique("erin"), "password": "secret pass", "display_name": "x".repeat(65)}),
+            "display_name",
+            "length",
+        ),
+        (
+            json!({"username": unique("erin"), "password": "secret pass", "display_name": "a\u{7}b"}),
+            "display_name",
+            "control_chars",
+        ),
+        (
+            json!({"username": unique("erin"), "password": "secret pass", "display_name": "\u{202E}evil"}),
+            "display_name",
+            "format_chars",
+        ),
+    ] {
+        let (s, b, _) = post_anon(&app, "/api/auth/register", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(b["error"]["code"], "invalid_input", "{b}");
+        assert_eq!(b["error"]["field"], field, "{b}");
+        assert_eq!(b["error"]["rule"], rule, "{body} → {b}");
+    }
+    for (body, field) in [
+        (json!({"username": " ", "password": "x"}), "username"),
+        (json!({"username": "someone", "password": ""}), "password"),
+    ] {
+        let (s, b, _) = post_anon(&app, "/api/auth/login", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(b["error"]["field"], field, "{b}");
+        assert_eq!(b["error"]["rule"], "required", "{b}");
+    }
+    // A body that cannot be read names no field and no rule.
+    let (s, b, _) = post_anon(&app, "/api/auth/register", json!({"username": "frank"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"].get("field").is_none(), "{b}");
+    assert!(b["error"].get("rule").is_none(), "{b}");
+    // Errors that are not about a field have no rule either.
+    let (s, b, _) = post_anon(
+        &app,
+        "/api/auth/login",
+        json!({"username": "nobody_here", "password": "wrong pass"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(b["error"].get("rule").is_none(), "{b}");
+
+    let a = app.register("hana").await;
+    let b = app.register("ivan").await;
+    for (body, field, rule) in [
+        (
+            json!({"title": "  ", "member_ids": [b.id()]}),
+            "title",
+            "required",
+        ),
+        (
+            json!({"title": "x".repeat(101), "member_ids": [b.id()]}),
+            "title",
+            "length",
+        ),
+        (
+            json!({"title": "a\nb", "member_ids": [b.id()]}),
+            "title",
+            "control_chars",
+        ),
+        (
+            json!({"title": "ok", "member_ids": []}),
+            "member_ids",
+            "count",
+        ),
+        (
+            json!({"title": "ok", "member_ids": [i64::MAX]}),
+            "member_ids",
+            "unknown",
+        ),
+    ] {
+        let (s, e) = a.post("/api/conversations/group", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {e}");
+        assert_eq!(e["error"]["field"], field, "{e}");
+        assert_eq!(e["error"]["rule"], rule, "{body} → {e}");
+    }
+    let (s, e) = a
+        .post("/api/conversations/direct", json!({"user_id": a.id()}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["rule"], "not_self", "{e}");
+    let conv = a.direct_with(&b).await;
+    let (s, e) = a
+        .post(
+            &format!("/api/conversations/{}/messages", conv.id),
+            json!({"client_msg_id": "r1", "content": "x".repeat(4001)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (&e["error"]["field"], &e["error"]["rule"]),
+        (&json!("content"), &json!("length")),
+        "{e}"
+    );
+
+    // The WebSocket's `error` frame carries them too.
+    let mut ws = a.ws().await;
+    ws.caught_up().await;
+    ws.send(&app::protocol::ClientFrame::Send {
+        conversation_id: conv.id,
+        client_msg_id: "r2".into(),
+        content: "   ".into(),
+    })
+    .await;
+    let f = ws
+        .wait_for("error", std::time::Duration::from_secs(10), |f| {
+            matches!(f, app::protocol::ServerFrame::Error { .. })
+        })
+        .await;
+    let app::protocol::ServerFrame::Error {
+        code, field, rule, ..
+    } = f
+    else {
+        unreachable!()
+    };
+    assert_eq!(code, "invalid_input");
+    assert_eq!(field.as_deref(), Some("content"));
+    assert_eq!(rule.as_deref(), Some("required"));
+}
+
 #[tokio::test]
 async fn not_logged_in_is_401_everywhere() {
     let app = spawn_app().await;

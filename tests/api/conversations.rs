@@ -412,6 +412,7 @@ async fn creating_conversations_is_rate_limited_per_user() {
     assert!((1..=100).contains(&retry_after), "{retry_after}");
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(body["error"]["retry_after_secs"], retry_after, "{body}");
     // Per user: b is not affected.
     let (s, _) = b
         .post(

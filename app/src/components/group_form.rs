@@ -6,10 +6,15 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api;
-use crate::i18n::use_i18n;
+use crate::api::{self, ApiError};
+use crate::i18n::{api_error_text, failure_text, rule_text, use_i18n};
 use crate::model::{User, UserId, GROUP_TITLE_MAX};
+use crate::pages::{aria_invalid, described_by, place_error, Field, FieldError};
 use crate::state::use_app;
+use crate::validate::{self, FieldKey, Rule};
+
+const TITLE_ERROR: &str = "group-title-error";
+const MEMBERS_ERROR: &str = "group-members-error";
 
 const DEBOUNCE: Duration = Duration::from_millis(250);
 const CANDIDATES: u32 = 50;
@@ -19,12 +24,15 @@ pub fn GroupForm() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
     let open = RwSignal::new(false);
-    let title = RwSignal::new(String::new());
+    let title = Field::new("title", |t| validate::group_title(t.trim()));
     let filter = RwSignal::new(String::new());
     let found = RwSignal::new(Vec::<User>::new());
     // Chosen members stay chosen while the filter changes.
     let selected = RwSignal::new(BTreeMap::<UserId, User>::new());
-    let error = RwSignal::new(None::<String>);
+    // Members: at least one chosen (shown from the first submit on), or the server's refusal.
+    let members_tried = RwSignal::new(false);
+    let members_refused = RwSignal::new(None::<Rule>);
+    let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
 
     let search = move |q: String| {
@@ -36,7 +44,10 @@ pub fn GroupForm() -> impl IntoView {
             match api::search_users(q.trim(), CANDIDATES).await {
                 Ok(users) if filter.get_untracked() == q => found.set(users),
                 Ok(_) => {}
-                Err(e) => app.notice.set(Some(e.to_string())),
+                Err(e) => {
+                    let t = i18n.lang.get_untracked().strings();
+                    app.notice.set(Some(failure_text(t, t.e_search_failed, &e)))
+                }
             }
         });
     };
@@ -83,28 +94,56 @@ pub fn GroupForm() -> impl IntoView {
         }
     };
 
+    let members_error = Memo::new(move |_| {
+        if let Some(r) = members_refused.get() {
+            return Some(r);
+        }
+        (members_tried.get() && selected.with(BTreeMap::is_empty)).then_some(Rule::Required)
+    });
+
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let t = i18n.t();
-        let name = title.get_untracked().trim().to_string();
+        if busy.get_untracked() {
+            return;
+        }
+        error.set(None);
+        members_tried.set(true);
+        let title_ok = crate::pages::all_valid(&[title]);
         let ids: Vec<UserId> = selected.with_untracked(|s| s.keys().copied().collect());
-        if name.is_empty() {
-            return error.set(Some(t.group_needs_title.into()));
+        if !title_ok || ids.is_empty() {
+            return;
         }
-        if ids.is_empty() {
-            return error.set(Some(t.group_needs_members.into()));
-        }
+        let name = title.value.get_untracked().trim().to_string();
         busy.set(true);
         spawn_local(async move {
             match app.create_group(name, ids).await {
                 Ok(_) => {
                     open.set(false);
-                    title.set(String::new());
+                    title.clear();
                     filter.set(String::new());
                     selected.set(BTreeMap::new());
+                    members_tried.set(false);
                     error.set(None);
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => {
+                    let rest = place_error(e, &[title]);
+                    // `member_ids` is not an input of its own: its refusal goes under the list.
+                    match rest {
+                        Some(ApiError::Server { ref error, .. })
+                            if error.code == "invalid_input"
+                                && error.field.as_deref() == Some("member_ids") =>
+                        {
+                            members_refused.set(
+                                error
+                                    .rule
+                                    .as_deref()
+                                    .and_then(Rule::parse)
+                                    .or(Some(Rule::Count)),
+                            );
+                        }
+                        other => error.set(other),
+                    }
+                }
             }
             busy.set(false);
         });
@@ -123,17 +162,27 @@ pub fn GroupForm() -> impl IntoView {
             </button>
             <Show when=move || open.get()>
                 <form class="group-form" on:submit=submit>
-                    <label class="field">
-                        <span>{move || i18n.t().group_title}</span>
+                    <div class="field">
+                        <label for="group-title-input">{move || i18n.t().group_title}</label>
                         <input
+                            id="group-title-input"
                             type="text"
                             data-testid="group-title-input"
                             maxlength=GROUP_TITLE_MAX.to_string()
-                            prop:value=move || title.get()
-                            on:input=move |ev| title.set(event_target_value(&ev))
+                            node_ref=title.node
+                            aria-invalid=aria_invalid(title)
+                            aria-describedby=described_by(title, TITLE_ERROR)
+                            prop:value=move || title.value.get()
+                            on:input=move |ev| title.on_input(event_target_value(&ev))
+                            on:blur=move |_| title.on_blur()
                         />
-                    </label>
-                    <fieldset class="member-picker">
+                        <FieldError field=title id=TITLE_ERROR />
+                    </div>
+                    <fieldset
+                        class="member-picker"
+                        aria-invalid=move || members_error.get().map(|_| "true")
+                        aria-describedby=move || members_error.get().map(|_| MEMBERS_ERROR)
+                    >
                         <legend>{move || i18n.t().group_members}</legend>
                         <input
                             type="search"
@@ -164,6 +213,7 @@ pub fn GroupForm() -> impl IntoView {
                                                     prop:checked=move || selected.with(|s| s.contains_key(&id))
                                                     on:change=move |ev| {
                                                         let on = event_target_checked(&ev);
+                                                        members_refused.set(None);
                                                         selected.update(|s| {
                                                             if on {
                                                                 s.insert(id, user.clone());
@@ -182,7 +232,28 @@ pub fn GroupForm() -> impl IntoView {
                             />
                         </ul>
                     </fieldset>
-                    {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                    {move || {
+                        members_error
+                            .get()
+                            .map(|rule| {
+                                view! {
+                                    <p class="field-error" id=MEMBERS_ERROR data-testid=MEMBERS_ERROR>
+                                        {move || rule_text(i18n.t(), FieldKey::Members, rule)}
+                                    </p>
+                                }
+                            })
+                    }}
+                    {move || {
+                        error
+                            .get()
+                            .map(|e| {
+                                view! {
+                                    <p class="form-error" data-testid="group-error" role="alert">
+                                        {move || api_error_text(i18n.t(), &e)}
+                                    </p>
+                                }
+                            })
+                    }}
                     <div class="form-actions">
                         <button
                             type="submit"

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::i18n::use_i18n;
+use crate::i18n::{api_error_text, use_i18n};
 use crate::model::User;
 use crate::state::use_app;
 
@@ -43,7 +43,10 @@ pub fn UserSearch() -> impl IntoView {
                     error.set(None);
                     results.set(Some(users));
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(api_error_text(
+                    i18n.lang.get_untracked().strings(),
+                    &e,
+                ))),
             }
         });
     };
@@ -55,7 +58,10 @@ pub fn UserSearch() -> impl IntoView {
                     query.set(String::new());
                     results.set(None);
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(api_error_text(
+                    i18n.lang.get_untracked().strings(),
+                    &e,
+                ))),
             }
         });
     };

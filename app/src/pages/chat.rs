@@ -21,16 +21,27 @@ use crate::state::{use_app, Auth};
 pub fn ChatPage() -> impl IntoView {
     let app = use_app();
     let navigate = use_navigate();
-    Effect::new(move |_| {
-        if app.auth.get() == Auth::LoggedOut {
+    let location = use_location();
+    // Logged out: to the login page. A visit without a session (a link to `/c/{id}`) comes back
+    // here after logging in (`?next=`); a logout or an expired session here starts afresh.
+    Effect::new(move |was_logged_in: Option<bool>| {
+        let auth = app.auth.get();
+        if auth == Auth::LoggedOut {
+            let here = location.pathname.get_untracked();
+            let to = if was_logged_in != Some(true) && here != "/" {
+                format!("/login?next={}", js_sys::encode_uri_component(&here))
+            } else {
+                "/login".to_string()
+            };
             navigate(
-                "/login",
+                &to,
                 NavigateOptions {
                     replace: true,
                     ..Default::default()
                 },
             );
         }
+        matches!(auth, Auth::LoggedIn(_))
     });
     // Leaving the chat closes the conversation: nothing is "read" while it is not shown.
     on_cleanup(move || app.open_conversation(None));

@@ -1,26 +1,31 @@
-//! One module per route.
+//! One module per route, and what the forms share: per-field checks with the server's rules
+//! ([`Field`]) and the `?next=` return path of the login and register pages.
 
 pub mod chat;
 pub mod login;
 pub mod message_test;
 pub mod register;
 
+use leptos::html;
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::ApiError;
-use crate::i18n::Strings;
+use crate::i18n::{rule_text, use_i18n};
 use crate::state::{use_app, Auth};
+use crate::validate::{self, FieldKey, Rule};
 
-/// Sends a logged-in user away from the login and register pages.
-fn leave_when_logged_in() {
+/// Sends a logged-in user away from the login and register pages: to `next` when it is a path
+/// of this site, else to the chat.
+fn leave_when_logged_in(next: Memo<Option<String>>) {
     let app = use_app();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if matches!(app.auth.get(), Auth::LoggedIn(_)) {
+            let to = next.get_untracked().unwrap_or_else(|| "/".into());
             navigate(
-                "/",
+                &to,
                 NavigateOptions {
                     replace: true,
                     ..Default::default()
@@ -30,14 +35,163 @@ fn leave_when_logged_in() {
     });
 }
 
-/// The user-facing text of an auth failure.
-fn auth_error_text(t: &Strings, e: &ApiError) -> String {
-    match e.code() {
-        Some("invalid_credentials") => t.err_invalid_credentials.to_string(),
-        Some("username_taken") => t.err_username_taken.to_string(),
-        _ => match e {
-            ApiError::Network(_) => t.err_network.to_string(),
-            other => other.to_string(),
-        },
+/// The page's `?next=`, if it is a path of this site (see [`validate::local_path`]).
+fn next_path() -> Memo<Option<String>> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query
+            .with(|q| q.get("next"))
+            .and_then(|n| validate::local_path(&n).map(str::to_string))
+    })
+}
+
+/// `page` (`/login`, `/register`) carrying `next` along.
+fn with_next(page: &str, next: Option<String>) -> String {
+    match next {
+        Some(n) => format!("{page}?next={}", js_sys::encode_uri_component(&n)),
+        None => page.to_string(),
     }
+}
+
+/// One input of a form: its value, the client's check of the server's rule for it, and the
+/// server's refusal. The error shows once the field was left with something in it, or at
+/// submit; it follows the value from then on, and a server refusal lasts until the next edit.
+#[derive(Clone, Copy)]
+pub struct Field {
+    pub value: RwSignal<String>,
+    /// The request field's wire name (`username`), to place the server's refusals.
+    name: &'static str,
+    key: FieldKey,
+    touched: RwSignal<bool>,
+    server: RwSignal<Option<Rule>>,
+    check: Signal<Option<Rule>>,
+    pub node: NodeRef<html::Input>,
+}
+
+impl Field {
+    pub fn new(
+        name: &'static str,
+        check: impl Fn(&str) -> Result<(), Rule> + Send + Sync + 'static,
+    ) -> Field {
+        let value = RwSignal::new(String::new());
+        Field::checked_by(name, value, move || value.with(|v| check(v).err()))
+    }
+
+    /// A field whose check reads other fields too (a password that must not be the username).
+    pub fn checked_by(
+        name: &'static str,
+        value: RwSignal<String>,
+        check: impl Fn() -> Option<Rule> + Send + Sync + 'static,
+    ) -> Field {
+        Field {
+            value,
+            name,
+            key: FieldKey::parse(name),
+            touched: RwSignal::new(false),
+            server: RwSignal::new(None),
+            check: Signal::derive(check),
+            node: NodeRef::new(),
+        }
+    }
+
+    /// The rule to show as broken, if any (reactive).
+    pub fn error(&self) -> Option<Rule> {
+        if self.touched.get() {
+            if let Some(r) = self.check.get() {
+                return Some(r);
+            }
+        }
+        self.server.get()
+    }
+
+    pub fn on_input(&self, v: String) {
+        self.value.set(v);
+        self.server.set(None);
+    }
+
+    pub fn on_blur(&self) {
+        if !self.value.with_untracked(String::is_empty) {
+            self.touched.set(true);
+        }
+    }
+
+    /// At submit: shows its error from now on; whether it passes the client's check.
+    fn submit_ok(&self) -> bool {
+        self.touched.set(true);
+        self.check.get_untracked().is_none() && self.server.get_untracked().is_none()
+    }
+
+    fn focus(&self) {
+        if let Some(el) = self.node.get_untracked() {
+            let _ = el.focus();
+        }
+    }
+
+    pub fn clear(&self) {
+        self.value.set(String::new());
+        self.touched.set(false);
+        self.server.set(None);
+    }
+}
+
+/// Marks every field for display and says whether all pass; focuses the first that does not.
+/// A form sends nothing while this is false.
+pub fn all_valid(fields: &[Field]) -> bool {
+    let mut ok = true;
+    for f in fields {
+        if !f.submit_ok() && ok {
+            ok = false;
+            f.focus();
+        }
+    }
+    ok
+}
+
+/// Puts a server refusal (`invalid_input` with a `field` and `rule`) on the field it names.
+/// Anything else is returned for the form's own error line.
+pub fn place_error(e: ApiError, fields: &[Field]) -> Option<ApiError> {
+    if let ApiError::Server { error, .. } = &e {
+        if error.code == "invalid_input" {
+            let rule = error.rule.as_deref().and_then(Rule::parse);
+            let field = fields
+                .iter()
+                .find(|f| Some(f.name) == error.field.as_deref());
+            if let (Some(f), Some(rule)) = (field, rule) {
+                f.server.set(Some(rule));
+                f.touched.set(true);
+                f.focus();
+                return None;
+            }
+        }
+    }
+    Some(e)
+}
+
+/// The error line under a field; its `id` (also its `data-testid`) is what the input's
+/// `aria-describedby` names.
+#[component]
+pub fn FieldError(field: Field, id: &'static str) -> impl IntoView {
+    let i18n = use_i18n();
+    move || {
+        field.error().map(|rule| {
+            view! {
+                <p class="field-error" id=id data-testid=id>
+                    {move || rule_text(i18n.t(), field.key, rule)}
+                </p>
+            }
+        })
+    }
+}
+
+/// `aria-invalid` of a field's input.
+pub fn aria_invalid(field: Field) -> impl Fn() -> Option<&'static str> + Send + Sync {
+    move || field.error().map(|_| "true")
+}
+
+/// `aria-describedby` of a field's input: its error line, while there is one.
+pub fn described_by(
+    field: Field,
+    id: &'static str,
+) -> impl Fn() -> Option<&'static str> + Send + Sync {
+    move || field.error().map(|_| id)
 }

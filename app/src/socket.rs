@@ -238,10 +238,6 @@ impl Socket {
         }
     }
 
-    pub fn state(&self) -> ConnState {
-        self.inner.borrow().state
-    }
-
     pub fn is_open(&self) -> bool {
         let inner = self.inner.borrow();
         inner.state == ConnState::Open

@@ -21,10 +21,10 @@ use crate::model::{
 use crate::persist;
 use crate::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame};
 use crate::socket::{LogKind, Socket, SocketDiag, SocketEvent};
-use crate::store::{apply, begin_history, ClientState, ConnState, Event, HistoryDirection};
+use crate::store::frames::frame_events;
+use crate::store::{apply, ClientState, Event, HistoryDirection, Session};
 
-/// How long a `typing` frame keeps the indicator on, and how often we send ours.
-const TYPING_SHOW_MS: i64 = 5_000;
+/// How often we send our own `typing` frame while the user types.
 const TYPING_SEND_EVERY_MS: i64 = 3_000;
 
 thread_local! {
@@ -37,44 +37,34 @@ fn socket() -> Option<Socket> {
     SOCKET.with(|s| s.borrow().clone())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Auth {
-    /// Asking the server whether the session cookie is still good.
-    Checking,
-    LoggedOut,
-    LoggedIn(User),
-}
-
 /// The whole client session, shared by context. Cheap to copy.
+///
+/// What the client knows lives in one place, the pure store (`store`), and changes only through
+/// its reducer (`dispatch` → `store::apply`). The memos here are read-only views of it; the
+/// rest is the browser's own state (the clock, the tab's visibility, a transient notice).
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub store: RwSignal<ClientState>,
-    pub auth: RwSignal<Auth>,
+    /// Who is logged in (a view of the store).
+    pub session: Memo<Session>,
     /// The logged-in user is one of the server's operators (`/message-test`); `None` until the
-    /// server has said (`GET /api/auth/session`).
-    pub operator: RwSignal<Option<bool>>,
+    /// server has said (a view of the store).
+    pub operator: Memo<Option<bool>>,
+    /// The server's recall window (from `welcome`; a view of the store).
+    pub recall_window_ms: Memo<i64>,
     pub diag: SocketDiag,
     /// Server-aligned clock (ms), ticking every second: recall windows, "today".
     pub now: RwSignal<i64>,
-    /// The server's recall window (from `welcome`), for showing the recall action.
-    pub recall_window_ms: RwSignal<i64>,
-    clock_offset: RwSignal<i64>,
     /// The tab is visible (reading only counts when the user can see the messages).
     pub visible: RwSignal<bool>,
     /// A transient message for the user (failed recall, failed request…).
     pub notice: RwSignal<Option<String>>,
-    /// The newest `server_time` seen on the current or last connection: on reconnect, recalls
-    /// since then are asked for (`sync.recalled_since`), since they may hit messages we hold.
-    last_server_time: StoredValue<Option<i64>>,
     i18n: I18n,
 }
 
 pub fn use_app() -> AppState {
     expect_context::<AppState>()
 }
-
-/// Until the first `welcome` says otherwise (the server's default).
-const DEFAULT_RECALL_WINDOW_MS: i64 = 2 * 60 * 1000;
 
 fn local_now() -> i64 {
     js_sys::Date::now() as i64
@@ -93,28 +83,24 @@ pub fn new_client_msg_id(user: UserId) -> String {
 impl AppState {
     /// Creates the session, provides it by context, and checks the cookie.
     pub fn init(i18n: I18n) -> AppState {
+        let store = RwSignal::new(ClientState::default());
         let app = AppState {
             i18n,
-            store: RwSignal::new(ClientState::default()),
-            auth: RwSignal::new(Auth::Checking),
-            operator: RwSignal::new(None),
+            store,
+            session: Memo::new(move |_| store.with(|s| s.session.clone())),
+            operator: Memo::new(move |_| store.with(|s| s.operator())),
+            recall_window_ms: Memo::new(move |_| store.with(|s| s.recall_window_ms)),
             diag: SocketDiag::new(),
             now: RwSignal::new(local_now()),
-            recall_window_ms: RwSignal::new(DEFAULT_RECALL_WINDOW_MS),
-            clock_offset: RwSignal::new(0),
             visible: RwSignal::new(document_visible()),
             notice: RwSignal::new(None),
-            last_server_time: StoredValue::new(None),
         };
         provide_context(app);
 
         let sock = Socket::new(move |ev| app.on_socket(ev), app.diag);
         SOCKET.with(|s| *s.borrow_mut() = Some(sock));
 
-        let _ = set_interval_with_handle(
-            move || app.now.set(local_now() + app.clock_offset.get_untracked()),
-            Duration::from_secs(1),
-        );
+        let _ = set_interval_with_handle(move || app.tick_clock(), Duration::from_secs(1));
         // Coming back online or to the tab: do not wait for the backoff timer.
         let online = window_event_listener(leptos::ev::online, move |_| {
             app.reconnect_now();
@@ -223,8 +209,15 @@ impl AppState {
         }
     }
 
+    /// The one way the client state changes.
     fn dispatch(&self, ev: Event) {
         self.store.update(|s| apply(s, ev));
+    }
+
+    /// The server-aligned clock, from this machine's and the offset of the last `welcome`.
+    fn tick_clock(&self) {
+        let offset = self.store.with_untracked(|s| s.clock_offset);
+        self.now.set(local_now() + offset);
     }
 
     /// `GET /api/auth/session`; retried while the server cannot be reached.
@@ -235,11 +228,15 @@ impl AppState {
             loop {
                 match api::session().await {
                     Ok(info) => {
-                        let Some(user) = info.user else {
-                            return app.auth.set(Auth::LoggedOut);
-                        };
-                        app.operator.set(Some(info.operator));
-                        return app.logged_in(user);
+                        let uid = info.user.as_ref().map(|u| u.id);
+                        app.dispatch(Event::SessionChecked {
+                            user: info.user,
+                            operator: info.operator,
+                        });
+                        if let Some(uid) = uid {
+                            app.session_started(uid);
+                        }
+                        return;
                     }
                     Err(e) => {
                         app.diag
@@ -255,13 +252,17 @@ impl AppState {
     /// The server accepted this session (login, register, or a valid cookie).
     pub fn logged_in(&self, user: User) {
         let uid = user.id;
-        self.dispatch(Event::LoggedIn(user.clone()));
+        self.dispatch(Event::LoggedIn(user));
+        self.learn_operator();
+        self.session_started(uid);
+    }
+
+    /// Effects of a session starting: its saved outbox, its conversations, its socket.
+    fn session_started(&self, uid: UserId) {
         let saved = persist::load_outbox(uid);
         if !saved.is_empty() {
             self.dispatch(Event::RestoreOutbox(saved));
         }
-        self.auth.set(Auth::LoggedIn(user));
-        self.learn_operator();
         self.load_conversations();
         if let Some(s) = socket() {
             s.start();
@@ -271,7 +272,7 @@ impl AppState {
     /// After a login or registration (their answer is the user alone), ask whether this user
     /// is an operator; a session check has already said.
     fn learn_operator(&self) {
-        if self.operator.get_untracked().is_some() {
+        if self.store.with_untracked(|s| s.operator().is_some()) {
             return;
         }
         let app = *self;
@@ -280,7 +281,7 @@ impl AppState {
                 match api::session().await {
                     Ok(info) => {
                         if info.user.is_some() {
-                            app.operator.set(Some(info.operator));
+                            app.dispatch(Event::OperatorKnown(info.operator));
                         }
                         return;
                     }
@@ -322,9 +323,6 @@ impl AppState {
             s.stop();
         }
         self.dispatch(Event::LoggedOut);
-        self.last_server_time.set_value(None);
-        self.operator.set(None);
-        self.auth.set(Auth::LoggedOut);
     }
 
     /// Common handling of a failed request: a dead session logs out, anything else is shown,
@@ -392,10 +390,17 @@ impl AppState {
     /// Starts loading a page of history; `false` when there is nothing to load that way or the
     /// same load is already running.
     pub fn load_history(&self, id: ConversationId, direction: HistoryDirection) -> bool {
+        let loading = |s: &ClientState| s.timelines.get(&id).and_then(|t| t.loading);
+        let before = self.store.with_untracked(loading);
+        self.dispatch(Event::HistoryWanted {
+            conversation_id: id,
+            direction,
+        });
+        // A new request has a new token; otherwise there was nothing to load that way.
         let Some(req) = self
             .store
-            .try_update(|s| begin_history(s, id, direction))
-            .flatten()
+            .with_untracked(loading)
+            .filter(|r| Some(r.token) != before.map(|b| b.token))
         else {
             return false;
         };
@@ -666,74 +671,51 @@ impl AppState {
             SocketEvent::Tick => {
                 self.flush_outbox();
                 let now = self.now.get_untracked();
+                // Only when a typing indicator is due to go: an idle tick changes nothing.
                 let expired = self.store.with_untracked(|s| {
                     s.typing
                         .values()
                         .any(|m| m.values().any(|&until| until <= now))
                 });
                 if expired {
-                    self.store.update(|s| {
-                        for m in s.typing.values_mut() {
-                            m.retain(|_, until| *until > now);
-                        }
-                    });
+                    self.dispatch(Event::Tick { now });
                 }
             }
         }
     }
 
+    /// A frame: its events go through the reducer (the mapping is pure: `store::frames`), then
+    /// the effects it calls for.
     fn on_frame(&self, f: ServerFrame) {
+        // Read before the welcome's events replace them.
+        let (me_before, recalled_since) = self
+            .store
+            .with_untracked(|s| (s.me_id(), s.last_server_time));
+        for ev in frame_events(f.clone(), local_now(), self.now.get_untracked()) {
+            self.dispatch(ev);
+        }
         match f {
-            ServerFrame::Welcome {
-                user,
-                server_time,
-                recall_window_ms,
-                ..
-            } => {
-                self.clock_offset.set(server_time - local_now());
-                if recall_window_ms > 0 {
-                    self.recall_window_ms.set(recall_window_ms as i64);
+            ServerFrame::Welcome { user, .. } => {
+                self.tick_clock();
+                if me_before == Some(user.id) {
+                    self.welcomed(recalled_since);
+                } else {
+                    // Another account logged in from another tab: the store followed it.
+                    self.session_started(user.id);
                 }
-                let recalled_since = self.last_server_time.get_value();
-                self.last_server_time.set_value(Some(server_time));
-                self.welcomed(user, recalled_since);
             }
-            ServerFrame::Pong { server_time, .. } => {
-                self.last_server_time.set_value(Some(server_time));
-            }
-            ServerFrame::Sent {
-                client_msg_id,
-                message,
-                ..
-            } => self.dispatch(Event::Sent {
-                client_msg_id,
-                message,
-            }),
-            ServerFrame::Message { message } => {
-                // A message from someone ends their typing indicator.
-                let (cid, uid) = (message.conversation_id, message.sender_id);
-                self.store.update(|s| {
-                    if let Some(m) = s.typing.get_mut(&cid) {
-                        m.remove(&uid);
-                    }
-                    apply(s, Event::Live(message.clone()));
-                });
-                crate::notify::on_message(self, &message);
-            }
+            ServerFrame::Message { message } => crate::notify::on_message(self, &message),
             ServerFrame::Batch {
                 reason,
                 messages,
                 remaining,
-            } => {
-                self.diag.push(
-                    LogKind::Info,
-                    format!(
-                        "replay {reason:?}: {} messages, {remaining} remaining",
-                        messages.len()
-                    ),
-                );
-                self.dispatch(Event::Batch { reason, messages });
-            }
+            } => self.diag.push(
+                LogKind::Info,
+                format!(
+                    "replay {reason:?}: {} messages, {remaining} remaining",
+                    messages.len()
+                ),
+            ),
             ServerFrame::CaughtUp {
                 reason,
                 replayed,
@@ -754,51 +736,6 @@ impl AppState {
                     }
                 }
             }
-            ServerFrame::Status {
-                message_id,
-                conversation_id,
-                seq,
-                status,
-            } => self.dispatch(Event::Status {
-                conversation_id,
-                message_id,
-                seq,
-                status,
-            }),
-            ServerFrame::ReadPosition {
-                conversation_id,
-                user_id,
-                seq,
-            } => self.dispatch(Event::ReadPosition {
-                conversation_id,
-                user_id,
-                seq,
-            }),
-            ServerFrame::Recalled {
-                message_id,
-                conversation_id,
-                seq,
-                recalled_at,
-            } => self.dispatch(Event::Recalled {
-                conversation_id,
-                message_id,
-                seq,
-                recalled_at,
-            }),
-            ServerFrame::Typing {
-                conversation_id,
-                user_id,
-            } => self.dispatch(Event::Typing {
-                conversation_id,
-                user_id,
-                until: self.now.get_untracked() + TYPING_SHOW_MS,
-            }),
-            ServerFrame::Conversation { conversation } => {
-                self.dispatch(Event::ConversationUpserted(conversation))
-            }
-            ServerFrame::ConversationLeft { conversation_id } => {
-                self.dispatch(Event::ConversationLeft(conversation_id))
-            }
             ServerFrame::Error {
                 code,
                 message,
@@ -810,32 +747,24 @@ impl AppState {
             } => {
                 self.diag
                     .push(LogKind::Warn, format!("server error {code}: {message}"));
-                match client_msg_id {
-                    Some(id) => self.dispatch(Event::SendRefused {
-                        client_msg_id: id,
-                        code,
-                        retry_at: retry_after_ms.map(|ms| local_now() + ms as i64),
-                    }),
-                    None => self.notice.set(Some(crate::i18n::error_text(
+                // An error about a send failed that send (an event above); others are shown.
+                if client_msg_id.is_none() {
+                    self.notice.set(Some(crate::i18n::error_text(
                         self.i18n.lang.get_untracked().strings(),
                         &code,
                         field.as_deref(),
                         rule.as_deref(),
                         retry_after_ms.map(|ms| ms.div_ceil(1000)),
-                    ))),
+                    )));
                 }
             }
+            _ => {}
         }
     }
 
-    /// Every (re)connect: say what we have, resend what is unacknowledged, refresh the list.
-    fn welcomed(&self, user: User, recalled_since: Option<i64>) {
-        let same_user = self.store.with_untracked(|s| s.me_id() == Some(user.id));
-        if !same_user {
-            // Another account logged in from another tab: follow it.
-            self.logged_in(user);
-            return;
-        }
+    /// Every (re)connect: say what we have, resend what is unacknowledged (the welcome's event
+    /// cleared the send attempts), refresh the list.
+    fn welcomed(&self, recalled_since: Option<i64>) {
         let conversations = self.store.with_untracked(|s| s.resume_points());
         if let Some(s) = socket() {
             s.send(&ClientFrame::Sync {
@@ -843,7 +772,6 @@ impl AppState {
                 recalled_since,
             });
         }
-        self.store.update(|s| s.forget_attempts());
         self.flush_outbox();
         self.load_conversations();
         // A read position moved while offline may not have reached the server.
@@ -895,9 +823,5 @@ impl AppState {
                 });
             }
         }
-    }
-
-    pub fn conn_state(&self) -> ConnState {
-        self.store.with(|s| s.connection)
     }
 }

@@ -202,10 +202,34 @@ pub struct MessageView {
     pub waiting_for_network: bool,
 }
 
-/// Everything the client knows.
+/// Who is using this tab, as far as the server has said.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Session {
+    /// Asking the server whether the session cookie is still good.
+    #[default]
+    Checking,
+    LoggedOut,
+    LoggedIn {
+        user: User,
+        /// One of the server's operators (`/message-test`); `None` until the server has said.
+        operator: Option<bool>,
+    },
+}
+
+/// Until the first `welcome` says otherwise (the server's default).
+pub const DEFAULT_RECALL_WINDOW_MS: i64 = 2 * 60 * 1000;
+
+/// Everything the client knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientState {
-    pub me: Option<User>,
+    pub session: Session,
+    /// Server time minus this machine's time (ms), from the last `welcome`.
+    pub clock_offset: i64,
+    /// How long after sending a message its sender may recall it (from `welcome`).
+    pub recall_window_ms: i64,
+    /// The newest `server_time` seen on the current or last connection: on reconnect, recalls
+    /// since then are asked for (`sync.recalled_since`), since they may hit messages we hold.
+    pub last_server_time: Option<i64>,
     pub conversations: HashMap<ConversationId, ConvState>,
     /// The conversation list has been loaded since login.
     pub conversations_loaded: bool,
@@ -244,13 +268,72 @@ pub struct ClientState {
     next_order: u64,
 }
 
+impl Default for ClientState {
+    fn default() -> Self {
+        ClientState {
+            session: Session::default(),
+            clock_offset: 0,
+            recall_window_ms: DEFAULT_RECALL_WINDOW_MS,
+            last_server_time: None,
+            conversations: HashMap::new(),
+            conversations_loaded: false,
+            timelines: HashMap::new(),
+            pending: BTreeMap::new(),
+            connection: ConnState::default(),
+            ever_open: false,
+            active: None,
+            on_screen: None,
+            divider: None,
+            focus: None,
+            unknown_conversations: BTreeSet::new(),
+            gaps: BTreeSet::new(),
+            typing: HashMap::new(),
+            left: BTreeSet::new(),
+            recalls: HashMap::new(),
+            status_hints: HashMap::new(),
+            next_token: 0,
+            next_order: 0,
+        }
+    }
+}
+
 /// Everything that can happen to the client state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// The session belongs to this user (login, register, or `GET /api/auth/me`). A different
-    /// user than before resets the store.
+    /// The session belongs to this user (login, register). A different user than before
+    /// resets the store.
     LoggedIn(User),
     LoggedOut,
+    /// The answer to `GET /api/auth/session`: the user (or nobody) and whether an operator.
+    SessionChecked {
+        user: Option<User>,
+        operator: bool,
+    },
+    /// Whether the logged-in user is an operator (asked after a login or registration).
+    OperatorKnown(bool),
+    /// A `welcome` frame: the connection's user and the server's clock and recall window.
+    /// Another user than the store's (a login in another tab) resets the store like
+    /// [`Event::LoggedIn`]; the same user's unacknowledged sends all go out again.
+    Welcomed {
+        user: User,
+        server_time: i64,
+        recall_window_ms: i64,
+        local_now: i64,
+    },
+    /// A `pong` frame.
+    Pong {
+        server_time: i64,
+    },
+    /// The once-a-second tick, on the server-aligned clock: typing indicators expire.
+    Tick {
+        now: i64,
+    },
+    /// Plan a history request (see [`begin_history`]); the caller reads it from the
+    /// timeline's `loading` and performs it.
+    HistoryWanted {
+        conversation_id: ConversationId,
+        direction: HistoryDirection,
+    },
     /// `GET /api/conversations`: the full list, newest activity first.
     ConversationsLoaded(Vec<Conversation>),
     /// One conversation created or changed (start direct, create group, `conversation` frame).
@@ -366,13 +449,50 @@ enum TrimEnd {
 /// Applies one event. Pure: the same state and event always give the same result.
 pub fn apply(state: &mut ClientState, event: Event) {
     match event {
-        Event::LoggedIn(user) => {
-            if state.me.as_ref().map(|u| u.id) != Some(user.id) {
-                *state = ClientState::default();
-            }
-            state.me = Some(user);
+        Event::LoggedIn(user) => state.log_in(user, None),
+        Event::LoggedOut => {
+            *state = ClientState::default();
+            state.session = Session::LoggedOut;
         }
-        Event::LoggedOut => *state = ClientState::default(),
+        Event::SessionChecked { user, operator } => match user {
+            Some(user) => state.log_in(user, Some(operator)),
+            None => apply(state, Event::LoggedOut),
+        },
+        Event::OperatorKnown(op) => {
+            if let Session::LoggedIn { operator, .. } = &mut state.session {
+                *operator = Some(op);
+            }
+        }
+        Event::Welcomed {
+            user,
+            server_time,
+            recall_window_ms,
+            local_now,
+        } => {
+            if state.me_id() == Some(user.id) {
+                state.forget_attempts();
+            } else {
+                state.log_in(user, None);
+            }
+            state.clock_offset = server_time - local_now;
+            if recall_window_ms > 0 {
+                state.recall_window_ms = recall_window_ms;
+            }
+            state.last_server_time = Some(server_time);
+        }
+        Event::Pong { server_time } => state.last_server_time = Some(server_time),
+        Event::Tick { now } => {
+            for m in state.typing.values_mut() {
+                m.retain(|_, until| *until > now);
+            }
+            state.typing.retain(|_, m| !m.is_empty());
+        }
+        Event::HistoryWanted {
+            conversation_id,
+            direction,
+        } => {
+            begin_history(state, conversation_id, direction);
+        }
         Event::ConversationsLoaded(list) => {
             // Merged, never replaced: a list requested before a conversation was created may
             // arrive after it. Groups left since are removed by `ConversationLeft`.
@@ -456,6 +576,10 @@ pub fn apply(state: &mut ClientState, event: Event) {
         Event::Live(m) => {
             let cid = m.conversation_id;
             let seq = m.seq;
+            // A message from someone ends their typing indicator.
+            if let Some(t) = state.typing.get_mut(&cid) {
+                t.remove(&m.sender_id);
+            }
             let expected_next = state
                 .timelines
                 .get(&cid)
@@ -656,8 +780,33 @@ pub fn begin_history(
 }
 
 impl ClientState {
+    /// The logged-in user.
+    pub fn me(&self) -> Option<&User> {
+        match &self.session {
+            Session::LoggedIn { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
     pub fn me_id(&self) -> Option<UserId> {
-        self.me.as_ref().map(|u| u.id)
+        self.me().map(|u| u.id)
+    }
+
+    /// Whether the logged-in user is an operator: `None` while unknown or logged out.
+    pub fn operator(&self) -> Option<bool> {
+        match &self.session {
+            Session::LoggedIn { operator, .. } => *operator,
+            _ => None,
+        }
+    }
+
+    /// This user is logged in now: another user than before starts from an empty store.
+    fn log_in(&mut self, user: User, operator: Option<bool>) {
+        if self.me_id() != Some(user.id) {
+            *self = ClientState::default();
+        }
+        let operator = operator.or(self.operator());
+        self.session = Session::LoggedIn { user, operator };
     }
 
     /// Conversations, newest activity first.
@@ -726,7 +875,7 @@ impl ClientState {
                 waiting_for_network: false,
             }));
         }
-        let me_user = self.me.as_ref();
+        let me_user = self.me();
         for p in self.pending_in(id) {
             out.push(MessageView {
                 client_msg_id: p.client_msg_id.clone(),
@@ -774,7 +923,7 @@ impl ClientState {
     }
 
     /// After a reconnect every pending message is sent again (the server dedupes by id).
-    pub fn forget_attempts(&mut self) {
+    fn forget_attempts(&mut self) {
         for p in self.pending.values_mut() {
             p.last_attempt_at = None;
         }
@@ -1177,6 +1326,7 @@ fn trim(tl: &mut Timeline, end: TrimEnd) {
     }
 }
 
+pub mod frames;
 pub mod lease;
 pub mod notify_rule;
 

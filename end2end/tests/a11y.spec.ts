@@ -33,7 +33,8 @@ test('login and register, empty and with errors', async ({ actor }, testInfo) =>
   await page.getByTestId('register-username').fill('ab');
   await page.getByTestId('register-password').fill('x');
   await page.getByTestId('register-submit').click();
-  await expect(page.locator('[role=alert]').first()).toBeVisible();
+  await expect(page.getByTestId('register-username-error')).toBeVisible();
+  await expect(page.getByTestId('register-password-error')).toBeVisible();
   await expectClean(page, testInfo, 'register-error');
 });
 

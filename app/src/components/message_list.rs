@@ -86,6 +86,9 @@ pub fn MessageList(
     let highlight = RwSignal::new(None::<Seq>);
     // Scrolled more than a screen up from the newest message in memory.
     let away = RwSignal::new(false);
+    // "Jump to latest" asked for the newest page: once it lands, go to the bottom whatever
+    // scrolling happened meanwhile.
+    let jumping = StoredValue::new(false);
     let flags = Memo::new(move |_| {
         app.store.with(|s| {
             s.timelines
@@ -134,7 +137,7 @@ pub fn MessageList(
         };
         report_on_screen();
         // While a page lands the position is about to be restored: these events are ours.
-        if anchor.get_value().is_some() || seq_anchor.get_value().is_some() {
+        if anchor.get_value().is_some() || seq_anchor.get_value().is_some() || jumping.get_value() {
             return;
         }
         let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
@@ -174,7 +177,10 @@ pub fn MessageList(
         if flags.get_untracked().has_newer {
             stick.set_value(true);
             away.set(false);
-            app.load_history(id, HistoryDirection::Newest);
+            unseen.set(false);
+            if app.load_history(id, HistoryDirection::Newest) {
+                jumping.set_value(true);
+            }
         } else {
             scroll_to_bottom();
         }
@@ -199,6 +205,19 @@ pub fn MessageList(
             let Some(el) = list_ref.get_untracked() else {
                 return;
             };
+            if jumping.get_value() {
+                if flags.get_untracked().loading {
+                    return;
+                }
+                jumping.set_value(false);
+                anchor.set_value(None);
+                seq_anchor.set_value(None);
+                el.set_scroll_top(el.scroll_height());
+                stick.set_value(true);
+                unseen.set(false);
+                app.on_screen(id, newest_on_screen(&el));
+                return;
+            }
             if let Some(fc) = focus.get_untracked() {
                 // A page is on the way (around the focus, usually): what is shown now is
                 // about to be replaced, so scroll once it has landed.

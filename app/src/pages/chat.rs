@@ -15,7 +15,8 @@ use crate::components::{ConnBadge, LangSwitch, Notice, ReconnectBanner};
 use crate::i18n::use_i18n;
 use crate::model::{ConversationId, ConversationKind, Seq};
 use crate::notify::{MuteToggle, NotifyHost};
-use crate::state::{use_app, Auth};
+use crate::state::use_app;
+use crate::store::Session;
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -25,8 +26,8 @@ pub fn ChatPage() -> impl IntoView {
     // Logged out: to the login page. A visit without a session (a link to `/c/{id}`) comes back
     // here after logging in (`?next=`); a logout or an expired session here starts afresh.
     Effect::new(move |was_logged_in: Option<bool>| {
-        let auth = app.auth.get();
-        if auth == Auth::LoggedOut {
+        let auth = app.session.get();
+        if auth == Session::LoggedOut {
             let here = location.pathname.get_untracked();
             let to = if was_logged_in != Some(true) && here != "/" {
                 format!("/login?next={}", js_sys::encode_uri_component(&here))
@@ -41,12 +42,12 @@ pub fn ChatPage() -> impl IntoView {
                 },
             );
         }
-        matches!(auth, Auth::LoggedIn(_))
+        matches!(auth, Session::LoggedIn { .. })
     });
     // Leaving the chat closes the conversation: nothing is "read" while it is not shown.
     on_cleanup(move || app.open_conversation(None));
     follow_the_url(app);
-    let logged_in = Memo::new(move |_| matches!(app.auth.get(), Auth::LoggedIn(_)));
+    let logged_in = Memo::new(move |_| matches!(app.session.get(), Session::LoggedIn { .. }));
     view! {
         <Show when=move || logged_in.get() fallback=|| view! { <div class="boot" aria-busy="true"></div> }>
             <ChatShell />
@@ -80,7 +81,7 @@ fn follow_the_url(app: crate::state::AppState) {
         let at = location
             .query
             .with(|q| q.get("m").and_then(|m| m.parse::<Seq>().ok()));
-        if matches!(app.auth.get(), Auth::LoggedIn(_)) {
+        if matches!(app.session.get(), Session::LoggedIn { .. }) {
             match (id, at) {
                 (Some(id), Some(seq)) => app.jump_to(id, seq),
                 _ => app.open_conversation(id),
@@ -92,7 +93,9 @@ fn follow_the_url(app: crate::state::AppState) {
     Effect::new(move |prev: Option<Option<ConversationId>>| {
         let active = app.store.with(|s| s.active);
         let changed = prev.is_some_and(|p| p != active);
-        let logged_in = app.auth.with_untracked(|a| matches!(a, Auth::LoggedIn(_)));
+        let logged_in = app
+            .session
+            .with_untracked(|a| matches!(a, Session::LoggedIn { .. }));
         let path = location.pathname.get_untracked();
         if changed && logged_in && from_path(&path) != active {
             let want = active
@@ -115,8 +118,8 @@ fn follow_the_url(app: crate::state::AppState) {
 fn ChatShell() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
-    let me = Memo::new(move |_| match app.auth.get() {
-        Auth::LoggedIn(u) => u.display_name,
+    let me = Memo::new(move |_| match app.session.get() {
+        Session::LoggedIn { user, .. } => user.display_name,
         _ => String::new(),
     });
     let active = Memo::new(move |_| app.store.with(|s| s.active));

@@ -15,7 +15,8 @@ use crate::i18n::use_i18n;
 use crate::model::{ConversationId, Diagnostics, MessageId, SendAck, SendMessageRequest};
 use crate::rtt;
 use crate::socket::RTT_CAPACITY;
-use crate::state::{new_client_msg_id, use_app, Auth};
+use crate::state::{new_client_msg_id, use_app};
+use crate::store::Session;
 use crate::store::HISTORY_PAGE_SIZE;
 
 /// How long the offline test keeps watching for pushes (the recipient may log in later).
@@ -41,7 +42,7 @@ fn perf_now() -> f64 {
 pub fn MessageTestPage() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
-    let auth = Memo::new(move |_| app.auth.get());
+    let auth = Memo::new(move |_| app.session.get());
     let operator = Memo::new(move |_| app.operator.get());
     view! {
         <main class="mt-page">
@@ -53,8 +54,8 @@ pub fn MessageTestPage() -> impl IntoView {
                 </div>
             </header>
             {move || match auth.get() {
-                Auth::Checking => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
-                Auth::LoggedOut => {
+                Session::Checking => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
+                Session::LoggedOut => {
                     view! {
                         <p class="login-prompt">
                             {move || i18n.t().login_required}
@@ -64,7 +65,7 @@ pub fn MessageTestPage() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Auth::LoggedIn(_) => {
+                Session::LoggedIn { .. } => {
                     match operator.get() {
                         None => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
                         // Not an operator: nothing here runs (no tests, no statistics polling).

@@ -13,7 +13,8 @@ use leptos_router::NavigateOptions;
 
 use crate::api::ApiError;
 use crate::i18n::{rule_text, use_i18n};
-use crate::state::{use_app, Auth};
+use crate::state::use_app;
+use crate::store::Session;
 use crate::validate::{self, FieldKey, Rule};
 
 /// Sends a logged-in user away from the login and register pages: to `next` when it is a path
@@ -22,7 +23,7 @@ fn leave_when_logged_in(next: Memo<Option<String>>) {
     let app = use_app();
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if matches!(app.auth.get(), Auth::LoggedIn(_)) {
+        if matches!(app.session.get(), Session::LoggedIn { .. }) {
             let to = next.get_untracked().unwrap_or_else(|| "/".into());
             navigate(
                 &to,

@@ -868,7 +868,13 @@ fn another_user_logging_in_resets_the_store() {
     apply(&mut s, Event::LoggedIn(user(BOB, "Bob")));
     assert!(s.timelines.is_empty() && s.conversations.is_empty());
     apply(&mut s, Event::LoggedOut);
-    assert_eq!(s, ClientState::default());
+    assert_eq!(
+        s,
+        ClientState {
+            session: Session::LoggedOut,
+            ..ClientState::default()
+        }
+    );
 }
 
 #[test]
@@ -1304,5 +1310,280 @@ fn a_hit_opened_before_the_list_arrives_loads_around_it_and_knows_newer_exist() 
     assert!(
         s.timelines[&C1].has_newer,
         "the page reached as far as asked"
+    );
+}
+
+#[test]
+fn the_session_lives_in_the_store_from_check_to_logout() {
+    let mut s = ClientState::default();
+    assert_eq!(s.session, Session::Checking);
+    apply(
+        &mut s,
+        Event::SessionChecked {
+            user: None,
+            operator: false,
+        },
+    );
+    assert_eq!(s.session, Session::LoggedOut);
+    apply(&mut s, Event::LoggedIn(user(ME, "Me")));
+    assert_eq!(s.me_id(), Some(ME));
+    assert_eq!(s.operator(), None, "unknown until the server says");
+    apply(&mut s, Event::OperatorKnown(true));
+    assert_eq!(s.operator(), Some(true));
+    // A session check for the same user keeps the store; for another, starts afresh.
+    apply(&mut s, Event::ConversationUpserted(conv(C1, 1, 0, 1)));
+    apply(
+        &mut s,
+        Event::SessionChecked {
+            user: Some(user(ME, "Me")),
+            operator: false,
+        },
+    );
+    assert_eq!(s.operator(), Some(false));
+    assert!(s.conversations.contains_key(&C1));
+    apply(
+        &mut s,
+        Event::SessionChecked {
+            user: Some(user(BOB, "Bob")),
+            operator: false,
+        },
+    );
+    assert!(s.conversations.is_empty());
+    assert_eq!(s.me_id(), Some(BOB));
+}
+
+#[test]
+fn welcome_sets_the_clock_and_recall_window_and_resends_everything_unacknowledged() {
+    let mut s = state_with(0);
+    apply(
+        &mut s,
+        Event::Queued {
+            client_msg_id: "q1".into(),
+            conversation_id: C1,
+            content: "hi".into(),
+            now: 1_000,
+        },
+    );
+    apply(
+        &mut s,
+        Event::SendAttempted {
+            client_msg_id: "q1".into(),
+            now: 1_000,
+        },
+    );
+    assert!(s.pending["q1"].last_attempt_at.is_some());
+    apply(
+        &mut s,
+        Event::Welcomed {
+            user: user(ME, "Me"),
+            server_time: 50_000,
+            recall_window_ms: 60_000,
+            local_now: 45_000,
+        },
+    );
+    assert_eq!(s.clock_offset, 5_000);
+    assert_eq!(s.recall_window_ms, 60_000);
+    assert_eq!(s.last_server_time, Some(50_000));
+    assert_eq!(
+        s.pending["q1"].last_attempt_at, None,
+        "sent again after a reconnect"
+    );
+    apply(
+        &mut s,
+        Event::Pong {
+            server_time: 51_000,
+        },
+    );
+    assert_eq!(s.last_server_time, Some(51_000));
+    // An older server sends no recall window: the default stays.
+    let mut t = state_with(0);
+    apply(
+        &mut t,
+        Event::Welcomed {
+            user: user(ME, "Me"),
+            server_time: 1,
+            recall_window_ms: 0,
+            local_now: 1,
+        },
+    );
+    assert_eq!(t.recall_window_ms, DEFAULT_RECALL_WINDOW_MS);
+    // A welcome for another user (a login in another tab) starts afresh.
+    apply(
+        &mut s,
+        Event::Welcomed {
+            user: user(BOB, "Bob"),
+            server_time: 1,
+            recall_window_ms: 0,
+            local_now: 1,
+        },
+    );
+    assert!(s.pending.is_empty() && s.conversations.is_empty());
+    assert_eq!(s.me_id(), Some(BOB));
+}
+
+#[test]
+fn a_message_ends_its_senders_typing_and_the_tick_expires_the_rest() {
+    let mut s = state_with(0);
+    for (u, until) in [(BOB, 10_000), (CAROL, 5_000)] {
+        apply(
+            &mut s,
+            Event::Typing {
+                conversation_id: C1,
+                user_id: u,
+                until,
+            },
+        );
+    }
+    apply(&mut s, Event::Live(msg(C1, 1, BOB)));
+    assert_eq!(s.typing_in(C1, 0), vec![CAROL]);
+    apply(&mut s, Event::Tick { now: 5_000 });
+    assert!(s.typing.is_empty());
+}
+
+#[test]
+fn every_frame_maps_to_its_events() {
+    use crate::protocol::{ReplayReason, ServerFrame};
+    use frames::{frame_events, TYPING_SHOW_MS};
+    let m = msg(C1, 1, BOB);
+    let ev = |f: ServerFrame| frame_events(f, 1_000, 2_000);
+    assert_eq!(
+        ev(ServerFrame::Welcome {
+            protocol_version: 1,
+            connection_id: 7,
+            user: user(ME, "Me"),
+            server_time: 9_000,
+            heartbeat_interval_ms: 1,
+            heartbeat_timeout_ms: 1,
+            recall_window_ms: 60_000,
+        }),
+        vec![Event::Welcomed {
+            user: user(ME, "Me"),
+            server_time: 9_000,
+            recall_window_ms: 60_000,
+            local_now: 1_000
+        }]
+    );
+    assert_eq!(
+        ev(ServerFrame::Pong {
+            nonce: 1,
+            server_time: 5
+        }),
+        vec![Event::Pong { server_time: 5 }]
+    );
+    assert_eq!(
+        ev(ServerFrame::Sent {
+            client_msg_id: "c".into(),
+            message: m.clone(),
+            duplicate: true
+        }),
+        vec![Event::Sent {
+            client_msg_id: "c".into(),
+            message: m.clone()
+        }]
+    );
+    assert_eq!(
+        ev(ServerFrame::Message { message: m.clone() }),
+        vec![Event::Live(m.clone())]
+    );
+    assert_eq!(
+        ev(ServerFrame::Batch {
+            reason: ReplayReason::Pending,
+            messages: vec![m.clone()],
+            remaining: 3
+        }),
+        vec![Event::Batch {
+            reason: ReplayReason::Pending,
+            messages: vec![m.clone()]
+        }]
+    );
+    assert!(ev(ServerFrame::CaughtUp {
+        reason: ReplayReason::Sync,
+        replayed: 1,
+        more: true
+    })
+    .is_empty());
+    assert_eq!(
+        ev(ServerFrame::Status {
+            message_id: 5,
+            conversation_id: C1,
+            seq: 1,
+            status: MessageStatus::Read
+        }),
+        vec![Event::Status {
+            conversation_id: C1,
+            message_id: 5,
+            seq: 1,
+            status: MessageStatus::Read
+        }]
+    );
+    assert_eq!(
+        ev(ServerFrame::ReadPosition {
+            conversation_id: C1,
+            user_id: BOB,
+            seq: 4
+        }),
+        vec![Event::ReadPosition {
+            conversation_id: C1,
+            user_id: BOB,
+            seq: 4
+        }]
+    );
+    assert_eq!(
+        ev(ServerFrame::Recalled {
+            message_id: 5,
+            conversation_id: C1,
+            seq: 1,
+            recalled_at: 77
+        }),
+        vec![Event::Recalled {
+            conversation_id: C1,
+            message_id: 5,
+            seq: 1,
+            recalled_at: 77
+        }]
+    );
+    assert_eq!(
+        ev(ServerFrame::Typing {
+            conversation_id: C1,
+            user_id: BOB
+        }),
+        vec![Event::Typing {
+            conversation_id: C1,
+            user_id: BOB,
+            until: 2_000 + TYPING_SHOW_MS
+        }]
+    );
+    assert_eq!(
+        ev(ServerFrame::Conversation {
+            conversation: conv(C1, 0, 0, 0)
+        }),
+        vec![Event::ConversationUpserted(conv(C1, 0, 0, 0))]
+    );
+    assert_eq!(
+        ev(ServerFrame::ConversationLeft {
+            conversation_id: C1
+        }),
+        vec![Event::ConversationLeft(C1)]
+    );
+    let error = |cmid: Option<&str>| ServerFrame::Error {
+        code: "rate_limited".into(),
+        message: "slow down".into(),
+        client_msg_id: cmid.map(str::to_string),
+        message_id: None,
+        retry_after_ms: Some(1_500),
+        field: None,
+        rule: None,
+    };
+    assert_eq!(
+        ev(error(Some("c9"))),
+        vec![Event::SendRefused {
+            client_msg_id: "c9".into(),
+            code: "rate_limited".into(),
+            retry_at: Some(2_500)
+        }]
+    );
+    assert!(
+        ev(error(None)).is_empty(),
+        "shown as a notice, nothing stored"
     );
 }

@@ -136,3 +136,22 @@ test('next= only accepts a path of this site', async ({ actor }) => {
     await alice.logoutViaApi();
   }
 });
+
+test('composer: a message over the server\'s 4,000-character limit cannot be sent and says why', async ({ actor }) => {
+  const { alice, conv } = await directPair(actor);
+  await alice.openChat();
+  await alice.openConversation(conv);
+  const input = alice.page.getByTestId('composer-input');
+  await input.fill('长'.repeat(4001));
+  await expect(alice.page.getByTestId('composer-error')).toContainText('4001/4000');
+  await expect(input).toHaveAttribute('aria-invalid', 'true');
+  await expect(alice.page.getByTestId('send-button')).toBeDisabled();
+  await input.press('Enter');
+  await expect(alice.page.getByTestId('message')).toHaveCount(0);
+  // Exactly the limit is fine (spaces around it are trimmed, as when sending).
+  await input.fill(` ${'长'.repeat(4000)} `);
+  await expect(alice.page.getByTestId('composer-error')).toHaveCount(0);
+  await input.press('Enter');
+  await expect(alice.page.getByTestId('message')).toHaveCount(1);
+  await expect(alice.page.getByTestId('message')).toHaveAttribute('data-seq', '1', { timeout: 10_000 });
+});

@@ -7,6 +7,7 @@ use crate::i18n::use_i18n;
 use crate::model::{ConversationId, MAX_CONTENT_CHARS};
 use crate::persist;
 use crate::state::use_app;
+use crate::validate::{self, Rule};
 
 const MAX_ROWS: usize = 6;
 
@@ -31,8 +32,10 @@ pub fn Composer(id: ConversationId, stick: StoredValue<bool>) -> impl IntoView {
         }
     });
 
-    let too_long = move || text.with(|t| t.chars().count() > MAX_CONTENT_CHARS);
-    let can_send = move || text.with(|t| !t.trim().is_empty()) && !too_long();
+    // The server's own rule (validate.rs), on what would be sent.
+    let check = move || text.with(|t| validate::message_content(t.trim()));
+    let too_long = move || check() == Err(Rule::Length);
+    let can_send = move || check().is_ok();
     let rows = move || {
         text.with(|t| t.lines().count().clamp(1, MAX_ROWS))
             .to_string()
@@ -66,6 +69,8 @@ pub fn Composer(id: ConversationId, stick: StoredValue<bool>) -> impl IntoView {
                 rows=rows
                 placeholder=move || i18n.t().composer_placeholder
                 aria-label=move || i18n.t().composer_hint
+                aria-invalid=move || too_long().then_some("true")
+                aria-describedby=move || too_long().then_some("composer-error")
                 title=move || i18n.t().composer_hint
                 prop:value=move || text.get()
                 on:input=move |ev| {
@@ -84,7 +89,7 @@ pub fn Composer(id: ConversationId, stick: StoredValue<bool>) -> impl IntoView {
                 {move || i18n.t().send}
             </button>
             <Show when=too_long>
-                <p class="form-error composer-error" role="alert">
+                <p class="form-error composer-error" id="composer-error" data-testid="composer-error" role="alert">
                     {move || i18n.t().too_long}
                     {move || format!(" ({}/{MAX_CONTENT_CHARS})", text.with(|t| t.chars().count()))}
                 </p>

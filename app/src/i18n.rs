@@ -661,7 +661,7 @@ pub fn use_i18n() -> I18n {
 }
 
 fn local_storage() -> Option<web_sys::Storage> {
-    window().local_storage().ok().flatten()
+    crate::persist::local_storage()
 }
 
 fn set_document_lang(lang: Lang) {

@@ -47,7 +47,12 @@ thread_local! {
 }
 
 fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+    crate::persist::local_storage()
+}
+
+/// A new session starts with no notification bursts remembered.
+pub fn forget_bursts() {
+    BURSTS.with(|b| *b.borrow_mut() = Bursts::default());
 }
 
 fn stored_choice() -> Option<bool> {
@@ -254,10 +259,7 @@ pub fn set_muted(app: AppState, i18n: I18n, id: ConversationId, muted: bool) {
     spawn_local(async move {
         match api::set_muted(id, muted).await {
             Ok(c) => app.note_conversation(c),
-            Err(e) => {
-                let t = i18n.lang.get_untracked().strings();
-                app.notice.set(Some(format!("{}: {e}", t.mute_failed)));
-            }
+            Err(e) => app.failed(i18n.lang.get_untracked().strings().mute_failed, &e),
         }
     });
 }

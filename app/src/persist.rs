@@ -17,8 +17,13 @@ use crate::model::{ConversationId, UserId};
 use crate::store::lease::{self, Lease};
 use crate::store::PendingMessage;
 
-fn local() -> Option<web_sys::Storage> {
+/// The browser's localStorage (`None` when the browser refuses it, e.g. storage disabled).
+pub fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn local() -> Option<web_sys::Storage> {
+    local_storage()
 }
 
 fn outbox_prefix(user: UserId) -> String {

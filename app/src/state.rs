@@ -22,7 +22,7 @@ use crate::persist;
 use crate::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame};
 use crate::socket::{LogKind, Socket, SocketDiag, SocketEvent};
 use crate::store::frames::frame_events;
-use crate::store::{apply, ClientState, Event, HistoryDirection, Session};
+use crate::store::{apply, ClientState, Event, HistoryDirection, Phase};
 
 /// How often we send our own `typing` frame while the user types.
 const TYPING_SEND_EVERY_MS: i64 = 3_000;
@@ -44,9 +44,13 @@ fn socket() -> Option<Socket> {
 /// rest is the browser's own state (the clock, the tab's visibility, a transient notice).
 #[derive(Clone, Copy)]
 pub struct AppState {
-    pub store: RwSignal<ClientState>,
-    /// Who is logged in (a view of the store).
-    pub session: Memo<Session>,
+    /// Read-only: changes go through [`AppState::dispatch`].
+    pub store: ReadSignal<ClientState>,
+    write: WriteSignal<ClientState>,
+    /// Whether anyone is logged in (a view of the store).
+    pub phase: Memo<Phase>,
+    /// The logged-in user (a view of the store).
+    pub me: Memo<Option<User>>,
     /// The logged-in user is one of the server's operators (`/message-test`); `None` until the
     /// server has said (a view of the store).
     pub operator: Memo<Option<bool>>,
@@ -83,11 +87,13 @@ pub fn new_client_msg_id(user: UserId) -> String {
 impl AppState {
     /// Creates the session, provides it by context, and checks the cookie.
     pub fn init(i18n: I18n) -> AppState {
-        let store = RwSignal::new(ClientState::default());
+        let (store, write) = signal(ClientState::default());
         let app = AppState {
             i18n,
             store,
-            session: Memo::new(move |_| store.with(|s| s.session.clone())),
+            write,
+            phase: Memo::new(move |_| store.with(|s| s.session.phase())),
+            me: Memo::new(move |_| store.with(|s| s.me().cloned())),
             operator: Memo::new(move |_| store.with(|s| s.operator())),
             recall_window_ms: Memo::new(move |_| store.with(|s| s.recall_window_ms)),
             diag: SocketDiag::new(),
@@ -211,7 +217,7 @@ impl AppState {
 
     /// The one way the client state changes.
     fn dispatch(&self, ev: Event) {
-        self.store.update(|s| apply(s, ev));
+        self.write.update(|s| apply(s, ev));
     }
 
     /// The server-aligned clock, from this machine's and the offset of the last `welcome`.
@@ -253,12 +259,13 @@ impl AppState {
     pub fn logged_in(&self, user: User) {
         let uid = user.id;
         self.dispatch(Event::LoggedIn(user));
-        self.learn_operator();
         self.session_started(uid);
     }
 
-    /// Effects of a session starting: its saved outbox, its conversations, its socket.
+    /// Effects of a session starting: its saved outbox, its conversations, its socket, and
+    /// whether the user is an operator.
     fn session_started(&self, uid: UserId) {
+        self.learn_operator(uid);
         let saved = persist::load_outbox(uid);
         if !saved.is_empty() {
             self.dispatch(Event::RestoreOutbox(saved));
@@ -269,24 +276,28 @@ impl AppState {
         }
     }
 
-    /// After a login or registration (their answer is the user alone), ask whether this user
-    /// is an operator; a session check has already said.
-    fn learn_operator(&self) {
+    /// Whether this user is an operator, when the store does not know yet (a login's or
+    /// registration's answer is the user alone; so is a `welcome`): asked until the server
+    /// answers, while the same user is logged in.
+    fn learn_operator(&self, uid: UserId) {
         if self.store.with_untracked(|s| s.operator().is_some()) {
             return;
         }
         let app = *self;
         spawn_local(async move {
-            for _ in 0..5 {
-                match api::session().await {
-                    Ok(info) => {
-                        if info.user.is_some() {
-                            app.dispatch(Event::OperatorKnown(info.operator));
-                        }
-                        return;
+            let mut delay = 500u64;
+            while app.store.with_untracked(|s| s.me_id()) == Some(uid) {
+                if let Ok(info) = api::session().await {
+                    if info.user.is_some_and(|u| u.id == uid) {
+                        app.dispatch(Event::OperatorKnown {
+                            user_id: uid,
+                            operator: info.operator,
+                        });
                     }
-                    Err(_) => gloo_timers::future::sleep(Duration::from_secs(1)).await,
+                    return;
                 }
+                gloo_timers::future::sleep(Duration::from_millis(delay)).await;
+                delay = (delay * 2).min(10_000);
             }
         });
     }
@@ -323,11 +334,12 @@ impl AppState {
             s.stop();
         }
         self.dispatch(Event::LoggedOut);
+        crate::notify::forget_bursts();
     }
 
     /// Common handling of a failed request: a dead session logs out, anything else is shown,
     /// in the user's language (`what` is already localized).
-    fn failed(&self, what: &str, e: &ApiError) {
+    pub fn failed(&self, what: &str, e: &ApiError) {
         if e.is_unauthorized() {
             self.session_ended();
         } else {

@@ -216,6 +216,25 @@ pub enum Session {
     },
 }
 
+/// Where the session is, without who: what pages switch on (a view that does not change when
+/// the user's details or operator flag do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Checking,
+    LoggedOut,
+    LoggedIn,
+}
+
+impl Session {
+    pub fn phase(&self) -> Phase {
+        match self {
+            Session::Checking => Phase::Checking,
+            Session::LoggedOut => Phase::LoggedOut,
+            Session::LoggedIn { .. } => Phase::LoggedIn,
+        }
+    }
+}
+
 /// Until the first `welcome` says otherwise (the server's default).
 pub const DEFAULT_RECALL_WINDOW_MS: i64 = 2 * 60 * 1000;
 
@@ -309,8 +328,12 @@ pub enum Event {
         user: Option<User>,
         operator: bool,
     },
-    /// Whether the logged-in user is an operator (asked after a login or registration).
-    OperatorKnown(bool),
+    /// Whether this user is an operator (asked after a login or registration); ignored when
+    /// another user is logged in by the time the answer arrives.
+    OperatorKnown {
+        user_id: UserId,
+        operator: bool,
+    },
     /// A `welcome` frame: the connection's user and the server's clock and recall window.
     /// Another user than the store's (a login in another tab) resets the store like
     /// [`Event::LoggedIn`]; the same user's unacknowledged sends all go out again.
@@ -458,9 +481,14 @@ pub fn apply(state: &mut ClientState, event: Event) {
             Some(user) => state.log_in(user, Some(operator)),
             None => apply(state, Event::LoggedOut),
         },
-        Event::OperatorKnown(op) => {
-            if let Session::LoggedIn { operator, .. } = &mut state.session {
-                *operator = Some(op);
+        Event::OperatorKnown {
+            user_id,
+            operator: op,
+        } => {
+            if let Session::LoggedIn { user, operator } = &mut state.session {
+                if user.id == user_id {
+                    *operator = Some(op);
+                }
             }
         }
         Event::Welcomed {
@@ -758,7 +786,7 @@ pub fn begin_history(
             }
             Some(tl.last_seq()? + 1 + HISTORY_PAGE_SIZE)
         }
-        HistoryDirection::Around(target) => Some(target.max(1) + AROUND_NEWER),
+        HistoryDirection::Around(target) => Some(target.max(1).saturating_add(AROUND_NEWER)),
     };
     if let Some(r) = tl.loading {
         // A jump (newest page, around a message) supersedes paging; otherwise one request at
@@ -976,7 +1004,9 @@ impl ClientState {
         }
         let last = self.conversations.get(&id).map(|c| c.info.last_seq);
         match last {
-            Some(last) if last - target >= UNREAD_JUMP => Some(HistoryDirection::Around(target)),
+            Some(last) if last.saturating_sub(target) >= UNREAD_JUMP => {
+                Some(HistoryDirection::Around(target))
+            }
             // Not in the list yet (a reload at a search hit's URL): around it, to be sure.
             None => Some(HistoryDirection::Around(target)),
             _ if loaded && !tl.is_some_and(|t| t.has_newer) => None,

@@ -161,8 +161,17 @@ pub fn message_content(c: &str) -> Result<(), Rule> {
 /// has no backslash (browsers read `/\\host` as `//host`), no control characters or spaces, and
 /// is not absurdly long. Anything else (`//evil.example`, `https://…`, `javascript:`) is `None`.
 pub fn local_path(p: &str) -> Option<&str> {
+    // The path part (before `?`/`#`) may not have an empty, `.` or `..` segment: the browser
+    // resolves `/..//evil.example` or `/.//evil.example` to `//evil.example`, another site.
+    let path = p.split(['?', '#']).next().unwrap_or(p);
+    let segments_ok = path
+        .split('/')
+        .skip(1)
+        .enumerate()
+        .all(|(i, seg)| !matches!(seg, "." | "..") && (!seg.is_empty() || i == 0));
     let ok = p.starts_with('/')
-        && !p.starts_with("//")
+        && segments_ok
+        && !p.contains("//")
         && p.len() <= 2048
         && !p
             .chars()
@@ -358,6 +367,11 @@ mod tests {
             "/c/1\n2",
             "/\t/evil.example",
             " /c/1",
+            "/..//evil.example",
+            "/.//evil.example",
+            "/c/../..//evil.example",
+            "/c//x",
+            "/./c/1",
         ] {
             assert_eq!(local_path(bad), None, "{bad:?}");
         }

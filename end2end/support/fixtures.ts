@@ -90,11 +90,15 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       return a;
     };
     await use(make);
-    const failed = testInfo.status !== testInfo.expectedStatus;
+    // A panic in the client (Rust's panic hook logs "panicked at") or an uncaught exception is
+    // a bug even when the page happened to go on working: it fails the test.
+    const crashes = actors.flatMap((a) => a.log.filter((l) => / PAGE ERROR: |panicked at /.test(l)));
+    const failed = testInfo.status !== testInfo.expectedStatus || crashes.length > 0;
     for (const a of actors) {
       if (failed) await a.attachDiagnostics(testInfo).catch(() => {});
       await a.context.close().catch(() => {});
     }
+    expect(crashes, 'no panic or uncaught exception in any page').toEqual([]);
   },
 });
 

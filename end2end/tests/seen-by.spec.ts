@@ -36,6 +36,8 @@ test('the sender sees per member who read a group message and who has it, live',
   const sheet = bubble.getByTestId('receipts-sheet');
   await expect(sheet).toBeVisible();
   await expect(sheet).toHaveAttribute('role', 'dialog');
+  // Keyboard focus moved into the sheet (the menu item that opened it is gone).
+  await expect(sheet.getByTestId('receipts-close')).toBeFocused();
   const row = (who: typeof bob) => sheet.locator(`[data-testid="receipt-row"][data-user-id="${who.user!.id}"]`);
   await expect(row(bob)).toHaveAttribute('data-read', 'true', { timeout: 10_000 });
   await expect(row(bob)).toContainText(bob.displayName);
@@ -52,9 +54,12 @@ test('the sender sees per member who read a group message and who has it, live',
   await expect(row(carol)).toContainText('已送达');
   await snap(testInfo, alice.page, 'seen by: carol delivered');
 
-  // The close button closes it.
-  await sheet.getByTestId('receipts-close').click();
+  // The sheet was shown again when the bubble re-rendered on the status change: focus is still
+  // in it. Escape closes it and returns focus to the menu button.
+  await expect(sheet.getByTestId('receipts-close')).toBeFocused();
+  await alice.page.keyboard.press('Escape');
   await expect(sheet).toHaveCount(0);
+  await expect(bubble.getByTestId('message-menu-button')).toBeFocused();
   // Not offered in a direct conversation, nor on someone else's message.
   await expect(messageById(bob.page, id!).getByTestId('message-menu-button')).toHaveCount(0);
 });

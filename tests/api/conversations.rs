@@ -336,17 +336,14 @@ async fn leaving_is_for_members_of_groups_only() {
     let (s, e) = b.post("/api/conversations/abc/leave", json!({})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
     // Like every mutation it must be JSON (a cross-site form cannot send that).
-    let res = b
-        .http
-        .post(format!("{}/api/conversations/{gid}/leave", b.base))
-        .header("cookie", format!("courier_session={}", b.token))
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let (status, body) = b
+        .post_raw(
+            &format!("/api/conversations/{gid}/leave"),
+            "text/plain",
+            "{}",
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(body["error"]["code"], "unsupported_media_type");
     let (_, still) = b.get(&format!("/api/conversations/{gid}")).await;
     assert_eq!(still["members"].as_array().unwrap().len(), 2);

@@ -277,6 +277,26 @@ impl TestUser {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// POST with a raw body and content type (to check that non-JSON bodies are refused).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("cookie", format!("courier_session={}", self.token))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let res = self
             .http

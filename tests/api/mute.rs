@@ -185,17 +185,8 @@ async fn mute_needs_membership_and_a_valid_body() {
         assert_eq!(e["error"]["code"], "invalid_input", "{body}: {e}");
     }
     // Not JSON at all.
-    let res = a
-        .http
-        .post(app.url(&path))
-        .header("cookie", format!("courier_session={}", a.token))
-        .header("content-type", "text/plain")
-        .body("muted=true")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let e: serde_json::Value = res.json().await.unwrap();
+    let (status, e) = a.post_raw(&path, "text/plain", "muted=true").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(e["error"]["code"], "unsupported_media_type");
     // Logged out.
     let res = reqwest::Client::new()

@@ -239,8 +239,9 @@ pub fn MessageList(
                             highlight.set(seq);
                             set_timeout(
                                 move || {
-                                    if highlight.get_untracked() == seq {
-                                        highlight.set(None);
+                                    // The list may be gone by now (another conversation).
+                                    if highlight.try_get_untracked() == Some(seq) {
+                                        highlight.try_set(None);
                                     }
                                 },
                                 std::time::Duration::from_millis(HIGHLIGHT_MS),

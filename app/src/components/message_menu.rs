@@ -3,7 +3,9 @@
 //! recalls. In a group it also opens "seen by" (receipts_sheet.rs). Once the recall window has
 //! passed a direct conversation's message has nothing to offer, and the menu goes.
 
+use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::components::receipts_sheet::ReceiptsSheet;
 use crate::i18n::use_i18n;
@@ -52,10 +54,32 @@ pub fn MessageMenu(
     let open = Signal::derive(move || mode().is_some());
     let confirming = Signal::derive(move || mode() == Some(MenuMode::ConfirmRecall));
     let sheet = Signal::derive(move || mode() == Some(MenuMode::SeenBy));
-    let show = move |m: MenuMode| menu.set(Some((message_id, m)));
+    let root = NodeRef::<html::Div>::new();
+    // Keyboard focus follows what the menu shows (the control that showed it disappears), and
+    // returns to the ⋯ button when it closes.
+    let focus_after_render = move |selector: &'static str| {
+        request_animation_frame(move || {
+            let el = root
+                .get_untracked()
+                .and_then(|r| r.query_selector(selector).ok().flatten())
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(el) = el {
+                let _ = el.focus();
+            }
+        });
+    };
+    let show = move |m: MenuMode| {
+        menu.set(Some((message_id, m)));
+        focus_after_render(match m {
+            MenuMode::Actions => "[role=menuitem]",
+            MenuMode::ConfirmRecall => "[data-testid=recall-confirm]",
+            MenuMode::SeenBy => "[data-testid=receipts-close]",
+        });
+    };
     let close = move || {
         if menu.with_untracked(|m| m.is_some_and(|(id, _)| id == message_id)) {
             menu.set(None);
+            focus_after_render("[data-testid=message-menu-button]");
         }
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
@@ -65,7 +89,7 @@ pub fn MessageMenu(
     };
     view! {
         <Show when=move || can_recall.get() || seen_by.get()>
-            <div class="message-menu" class:open=move || open.get() on:keydown=on_key>
+            <div class="message-menu" class:open=move || open.get() on:keydown=on_key node_ref=root>
                 <button
                     type="button"
                     class="message-menu-button"

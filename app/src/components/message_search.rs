@@ -12,7 +12,7 @@ use leptos_router::NavigateOptions;
 use crate::api;
 use crate::components::format;
 use crate::highlight;
-use crate::i18n::use_i18n;
+use crate::i18n::{api_error_text, use_i18n};
 use crate::model::{Message, MessageId};
 use crate::state::use_app;
 
@@ -45,8 +45,9 @@ pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             let found = api::search_messages(q.trim(), before, PAGE).await;
-            // Only the latest query counts; an answer to an older one is dropped.
-            if query.get_untracked() != q {
+            // Only the latest query counts; an answer to an older one is dropped (and one that
+            // arrives after the search box is gone, e.g. after a logout).
+            if query.try_get_untracked().as_ref() != Some(&q) {
                 return;
             }
             busy.set(false);
@@ -66,7 +67,10 @@ pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
                         });
                     });
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(api_error_text(
+                    i18n.lang.get_untracked().strings(),
+                    &e,
+                ))),
             }
         });
     };
@@ -85,7 +89,7 @@ pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
         }
         spawn_local(async move {
             gloo_timers::future::sleep(DEBOUNCE).await;
-            if query.get_untracked() == q {
+            if query.try_get_untracked().as_ref() == Some(&q) {
                 run(q, None);
             }
         });

@@ -42,16 +42,17 @@ pub fn ReceiptsSheet(
     let fetch = move || {
         spawn_local(async move {
             match api::receipts(message_id).await {
-                Ok(r) if alive.get_value() => {
+                Ok(r) if alive.try_get_value().unwrap_or(false) => {
                     error.set(false);
-                    answer.set(Some((message_id, r.members)));
+                    answer.try_set(Some((message_id, r.members)));
                 }
                 Ok(_) => {}
-                Err(_) if alive.get_value() => error.set(true),
+                Err(_) if alive.try_get_value().unwrap_or(false) => error.set(true),
                 Err(_) => {}
             }
         });
     };
+    // (`alive` is read with `try_`: after the sheet is gone the value itself is, too.)
     // What the store knows that can change the answer: the message's status and the members'
     // read positions.
     let trigger = Memo::new(move |_| {
@@ -82,13 +83,26 @@ pub fn ReceiptsSheet(
     spawn_local(async move {
         loop {
             gloo_timers::future::sleep(REFRESH).await;
-            if !alive.get_value() {
+            if !alive.try_get_value().unwrap_or(false) {
                 break;
             }
             fetch();
         }
     });
 
+    // Shown again after the bubble re-rendered (a status change): focus was on the old
+    // sheet's button, now gone, so take it back rather than leave it on the page body.
+    let close_ref = NodeRef::<leptos::html::Button>::new();
+    request_animation_frame(move || {
+        let lost = document()
+            .active_element()
+            .is_none_or(|e| e.tag_name().eq_ignore_ascii_case("body"));
+        if lost {
+            if let Some(b) = close_ref.get_untracked() {
+                let _ = b.focus();
+            }
+        }
+    });
     let row = move |r: MemberReceipt| {
         let (label, class) = if r.read {
             (i18n.t().status_read, "receipt-read")
@@ -135,6 +149,7 @@ pub fn ReceiptsSheet(
                     type="button"
                     class="icon-button"
                     data-testid="receipts-close"
+                    node_ref=close_ref
                     aria-label=move || i18n.t().close
                     on:click=move |_| on_close()
                 >

@@ -16,7 +16,7 @@ use crate::i18n::use_i18n;
 use crate::model::{ConversationId, ConversationKind, Seq};
 use crate::notify::{MuteToggle, NotifyHost};
 use crate::state::use_app;
-use crate::store::Session;
+use crate::store::Phase;
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -26,14 +26,15 @@ pub fn ChatPage() -> impl IntoView {
     // Logged out: to the login page. A visit without a session (a link to `/c/{id}`) comes back
     // here after logging in (`?next=`); a logout or an expired session here starts afresh.
     Effect::new(move |was_logged_in: Option<bool>| {
-        let auth = app.session.get();
-        if auth == Session::LoggedOut {
-            let here = location.pathname.get_untracked();
-            let to = if was_logged_in != Some(true) && here != "/" {
-                format!("/login?next={}", js_sys::encode_uri_component(&here))
-            } else {
-                "/login".to_string()
-            };
+        let phase = app.phase.get();
+        if phase == Phase::LoggedOut {
+            let here = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                location.search.get_untracked()
+            );
+            let next = (was_logged_in != Some(true) && here != "/").then_some(here);
+            let to = crate::pages::with_next("/login", next);
             navigate(
                 &to,
                 NavigateOptions {
@@ -42,12 +43,12 @@ pub fn ChatPage() -> impl IntoView {
                 },
             );
         }
-        matches!(auth, Session::LoggedIn { .. })
+        phase == Phase::LoggedIn
     });
     // Leaving the chat closes the conversation: nothing is "read" while it is not shown.
     on_cleanup(move || app.open_conversation(None));
     follow_the_url(app);
-    let logged_in = Memo::new(move |_| matches!(app.session.get(), Session::LoggedIn { .. }));
+    let logged_in = Memo::new(move |_| app.phase.get() == Phase::LoggedIn);
     view! {
         <Show when=move || logged_in.get() fallback=|| view! { <div class="boot" aria-busy="true"></div> }>
             <ChatShell />
@@ -78,10 +79,13 @@ fn follow_the_url(app: crate::state::AppState) {
     // URL → open conversation (Back, Forward, links); `?m={seq}` opens it at that message.
     Effect::new(move |_| {
         let id = from_path(&location.pathname.get());
-        let at = location
-            .query
-            .with(|q| q.get("m").and_then(|m| m.parse::<Seq>().ok()));
-        if matches!(app.session.get(), Session::LoggedIn { .. }) {
+        // A seq is ≥ 1; an absurd one is ignored rather than overflowing the page arithmetic.
+        let at = location.query.with(|q| {
+            q.get("m")
+                .and_then(|m| m.parse::<Seq>().ok())
+                .filter(|s| (1..=Seq::MAX / 2).contains(s))
+        });
+        if app.phase.get() == Phase::LoggedIn {
             match (id, at) {
                 (Some(id), Some(seq)) => app.jump_to(id, seq),
                 _ => app.open_conversation(id),
@@ -93,9 +97,7 @@ fn follow_the_url(app: crate::state::AppState) {
     Effect::new(move |prev: Option<Option<ConversationId>>| {
         let active = app.store.with(|s| s.active);
         let changed = prev.is_some_and(|p| p != active);
-        let logged_in = app
-            .session
-            .with_untracked(|a| matches!(a, Session::LoggedIn { .. }));
+        let logged_in = app.phase.with_untracked(|p| *p == Phase::LoggedIn);
         let path = location.pathname.get_untracked();
         if changed && logged_in && from_path(&path) != active {
             let want = active
@@ -118,9 +120,10 @@ fn follow_the_url(app: crate::state::AppState) {
 fn ChatShell() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
-    let me = Memo::new(move |_| match app.session.get() {
-        Session::LoggedIn { user, .. } => user.display_name,
-        _ => String::new(),
+    let me = Memo::new(move |_| {
+        app.me
+            .with(|u| u.as_ref().map(|u| u.display_name.clone()))
+            .unwrap_or_default()
     });
     let active = Memo::new(move |_| app.store.with(|s| s.active));
     // While a message search has a query, its hits take the list's place.

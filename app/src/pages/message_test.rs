@@ -16,7 +16,7 @@ use crate::model::{ConversationId, Diagnostics, MessageId, SendAck, SendMessageR
 use crate::rtt;
 use crate::socket::RTT_CAPACITY;
 use crate::state::{new_client_msg_id, use_app};
-use crate::store::Session;
+use crate::store::Phase;
 use crate::store::HISTORY_PAGE_SIZE;
 
 /// How long the offline test keeps watching for pushes (the recipient may log in later).
@@ -42,7 +42,7 @@ fn perf_now() -> f64 {
 pub fn MessageTestPage() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
-    let auth = Memo::new(move |_| app.session.get());
+    let phase = app.phase;
     let operator = Memo::new(move |_| app.operator.get());
     view! {
         <main class="mt-page">
@@ -53,9 +53,9 @@ pub fn MessageTestPage() -> impl IntoView {
                     <LangSwitch />
                 </div>
             </header>
-            {move || match auth.get() {
-                Session::Checking => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
-                Session::LoggedOut => {
+            {move || match phase.get() {
+                Phase::Checking => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
+                Phase::LoggedOut => {
                     view! {
                         <p class="login-prompt">
                             {move || i18n.t().login_required}
@@ -65,7 +65,7 @@ pub fn MessageTestPage() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Session::LoggedIn { .. } => {
+                Phase::LoggedIn => {
                     match operator.get() {
                         None => view! { <div class="boot" aria-busy="true"></div> }.into_any(),
                         // Not an operator: nothing here runs (no tests, no statistics polling).

@@ -14,7 +14,7 @@ use leptos_router::NavigateOptions;
 use crate::api::ApiError;
 use crate::i18n::{rule_text, use_i18n};
 use crate::state::use_app;
-use crate::store::Session;
+use crate::store::Phase;
 use crate::validate::{self, FieldKey, Rule};
 
 /// Sends a logged-in user away from the login and register pages: to `next` when it is a path
@@ -23,7 +23,7 @@ fn leave_when_logged_in(next: Memo<Option<String>>) {
     let app = use_app();
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if matches!(app.session.get(), Session::LoggedIn { .. }) {
+        if app.phase.get() == Phase::LoggedIn {
             let to = next.get_untracked().unwrap_or_else(|| "/".into());
             navigate(
                 &to,
@@ -47,7 +47,7 @@ fn next_path() -> Memo<Option<String>> {
 }
 
 /// `page` (`/login`, `/register`) carrying `next` along.
-fn with_next(page: &str, next: Option<String>) -> String {
+pub(crate) fn with_next(page: &str, next: Option<String>) -> String {
     match next {
         Some(n) => format!("{page}?next={}", js_sys::encode_uri_component(&n)),
         None => page.to_string(),

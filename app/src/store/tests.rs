@@ -1328,8 +1328,23 @@ fn the_session_lives_in_the_store_from_check_to_logout() {
     apply(&mut s, Event::LoggedIn(user(ME, "Me")));
     assert_eq!(s.me_id(), Some(ME));
     assert_eq!(s.operator(), None, "unknown until the server says");
-    apply(&mut s, Event::OperatorKnown(true));
+    apply(
+        &mut s,
+        Event::OperatorKnown {
+            user_id: BOB,
+            operator: true,
+        },
+    );
+    assert_eq!(s.operator(), None, "an answer about someone else");
+    apply(
+        &mut s,
+        Event::OperatorKnown {
+            user_id: ME,
+            operator: true,
+        },
+    );
     assert_eq!(s.operator(), Some(true));
+    assert_eq!(s.session.phase(), Phase::LoggedIn);
     // A session check for the same user keeps the store; for another, starts afresh.
     apply(&mut s, Event::ConversationUpserted(conv(C1, 1, 0, 1)));
     apply(

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::{self, ApiError};
 use crate::i18n::{api_error_text, failure_text, rule_text, use_i18n};
 use crate::model::{User, UserId, GROUP_TITLE_MAX};
-use crate::pages::{aria_invalid, described_by, place_error, Field, FieldError};
+use crate::pages::{place_error, Field, FieldInput};
 use crate::state::use_app;
 use crate::validate::{self, FieldKey, Rule};
 
@@ -164,19 +164,12 @@ pub fn GroupForm() -> impl IntoView {
                 <form class="group-form" on:submit=submit>
                     <div class="field">
                         <label for="group-title-input">{move || i18n.t().group_title}</label>
-                        <input
+                        <FieldInput
+                            field=title
                             id="group-title-input"
-                            type="text"
-                            data-testid="group-title-input"
-                            maxlength=GROUP_TITLE_MAX.to_string()
-                            node_ref=title.node
-                            aria-invalid=aria_invalid(title)
-                            aria-describedby=described_by(title, TITLE_ERROR)
-                            prop:value=move || title.value.get()
-                            on:input=move |ev| title.on_input(event_target_value(&ev))
-                            on:blur=move |_| title.on_blur()
+                            error_id=TITLE_ERROR
+                            maxlength=GROUP_TITLE_MAX
                         />
-                        <FieldError field=title id=TITLE_ERROR />
                     </div>
                     <fieldset
                         class="member-picker"

@@ -4,8 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{
-    all_valid, aria_invalid, described_by, leave_when_logged_in, next_path, place_error, with_next,
-    Field, FieldError,
+    all_valid, leave_when_logged_in, next_path, place_error, with_next, Field, FieldInput,
 };
 use crate::api::{self, ApiError};
 use crate::components::LangSwitch;
@@ -68,40 +67,25 @@ pub fn LoginPage() -> impl IntoView {
                 <h1>{move || i18n.t().login_title}</h1>
                 <div class="field">
                     <label for="login-username">{move || i18n.t().username}</label>
-                    <input
+                    <FieldInput
+                        field=username
                         id="login-username"
-                        type="text"
-                        name="username"
-                        data-testid="login-username"
+                        error_id=USERNAME_ERROR
                         autocomplete="username"
                         autocapitalize="none"
-                        required
-                        node_ref=username.node
-                        aria-invalid=aria_invalid(username)
-                        aria-describedby=described_by(username, USERNAME_ERROR)
-                        prop:value=move || username.value.get()
-                        on:input=move |ev| username.on_input(event_target_value(&ev))
-                        on:blur=move |_| username.on_blur()
+                        required=true
                     />
-                    <FieldError field=username id=USERNAME_ERROR />
                 </div>
                 <div class="field">
                     <label for="login-password">{move || i18n.t().password}</label>
-                    <input
+                    <FieldInput
+                        field=password
                         id="login-password"
-                        type="password"
-                        name="password"
-                        data-testid="login-password"
+                        error_id=PASSWORD_ERROR
+                        kind="password"
                         autocomplete="current-password"
-                        required
-                        node_ref=password.node
-                        aria-invalid=aria_invalid(password)
-                        aria-describedby=described_by(password, PASSWORD_ERROR)
-                        prop:value=move || password.value.get()
-                        on:input=move |ev| password.on_input(event_target_value(&ev))
-                        on:blur=move |_| password.on_blur()
+                        required=true
                     />
-                    <FieldError field=password id=PASSWORD_ERROR />
                 </div>
                 {move || {
                     error

@@ -184,6 +184,43 @@ pub fn FieldError(field: Field, id: &'static str) -> impl IntoView {
     }
 }
 
+/// The input of a [`Field`] with its error line: value, blur, `aria-invalid` and
+/// `aria-describedby` wired the same way in every form. `id` is also its `data-testid` (and the
+/// label's `for`); the request field's wire name is its `name`.
+#[component]
+pub fn FieldInput(
+    field: Field,
+    id: &'static str,
+    error_id: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = "off")] autocomplete: &'static str,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] maxlength: Option<usize>,
+    #[prop(optional)] autocapitalize: Option<&'static str>,
+    #[prop(optional, into)] placeholder: Option<Signal<&'static str>>,
+) -> impl IntoView {
+    view! {
+        <input
+            id=id
+            type=kind
+            name=field.name
+            data-testid=id
+            autocomplete=autocomplete
+            autocapitalize=autocapitalize
+            required=required
+            maxlength=maxlength.map(|m| m.to_string())
+            placeholder=move || placeholder.map(|p| p.get())
+            node_ref=field.node
+            aria-invalid=aria_invalid(field)
+            aria-describedby=described_by(field, error_id)
+            prop:value=move || field.value.get()
+            on:input=move |ev| field.on_input(event_target_value(&ev))
+            on:blur=move |_| field.on_blur()
+        />
+        <FieldError field=field id=error_id />
+    }
+}
+
 /// `aria-invalid` of a field's input.
 pub fn aria_invalid(field: Field) -> impl Fn() -> Option<&'static str> + Send + Sync {
     move || field.error().map(|_| "true")

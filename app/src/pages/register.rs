@@ -4,8 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{
-    all_valid, aria_invalid, described_by, leave_when_logged_in, next_path, place_error, with_next,
-    Field, FieldError,
+    all_valid, leave_when_logged_in, next_path, place_error, with_next, Field, FieldInput,
 };
 use crate::api::{self, ApiError};
 use crate::components::LangSwitch;
@@ -70,61 +69,38 @@ pub fn RegisterPage() -> impl IntoView {
                 <h1>{move || i18n.t().register_title}</h1>
                 <div class="field">
                     <label for="register-username">{move || i18n.t().username}</label>
-                    <input
+                    <FieldInput
+                        field=username
                         id="register-username"
-                        type="text"
-                        name="username"
-                        data-testid="register-username"
+                        error_id=USERNAME_ERROR
                         autocomplete="username"
                         autocapitalize="none"
-                        required
-                        maxlength=USERNAME_MAX.to_string()
-                        node_ref=username.node
-                        aria-invalid=aria_invalid(username)
-                        aria-describedby=described_by(username, USERNAME_ERROR)
-                        prop:value=move || username.value.get()
-                        on:input=move |ev| username.on_input(event_target_value(&ev))
-                        on:blur=move |_| username.on_blur()
+                        required=true
+                        maxlength=USERNAME_MAX
                     />
-                    <FieldError field=username id=USERNAME_ERROR />
                 </div>
                 <div class="field">
                     <label for="register-display-name">{move || i18n.t().display_name}</label>
-                    <input
+                    <FieldInput
+                        field=display_name
                         id="register-display-name"
-                        type="text"
-                        name="display_name"
-                        data-testid="register-display-name"
+                        error_id=DISPLAY_NAME_ERROR
                         autocomplete="nickname"
-                        maxlength=DISPLAY_NAME_MAX.to_string()
-                        placeholder=move || i18n.t().display_name_hint
-                        node_ref=display_name.node
-                        aria-invalid=aria_invalid(display_name)
-                        aria-describedby=described_by(display_name, DISPLAY_NAME_ERROR)
-                        prop:value=move || display_name.value.get()
-                        on:input=move |ev| display_name.on_input(event_target_value(&ev))
-                        on:blur=move |_| display_name.on_blur()
+                        maxlength=DISPLAY_NAME_MAX
+                        placeholder=Signal::derive(move || i18n.t().display_name_hint)
                     />
-                    <FieldError field=display_name id=DISPLAY_NAME_ERROR />
                 </div>
                 <div class="field">
                     <label for="register-password">{move || i18n.t().password}</label>
-                    <input
+                    <FieldInput
+                        field=password
                         id="register-password"
-                        type="password"
-                        name="password"
-                        data-testid="register-password"
+                        error_id=PASSWORD_ERROR
+                        kind="password"
                         autocomplete="new-password"
-                        required
-                        maxlength=PASSWORD_MAX.to_string()
-                        node_ref=password.node
-                        aria-invalid=aria_invalid(password)
-                        aria-describedby=described_by(password, PASSWORD_ERROR)
-                        prop:value=move || password.value.get()
-                        on:input=move |ev| password.on_input(event_target_value(&ev))
-                        on:blur=move |_| password.on_blur()
+                        required=true
+                        maxlength=PASSWORD_MAX
                     />
-                    <FieldError field=password id=PASSWORD_ERROR />
                 </div>
                 {move || {
                     error

@@ -13,6 +13,9 @@ pub type Seq = i64;
 
 /// Longest accepted message text, in characters.
 pub const MAX_CONTENT_CHARS: usize = 4000;
+
+/// Longest message-search query (`GET /api/search?q=`), in characters after trimming.
+pub const MAX_SEARCH_QUERY_CHARS: usize = 100;
 pub const MAX_CLIENT_MSG_ID_LEN: usize = 64;
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 32;

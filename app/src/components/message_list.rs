@@ -394,12 +394,16 @@ pub fn MessageList(
 /// How long a search hit stays highlighted after the list scrolled to it.
 const HIGHLIGHT_MS: u64 = 2_500;
 
+/// The committed message bubbles of the list, top to bottom.
+fn bubbles(list: &web_sys::HtmlDivElement) -> Option<web_sys::NodeList> {
+    list.query_selector_all("[data-testid=message][data-seq]")
+        .ok()
+}
+
 /// The first message bubble whose seq is at least `seq` (the focused one, or the next one if it
 /// is not in the list).
 fn message_at_or_after(list: &web_sys::HtmlDivElement, seq: Seq) -> Option<web_sys::Element> {
-    let nodes = list
-        .query_selector_all("[data-testid=message][data-seq]")
-        .ok()?;
+    let nodes = bubbles(list)?;
     (0..nodes.length())
         .filter_map(|i| nodes.item(i)?.dyn_into::<web_sys::Element>().ok())
         .find(|e| {
@@ -435,9 +439,7 @@ fn newest_on_screen(list: &web_sys::HtmlDivElement) -> Option<Seq> {
     if view.height() <= 0.0 {
         return None;
     }
-    let nodes = list
-        .query_selector_all("[data-testid=message][data-seq]")
-        .ok()?;
+    let nodes = bubbles(list)?;
     let rect = |i: u32| -> Option<(web_sys::Element, web_sys::DomRect)> {
         let e = nodes.item(i)?.dyn_into::<web_sys::Element>().ok()?;
         let r = e.get_bounding_client_rect();
@@ -470,9 +472,7 @@ fn newest_on_screen(list: &web_sys::HtmlDivElement) -> Option<Seq> {
 /// The `data-seq` of the first message at least partly in view, and its offset from the top.
 fn first_visible(list: &web_sys::HtmlDivElement) -> Option<(String, i32)> {
     let top = list.scroll_top();
-    let nodes = list
-        .query_selector_all("[data-testid=message][data-seq]")
-        .ok()?;
+    let nodes = bubbles(list)?;
     (0..nodes.length())
         .filter_map(|i| nodes.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
         .find(|e| e.offset_top() + e.offset_height() > top)

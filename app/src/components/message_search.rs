@@ -13,7 +13,7 @@ use crate::api;
 use crate::components::format;
 use crate::highlight;
 use crate::i18n::{api_error_text, use_i18n};
-use crate::model::{Message, MessageId};
+use crate::model::{Message, MessageId, MAX_SEARCH_QUERY_CHARS as MAX_QUERY_CHARS};
 use crate::state::use_app;
 
 /// Typing pauses this long before a search goes out.
@@ -22,8 +22,6 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 const PAGE: u32 = 20;
 /// Characters of a hit's text a result row shows around the match.
 const EXCERPT_CHARS: usize = 90;
-/// The server's limit on `q` (docs/API.md §3).
-const MAX_QUERY_CHARS: usize = 100;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Results {

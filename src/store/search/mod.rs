@@ -16,8 +16,8 @@
 
 mod separators;
 
-/// The most characters a query may have (after trimming).
-pub const MAX_QUERY_CHARS: usize = 100;
+/// The most characters a query may have (after trimming); the client uses the same constant.
+pub use app::model::MAX_SEARCH_QUERY_CHARS as MAX_QUERY_CHARS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchQuery {

@@ -236,7 +236,10 @@ fn SearchHit(m: Message, q: String) -> impl IntoView {
                 <span class="search-hit-head">
                     <span class="search-hit-title">{move || title.get()}</span>
                     <time class="search-hit-time" datetime=format::iso(m.created_at)>
-                        {move || format::day_label(i18n.lang.get(), i18n.t(), m.created_at, app.now.get())}
+                        {move || {
+                            let lang = i18n.lang.get();
+                            format::list_time(lang, lang.strings(), m.created_at, app.now.get())
+                        }}
                     </time>
                 </span>
                 <span class="search-hit-text">

@@ -25,7 +25,7 @@ use crate::i18n::{use_i18n, I18n};
 use crate::model::{ConversationId, ConversationKind, Message};
 use crate::persist;
 use crate::state::{use_app, AppState};
-use crate::store::notify_rule::{Arrival, Bursts};
+use crate::store::notify_rule::{should_notify, Arrival, Bursts};
 
 const CHOICE_KEY: &str = "courier.notify";
 /// The longest notification body (characters).
@@ -132,7 +132,8 @@ pub fn on_message(app: &AppState, m: &Message) {
         open,
         now,
     };
-    if arrival.sender_id == me || muted {
+    // The rule alone first (mine, muted, on screen): such a message needs no lease.
+    if !should_notify(&arrival, None) {
         return;
     }
     // One tab of the user notifies: the one that sends the outbox (or takes the lease, if free).

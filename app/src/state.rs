@@ -16,7 +16,8 @@ use leptos::task::spawn_local;
 use crate::api::{self, ApiError};
 use crate::i18n::I18n;
 use crate::model::{
-    Conversation, ConversationId, CreateGroupRequest, MessageId, SendAck, Seq, User, UserId,
+    Conversation, ConversationId, CreateGroupRequest, MessageId, SendAck, Seq, SessionInfo, User,
+    UserId,
 };
 use crate::persist;
 use crate::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame};
@@ -230,29 +231,36 @@ impl AppState {
     pub fn check_session(&self) {
         let app = *self;
         spawn_local(async move {
-            let mut delay = 500u64;
-            loop {
-                match api::session().await {
-                    Ok(info) => {
-                        let uid = info.user.as_ref().map(|u| u.id);
-                        app.dispatch(Event::SessionChecked {
-                            user: info.user,
-                            operator: info.operator,
-                        });
-                        if let Some(uid) = uid {
-                            app.session_started(uid);
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        app.diag
-                            .push(LogKind::Warn, format!("session check failed: {e}"));
-                        gloo_timers::future::sleep(Duration::from_millis(delay)).await;
-                        delay = (delay * 2).min(10_000);
-                    }
-                }
+            let Some(info) = app.ask_session(|| true).await else {
+                return;
+            };
+            let uid = info.user.as_ref().map(|u| u.id);
+            app.dispatch(Event::SessionChecked {
+                user: info.user,
+                operator: info.operator,
+            });
+            if let Some(uid) = uid {
+                app.session_started(uid);
             }
         });
+    }
+
+    /// `GET /api/auth/session`, asked again with backoff while the server cannot be reached
+    /// and `still_wanted` says so (`None` once it no longer does).
+    async fn ask_session(&self, still_wanted: impl Fn() -> bool) -> Option<SessionInfo> {
+        let mut delay = 500u64;
+        while still_wanted() {
+            match api::session().await {
+                Ok(info) => return Some(info),
+                Err(e) => {
+                    self.diag
+                        .push(LogKind::Warn, format!("session check failed: {e}"));
+                    gloo_timers::future::sleep(Duration::from_millis(delay)).await;
+                    delay = (delay * 2).min(10_000);
+                }
+            }
+        }
+        None
     }
 
     /// The server accepted this session (login, register, or a valid cookie).
@@ -285,19 +293,15 @@ impl AppState {
         }
         let app = *self;
         spawn_local(async move {
-            let mut delay = 500u64;
-            while app.store.with_untracked(|s| s.me_id()) == Some(uid) {
-                if let Ok(info) = api::session().await {
-                    if info.user.is_some_and(|u| u.id == uid) {
-                        app.dispatch(Event::OperatorKnown {
-                            user_id: uid,
-                            operator: info.operator,
-                        });
-                    }
-                    return;
-                }
-                gloo_timers::future::sleep(Duration::from_millis(delay)).await;
-                delay = (delay * 2).min(10_000);
+            let same_user = || app.store.with_untracked(|s| s.me_id()) == Some(uid);
+            let Some(info) = app.ask_session(same_user).await else {
+                return;
+            };
+            if info.user.is_some_and(|u| u.id == uid) {
+                app.dispatch(Event::OperatorKnown {
+                    user_id: uid,
+                    operator: info.operator,
+                });
             }
         });
     }

@@ -7,9 +7,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::i18n::{api_error_text, failure_text, rule_text, use_i18n};
+use crate::i18n::{failure_text, rule_text, use_i18n};
 use crate::model::{User, UserId, GROUP_TITLE_MAX};
-use crate::pages::{place_error, Field, FieldInput};
+use crate::pages::{place_error, Field, FieldInput, FormError};
 use crate::state::use_app;
 use crate::validate::{self, FieldKey, Rule};
 
@@ -236,17 +236,7 @@ pub fn GroupForm() -> impl IntoView {
                                 }
                             })
                     }}
-                    {move || {
-                        error
-                            .get()
-                            .map(|e| {
-                                view! {
-                                    <p class="form-error" data-testid="group-error" role="alert">
-                                        {move || api_error_text(i18n.t(), &e)}
-                                    </p>
-                                }
-                            })
-                    }}
+                    <FormError error=error testid="group-error" />
                     <div class="form-actions">
                         <button
                             type="submit"

@@ -365,25 +365,16 @@ pub fn MessageList(
                 </Show>
                 <For each=move || rows.get() key=|r| r.clone() children=row_view />
             </div>
-            <Show when=move || (flags.get().has_newer || away.get()) && !unseen.get()>
+            // One floating control to the live end: "new messages" when some arrived below,
+            // else "jump to latest" while the live end is elsewhere or a screen away.
+            <Show when=move || unseen.get() || flags.get().has_newer || away.get()>
                 <button
                     type="button"
                     class="jump-latest"
-                    data-testid="jump-to-latest"
+                    data-testid=move || if unseen.get() { "new-messages-pill" } else { "jump-to-latest" }
                     on:click=move |_| jump_to_latest()
                 >
-                    {move || i18n.t().jump_to_latest}
-                    " ↓"
-                </button>
-            </Show>
-            <Show when=move || unseen.get()>
-                <button
-                    type="button"
-                    class="jump-latest"
-                    data-testid="new-messages-pill"
-                    on:click=move |_| jump_to_latest()
-                >
-                    {move || i18n.t().new_messages_below}
+                    {move || if unseen.get() { i18n.t().new_messages_below } else { i18n.t().jump_to_latest }}
                     " ↓"
                 </button>
             </Show>

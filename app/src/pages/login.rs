@@ -5,10 +5,11 @@ use leptos::task::spawn_local;
 
 use super::{
     all_valid, leave_when_logged_in, next_path, place_error, with_next, Field, FieldInput,
+    FormError,
 };
 use crate::api::{self, ApiError};
 use crate::components::LangSwitch;
-use crate::i18n::{api_error_text, use_i18n};
+use crate::i18n::use_i18n;
 use crate::model::LoginRequest;
 use crate::state::use_app;
 use crate::validate;
@@ -87,17 +88,7 @@ pub fn LoginPage() -> impl IntoView {
                         required=true
                     />
                 </div>
-                {move || {
-                    error
-                        .get()
-                        .map(|e| {
-                            view! {
-                                <p class="form-error" data-testid="login-error" role="alert">
-                                    {move || api_error_text(i18n.t(), &e)}
-                                </p>
-                            }
-                        })
-                }}
+                <FormError error=error testid="login-error" />
                 <button type="submit" class="primary-button" data-testid="login-submit" disabled=move || busy.get()>
                     {move || if busy.get() { i18n.t().logging_in } else { i18n.t().login }}
                 </button>

@@ -12,7 +12,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::ApiError;
-use crate::i18n::{rule_text, use_i18n};
+use crate::i18n::{api_error_text, rule_text, use_i18n};
 use crate::state::use_app;
 use crate::store::Phase;
 use crate::validate::{self, FieldKey, Rule};
@@ -218,6 +218,22 @@ pub fn FieldInput(
             on:blur=move |_| field.on_blur()
         />
         <FieldError field=field id=error_id />
+    }
+}
+
+/// A form's refusal by the server (taken username, wrong password, rate limit…), worded from
+/// its code in the user's language.
+#[component]
+pub fn FormError(error: RwSignal<Option<ApiError>>, testid: &'static str) -> impl IntoView {
+    let i18n = use_i18n();
+    move || {
+        error.get().map(|e| {
+            view! {
+                <p class="form-error" data-testid=testid role="alert">
+                    {move || api_error_text(i18n.t(), &e)}
+                </p>
+            }
+        })
     }
 }
 

@@ -5,10 +5,11 @@ use leptos::task::spawn_local;
 
 use super::{
     all_valid, leave_when_logged_in, next_path, place_error, with_next, Field, FieldInput,
+    FormError,
 };
 use crate::api::{self, ApiError};
 use crate::components::LangSwitch;
-use crate::i18n::{api_error_text, use_i18n};
+use crate::i18n::use_i18n;
 use crate::model::{RegisterRequest, DISPLAY_NAME_MAX, PASSWORD_MAX, USERNAME_MAX};
 use crate::state::use_app;
 use crate::validate;
@@ -102,17 +103,7 @@ pub fn RegisterPage() -> impl IntoView {
                         maxlength=PASSWORD_MAX
                     />
                 </div>
-                {move || {
-                    error
-                        .get()
-                        .map(|e| {
-                            view! {
-                                <p class="form-error" data-testid="register-error" role="alert">
-                                    {move || api_error_text(i18n.t(), &e)}
-                                </p>
-                            }
-                        })
-                }}
+                <FormError error=error testid="register-error" />
                 <button type="submit" class="primary-button" data-testid="register-submit" disabled=move || busy.get()>
                     {move || if busy.get() { i18n.t().logging_in } else { i18n.t().register }}
                 </button>

@@ -64,9 +64,22 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
     let delivery = state.delivery.clone();
     let cfg = delivery.config.delivery.clone();
     let (tx, rx) = outbox(cfg.outbox_capacity, cfg.outbox_max_bytes);
+    // The welcome is queued by the hub before the connection is visible to any push (API.md
+    // §5.3: it is always the first frame).
+    let welcome = |connection_id| {
+        frame(&ServerFrame::Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            connection_id,
+            user: user.clone(),
+            server_time: now_ms(),
+            heartbeat_interval_ms: cfg.heartbeat_interval().as_millis() as u64,
+            heartbeat_timeout_ms: cfg.heartbeat_timeout().as_millis() as u64,
+            recall_window_ms: cfg.recall_window_secs.saturating_mul(1000),
+        })
+    };
     let registered = state
         .hub
-        .register(user.id, token_hash.clone(), tx, now_ms());
+        .register(user.id, token_hash.clone(), tx, now_ms(), welcome);
     let handle = registered.handle;
     if registered.came_online {
         tracing::info!(username = %user.username, "user online");
@@ -97,15 +110,6 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
         typing_ok: HashSet::new(),
         sync: None,
     };
-    session.send(&ServerFrame::Welcome {
-        protocol_version: PROTOCOL_VERSION,
-        connection_id: handle.id,
-        user: session.user.clone(),
-        server_time: now_ms(),
-        heartbeat_interval_ms: cfg.heartbeat_interval().as_millis() as u64,
-        heartbeat_timeout_ms: cfg.heartbeat_timeout().as_millis() as u64,
-        recall_window_ms: cfg.recall_window_secs.saturating_mul(1000),
-    });
     session.start_replay().await;
 
     let mut shutdown = state.shutdown.clone();

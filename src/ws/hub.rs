@@ -168,13 +168,15 @@ impl Hub {
         self
     }
 
-    /// Registers a connection.
+    /// Registers a connection. `greeting` (the `welcome`, made from the connection's id) is
+    /// queued before the connection can be found, so no push can ever come before it.
     pub fn register(
         &self,
         user_id: UserId,
         session: String,
         outbox: Outbox,
         now: i64,
+        greeting: impl FnOnce(u64) -> Frame,
     ) -> Registered {
         let handle = Arc::new(ConnHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -187,6 +189,8 @@ impl Hub {
             kill: Notify::new(),
             in_flight: Mutex::new(HashMap::new()),
         });
+        // Into an empty outbox nobody else can reach yet: this push cannot fail or be overtaken.
+        handle.send(&greeting(handle.id));
         let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
         let conns = users.entry(user_id).or_default();
         let came_online = conns.is_empty();

@@ -89,7 +89,7 @@ impl Drop for Nats {
 }
 
 /// Two nodes on one database and one NATS, or `None` (with the reason printed).
-async fn two_nodes() -> Option<(Nats, TestApp, TestApp)> {
+pub(crate) async fn two_nodes() -> Option<(Nats, TestApp, TestApp)> {
     if !on_postgres() {
         eprintln!("cluster: skipped on SQLite (a cluster runs on PostgreSQL); runs in make test's PostgreSQL pass");
         return None;

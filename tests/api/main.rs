@@ -21,3 +21,4 @@ mod scheduler;
 mod search;
 mod server;
 mod status;
+mod welcome_first;

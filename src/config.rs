@@ -42,6 +42,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub scheduler: SchedulerConfig,
     pub conversations: ConversationLimits,
+    /// What keeps search from stalling anyone (`[search]`; http/search_limits.rs).
+    pub search: SearchConfig,
     /// Abuse limits: login throttling, registration limits, the password-hashing queue, HTTP
     /// timeouts and WebSocket connections per user (`[limits]` in `courier.toml`).
     pub limits: LimitsConfig,
@@ -178,6 +180,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             scheduler: SchedulerConfig::default(),
             conversations: ConversationLimits::default(),
+            search: SearchConfig::default(),
             limits: LimitsConfig::default(),
         }
     }
@@ -241,6 +244,38 @@ impl Default for ConversationLimits {
             group_create_rate_per_sec: 0.1,
             direct_create_burst: 30.0,
             direct_create_rate_per_sec: 0.2,
+        }
+    }
+}
+
+/// Search limits (security review of issue 21, #1): one user's searches can neither take the
+/// server's CPU nor keep anyone else from sending, reading or searching.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Searches a user may make in a burst, and per second after that (typing pauses 250 ms
+    /// before the client searches, so a person typing makes at most four a second).
+    pub burst: f64,
+    pub rate_per_sec: f64,
+    /// Searches running at once on this node (each user at most one of them).
+    pub at_once: usize,
+    /// Searches that may wait for a running one to end, and how long each may wait; past
+    /// either they are answered 503 at once.
+    pub queue: usize,
+    pub queue_wait_ms: u64,
+    /// Longest one search may run before it is stopped (503 `search_timeout`).
+    pub deadline_ms: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            burst: 20.0,
+            rate_per_sec: 5.0,
+            at_once: 2,
+            queue: 32,
+            queue_wait_ms: 2000,
+            deadline_ms: 2000,
         }
     }
 }
@@ -512,6 +547,13 @@ impl Config {
         );
         set!("COURIER_WS_CONNECTIONS_PER_USER", l.ws_connections_per_user);
         set!("COURIER_CONNECTIONS_PER_ADDR", l.connections_per_addr);
+        let q = &mut self.search;
+        set!("COURIER_SEARCH_BURST", q.burst);
+        set!("COURIER_SEARCH_RATE_PER_SEC", q.rate_per_sec);
+        set!("COURIER_SEARCH_AT_ONCE", q.at_once);
+        set!("COURIER_SEARCH_QUEUE", q.queue);
+        set!("COURIER_SEARCH_QUEUE_WAIT_MS", q.queue_wait_ms);
+        set!("COURIER_SEARCH_DEADLINE_MS", q.deadline_ms);
         // --- conversation creation limits ---
         let c = &mut self.conversations;
         set!("COURIER_GROUP_CREATE_BURST", c.group_create_burst);

@@ -45,6 +45,10 @@ pub enum AppError {
     /// Answered with `Retry-After: 1`.
     #[error("the server is shutting down or overloaded")]
     Unavailable,
+    /// A search ran past its deadline and was stopped (`503 search_timeout`, no `Retry-After`:
+    /// the same search would take as long again).
+    #[error("the search took longer than {deadline_ms} ms and was stopped; search one conversation or use longer words")]
+    SearchTimeout { deadline_ms: u64 },
     /// The store failed; the cause chain is logged, the client sees `internal`.
     #[error("storage failed")]
     Store(#[from] crate::store::StoreError),
@@ -97,7 +101,9 @@ impl AppError {
             AppError::RateLimited { .. } | AppError::TooManyAttempts { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::SearchTimeout { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,6 +120,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::TooManyAttempts { code, .. } => code,
             AppError::Unavailable => "unavailable",
+            AppError::SearchTimeout { .. } => "search_timeout",
             AppError::Store(_) | AppError::Internal(_) => "internal",
         }
     }

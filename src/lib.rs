@@ -36,6 +36,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Login and registration throttles and the password-hashing queue bound.
     pub auth_limits: Arc<accounts::AuthLimits>,
+    /// Search's rate limit, concurrency cap and deadline.
+    pub search_limits: Arc<http::search_limits::SearchLimits>,
     /// Flips to true when the server is shutting down; socket tasks close on it.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -99,6 +101,7 @@ impl Application {
         };
         let auth_limits = Arc::new(accounts::AuthLimits::new(&config.limits, metrics.clone()));
         let delivery = Delivery::new(store.clone(), fanout, metrics.clone(), config.clone());
+        let search_limits = Arc::new(http::search_limits::SearchLimits::new(&config.search));
         let (shutdown_tx, shutdown) = watch::channel(false);
         scheduler::start(delivery.clone(), shutdown.clone());
         let state = AppState {
@@ -108,6 +111,7 @@ impl Application {
             metrics,
             hub,
             auth_limits,
+            search_limits,
             shutdown,
         };
         let router = http::router(state.clone(), ws::router());

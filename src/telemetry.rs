@@ -63,6 +63,8 @@ pub struct Metrics {
     // --- conversation creation limits ---
     /// Conversation creations (group or new direct) refused by the per-user limit, by kind.
     pub creations_rate_limited: Family<OutcomeLabel, Counter>,
+    /// Searches refused or stopped (http/search_limits): `rate_limited`, `busy`, `timeout`.
+    pub searches_refused: Family<OutcomeLabel, Counter>,
     // --- per-connection protections ---
     /// Typing notices dropped by the per-(user, conversation) throttle.
     pub typing_dropped: Counter,
@@ -115,6 +117,7 @@ impl Metrics {
             cluster_publish_failed: Counter::default(),
             rate_limited: Counter::default(),
             creations_rate_limited: Family::default(),
+            searches_refused: Family::default(),
             typing_dropped: Counter::default(),
             frames_throttled: Counter::default(),
             closed_by_server: Family::default(),
@@ -246,6 +249,11 @@ impl Metrics {
             "conversation_creations_rate_limited",
             "Group or direct conversation creations refused by the per-user limit",
             m.creations_rate_limited.clone(),
+        );
+        registry.register(
+            "searches_refused",
+            "Searches refused by the rate limit or the concurrency cap, or stopped at the deadline",
+            m.searches_refused.clone(),
         );
         Metrics { registry, ..m }
     }

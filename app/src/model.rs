@@ -16,6 +16,9 @@ pub const MAX_CONTENT_CHARS: usize = 4000;
 
 /// Longest message-search query (`GET /api/search?q=`), in characters after trimming.
 pub const MAX_SEARCH_QUERY_CHARS: usize = 100;
+/// Most words (or, for CJK text, space-separated substrings) one search query may have: each
+/// is one more index lookup and one more test per candidate message.
+pub const MAX_SEARCH_QUERY_PIECES: usize = 8;
 pub const MAX_CLIENT_MSG_ID_LEN: usize = 64;
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 32;

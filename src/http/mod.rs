@@ -13,6 +13,7 @@ pub mod messages;
 pub mod offline;
 pub mod origin;
 pub mod search;
+pub mod search_limits;
 pub mod session;
 pub mod users;
 

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use super::extract::ApiQuery;
 use super::session::CurrentUser;
 use crate::error::{AppError, AppResult};
-use crate::store::search::MAX_QUERY_CHARS;
-use crate::store::SearchQuery;
+use crate::store::search::{MAX_QUERY_CHARS, MAX_QUERY_PIECES};
+use crate::store::{SearchQuery, StoreError};
+use crate::telemetry::OutcomeLabel;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -29,7 +30,8 @@ struct SearchParams {
 }
 
 /// Newest hits first; the next page with `before` = the previous page's `next_before`. The cursor
-/// is a message id, so pages neither skip nor repeat while others send.
+/// is a message id, so pages neither skip nor repeat while others send. Validation first, then
+/// the limits (http/search_limits), then the store under the deadline.
 async fn search(
     State(s): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -68,6 +70,13 @@ async fn search(
         }
     }
     let query = SearchQuery::parse(text);
+    if query.pieces() > MAX_QUERY_PIECES {
+        return Err(AppError::invalid(
+            "q",
+            Rule::Count,
+            format!("search text may have at most {MAX_QUERY_PIECES} words"),
+        ));
+    }
     if query.is_empty() {
         // Only punctuation or symbols: no word to look for.
         return Ok(Json(SearchPage {
@@ -75,9 +84,40 @@ async fn search(
             next_before: None,
         }));
     }
-    Ok(Json(
-        s.store
-            .search(me.id, &query, p.conversation_id, p.before, limit)
-            .await?,
-    ))
+    let limits = &s.search_limits;
+    let refused = |outcome: &'static str| {
+        s.metrics
+            .searches_refused
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    };
+    let _permit = limits.admit(me.id).await.inspect_err(|e| {
+        refused(if matches!(e, AppError::Unavailable) {
+            "busy"
+        } else {
+            "rate_limited"
+        })
+    })?;
+    match s
+        .store
+        .search(
+            me.id,
+            &query,
+            p.conversation_id,
+            p.before,
+            limit,
+            limits.deadline,
+        )
+        .await
+    {
+        Ok(page) => Ok(Json(page)),
+        Err(StoreError::Timeout) => {
+            refused("timeout");
+            tracing::info!(user = me.id, "search stopped at its deadline");
+            Err(AppError::SearchTimeout {
+                deadline_ms: limits.deadline.as_millis() as u64,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }

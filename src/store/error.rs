@@ -12,6 +12,9 @@ pub enum StoreError {
     /// (store/sqlite/direct.rs) instead of through sqlx.
     #[error("database operation failed")]
     Embedded(#[from] rusqlite::Error),
+    /// The statement ran past the deadline it was given, and was stopped (searches).
+    #[error("the operation ran past its deadline")]
+    Timeout,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,5 +1,7 @@
 //! Messages: the batched write path, history, recall, receipts, search.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use super::*;
@@ -44,7 +46,8 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Up to `limit` messages that match `query` (see [`SearchQuery`]), newest (highest id)
     /// first, with id < `before` if given: only messages of conversations `viewer` is a member of
     /// now (only of `conversation` if given), never recalled ones. `next_before` is the last
-    /// hit's id when more hits exist.
+    /// hit's id when more hits exist. Past `deadline` the search is stopped and fails with
+    /// [`StoreError::Timeout`].
     async fn search(
         &self,
         viewer: UserId,
@@ -52,6 +55,7 @@ pub trait MessageStore: Send + Sync + 'static {
         conversation: Option<ConversationId>,
         before: Option<MessageId>,
         limit: i64,
+        deadline: Duration,
     ) -> StoreResult<SearchPage>;
     /// Makes up to `limit` of the messages sent since the last call searchable, and says how
     /// many it took. SQLite indexes off the send path, in chunks (a background job calls this;

@@ -64,6 +64,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.limits.login_free_failures = 1_000;
     c.limits.login_free_failures_per_addr = 1_000_000;
     c.limits.hashing_queue = 100_000;
+    // Search tests ask many questions in a row; tests/api/search_limits.rs sets the limits tight.
+    c.search.burst = 1_000_000.0;
+    c.search.rate_per_sec = 1_000_000.0;
     c
 }
 

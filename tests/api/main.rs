@@ -19,6 +19,7 @@ mod recall;
 mod resume_random;
 mod scheduler;
 mod search;
+mod search_limits;
 mod server;
 mod status;
 mod welcome_first;

@@ -181,7 +181,106 @@ async fn recalled_messages_are_never_found() {
     .await
     .unwrap();
     assert!(matched.is_empty(), "{matched:?}");
+    // Nor does the trigram index (substrings of CJK queries): no entry, no trigram.
+    let entries: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM messages_trigram_docsize WHERE id = ?")
+            .bind(m.id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(entries, 0);
+    let matched: Vec<i64> = sqlx::query_scalar(
+        "SELECT rowid FROM messages_trigram WHERE messages_trigram MATCH '\"秘密计划\" OR \"launch\"'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert!(matched.is_empty(), "{matched:?}");
+    let kept_entries: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM messages_trigram_docsize WHERE id = ?")
+            .bind(kept.id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(kept_entries, 1);
     db.close().await.unwrap();
+}
+
+/// Substrings of three or more characters are looked up in the trigram index and then tested
+/// exactly: the answers are those a scan of every text would give.
+#[tokio::test]
+async fn cjk_substrings_through_the_trigram_index_are_exact() {
+    let app = spawn_app().await;
+    let a = app.register("ta").await;
+    let b = app.register("tb").await;
+    let conv = a.direct_with(&b).await;
+    let mut ids = Vec::new();
+    for (i, text) in [
+        format!("{}乙", "的".repeat(200)),
+        "的".repeat(4000),
+        "乙的".repeat(100),
+        "会议纪要 ABC 第三季度".to_string(),
+        "会议 纪要 abc".to_string(),
+        "用户名需为 3–32 个字符".to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ids.push(
+            a.send_http(conv.id, &format!("t{i}"), text)
+                .await
+                .message
+                .id,
+        );
+    }
+    let worst = format!("{}乙", "的".repeat(99));
+    for (q, want) in [
+        (worst.as_str(), vec![ids[0]]),
+        ("的的乙", vec![ids[0]]),
+        ("乙的乙", vec![ids[2]]),
+        ("的乙的", vec![ids[2]]),
+        ("会议纪要", vec![ids[3]]),
+        // ASCII letters fold, as LIKE folds them; every substring must occur.
+        ("会议纪要 abc", vec![ids[3]]),
+        ("会议 abc", vec![ids[4], ids[3]]),
+        ("纪要 第三季度", vec![ids[3]]),
+        ("会议纪要 xyz", vec![]),
+        ("3–32 个字符", vec![ids[5]]),
+        ("议纪要A", vec![]),
+        ("乙乙乙", vec![]),
+    ] {
+        assert_eq!(hit_ids(&b, &[("q", q)]).await, want, "{q}");
+    }
+    // Pages through the index neither skip nor repeat.
+    let mut more = Vec::new();
+    for i in 0..7 {
+        more.push(
+            a.send_http(conv.id, &format!("p{i}"), &format!("第{i}页的内容"))
+                .await
+                .message
+                .id,
+        );
+    }
+    let first = search(&b, &[("q", "页的内"), ("limit", "4")]).await.1;
+    let next = first["next_before"].as_i64().unwrap();
+    let second = hit_ids(
+        &b,
+        &[
+            ("q", "页的内"),
+            ("limit", "4"),
+            ("before", &next.to_string()),
+        ],
+    )
+    .await;
+    let mut seen: Vec<i64> = first["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .chain(second)
+        .collect();
+    seen.reverse();
+    assert_eq!(seen, more);
 }
 
 #[tokio::test]

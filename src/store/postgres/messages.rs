@@ -4,7 +4,8 @@ use app::model::SearchPage;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::*;
-use crate::store::SearchQuery;
+use crate::store::{SearchQuery, StoreError};
+use std::time::Duration;
 
 #[async_trait]
 impl MessageStore for PgStore {
@@ -217,7 +218,7 @@ impl MessageStore for PgStore {
     }
 
     async fn index_search_backlog(&self, _limit: i64) -> StoreResult<u64> {
-        // The GIN index is maintained by every INSERT (migrations/postgres/0003).
+        // The GIN indexes are maintained by every INSERT (migrations/postgres/0003, 0006).
         Ok(0)
     }
 
@@ -229,6 +230,7 @@ impl MessageStore for PgStore {
         conversation: Option<ConversationId>,
         before: Option<MessageId>,
         limit: i64,
+        deadline: Duration,
     ) -> StoreResult<SearchPage> {
         let t = Instant::now();
         let mut sql = QueryBuilder::<Postgres>::new(format!(
@@ -245,9 +247,16 @@ impl MessageStore for PgStore {
                     .push_bind(tsquery)
                     .push("))");
             }
-            // Substrings (CJK). ILIKE, as SQLite's LIKE ignores the case of ASCII letters (a
-            // C-locale database folds ASCII only too).
+            // Substrings (CJK): those of three or more characters through the trigram index
+            // (the very expression of idx_messages_trigrams, migrations/postgres/0006), then
+            // ILIKE decides, as SQLite's LIKE ignores the case of ASCII letters (a C-locale
+            // database folds ASCII only too).
             None => {
+                for piece in query.trigram_pieces() {
+                    sql.push(" AND courier_trigrams(m.content) @> courier_trigrams(")
+                        .push_bind(piece.to_string())
+                        .push(")");
+                }
                 for pattern in query.like_patterns() {
                     sql.push(" AND m.content ILIKE ")
                         .push_bind(pattern)
@@ -261,12 +270,32 @@ impl MessageStore for PgStore {
         sql.push(" ORDER BY m.id DESC LIMIT ").push_bind(limit + 1);
         // Not a prepared statement: the best plan depends on how common the words are (a GIN
         // scan for rare ones, the id order for common ones), which a generic plan cannot know.
-        let rows = sql.build().persistent(false).fetch_all(&self.pool).await?;
+        // The deadline holds for this statement only (SET LOCAL ends with the transaction).
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+            .bind(format!("{}ms", deadline.as_millis().max(1)))
+            .execute(&mut *tx)
+            .await?;
+        let rows = sql
+            .build()
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(timeout_if_canceled)?;
+        tx.commit().await?;
         let hits: Vec<Message> = rows
             .iter()
             .map(message_from_row)
             .collect::<Result<_, _>>()?;
         self.observe("search", t);
         Ok(crate::store::search::page_of(hits, limit))
+    }
+}
+
+/// query_canceled (57014): `statement_timeout` stopped the statement at its deadline.
+fn timeout_if_canceled(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("57014") => StoreError::Timeout,
+        _ => StoreError::Database(e),
     }
 }

@@ -9,7 +9,12 @@
 //!
 //! Neither tokenizer finds words in Chinese, Japanese or Korean text, so when `q` holds a CJK
 //! character the query is instead a list of **substrings** (`q` split at whitespace), each of
-//! which must occur in the text (LIKE, with `%`, `_` and `\` escaped).
+//! which must occur in the text (LIKE, with `%`, `_` and `\` escaped). Substrings of three or
+//! more characters are first looked up in a trigram index (SQLite: an FTS5 `trigram` table;
+//! PostgreSQL: a GIN index on the text's trigrams, migrations/*/0006), which yields the messages
+//! holding all their trigrams; LIKE then decides on those candidates only. Shorter substrings
+//! have no trigram: a query made only of them tests the viewer's messages newest first, bounded
+//! by the search deadline (http/search_limits).
 //!
 //! User input reaches the engines only as quoted tokens or escaped LIKE patterns, never as
 //! query syntax.
@@ -18,6 +23,8 @@ mod separators;
 
 /// The most characters a query may have (after trimming); the client uses the same constant.
 pub use app::model::MAX_SEARCH_QUERY_CHARS as MAX_QUERY_CHARS;
+/// The most words or substrings a query may have (the client uses the same constant).
+pub use app::model::MAX_SEARCH_QUERY_PIECES as MAX_QUERY_PIECES;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchQuery {
@@ -91,6 +98,40 @@ impl SearchQuery {
             .map(|w| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''")))
             .collect();
         Some(format!("{}:*", quoted.join(" & ")))
+    }
+
+    /// How many words or substrings the query has (at most [`MAX_QUERY_PIECES`] are served).
+    pub fn pieces(&self) -> usize {
+        match self {
+            SearchQuery::Words(w) | SearchQuery::Substrings(w) => w.len(),
+        }
+    }
+
+    /// The substrings a trigram index can look up: those of three or more characters.
+    pub(crate) fn trigram_pieces(&self) -> Vec<&str> {
+        let SearchQuery::Substrings(parts) = self else {
+            return Vec::new();
+        };
+        parts
+            .iter()
+            .filter(|p| p.chars().count() >= 3)
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The MATCH expression for SQLite's FTS5 `trigram` table: every substring of three or more
+    /// characters as a quoted string (`"` doubled), i.e. a phrase of its trigrams, joined with
+    /// AND. `None` when there is none (word queries, or only short substrings).
+    pub(crate) fn trigram_match(&self) -> Option<String> {
+        let pieces = self.trigram_pieces();
+        if pieces.is_empty() {
+            return None;
+        }
+        let quoted: Vec<String> = pieces
+            .iter()
+            .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+            .collect();
+        Some(quoted.join(" "))
     }
 
     /// LIKE patterns (escape character `\`) for substring queries; empty for word queries.
@@ -211,6 +252,19 @@ mod tests {
             SearchQuery::parse("カタカナ abc"),
             SearchQuery::Substrings(_)
         ));
+    }
+
+    #[test]
+    fn only_substrings_of_three_or_more_characters_reach_the_trigram_index() {
+        // The first is a phrase of two trigrams, the third's quote is doubled; 的 and 乙x are
+        // too short to have a trigram and are left to LIKE.
+        let q = SearchQuery::parse(r#"的的乙x 的 乙x 引"号"#);
+        assert_eq!(q.pieces(), 4);
+        assert_eq!(q.trigram_pieces(), ["的的乙x", r#"引"号"#]);
+        assert_eq!(q.trigram_match().unwrap(), r#""的的乙x" "引""号""#);
+        assert_eq!(SearchQuery::parse("的 乙").trigram_match(), None);
+        assert_eq!(SearchQuery::parse("three words here").trigram_match(), None);
+        assert_eq!(SearchQuery::parse("three words here").pieces(), 3);
     }
 
     #[test]

@@ -5,6 +5,9 @@ use app::model::SearchPage;
 use super::*;
 use crate::store::SearchQuery;
 use crate::store::SEARCH_INDEX_CHUNK;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Pages of index merging done with each indexed chunk.
 const SEARCH_MERGE_PAGES: i64 = 64;
@@ -261,51 +264,114 @@ impl MessageStore for SqliteStore {
         conversation: Option<ConversationId>,
         before: Option<MessageId>,
         limit: i64,
+        deadline: Duration,
     ) -> StoreResult<SearchPage> {
+        let ends_at = Instant::now() + deadline;
         // Messages of the last moments may not be indexed yet: index them first.
-        while self.index_search_backlog(SEARCH_INDEX_CHUNK).await? == SEARCH_INDEX_CHUNK as u64 {}
+        while self.index_search_backlog(SEARCH_INDEX_CHUNK).await? == SEARCH_INDEX_CHUNK as u64 {
+            if Instant::now() >= ends_at {
+                return Err(StoreError::Timeout);
+            }
+        }
         let t = Instant::now();
         let mut sql = QueryBuilder::<Sqlite>::new(format!("SELECT {MSG_COLS} "));
-        let order = match query.fts5_match() {
-            // The full-text index yields the rowids newest first (ORDER BY f.rowid: no sort),
-            // so the scan stops at the limit.
-            Some(expr) => {
-                sql.push("JOIN messages_fts f ON f.rowid = m.id ")
-                    .push("JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ")
-                    .push_bind(viewer)
-                    .push(" WHERE messages_fts MATCH ")
-                    .push_bind(expr)
-                    .push(" AND f.rowid < ")
-                    .push_bind(before.unwrap_or(i64::MAX));
-                "f.rowid"
-            }
-            // Substrings (CJK): the viewer's messages, newest first, each text tested.
-            None => {
-                sql.push("JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ")
-                    .push_bind(viewer)
-                    .push(" WHERE m.id < ")
-                    .push_bind(before.unwrap_or(i64::MAX));
-                for pattern in query.like_patterns() {
-                    sql.push(" AND m.content LIKE ")
-                        .push_bind(pattern)
-                        .push(" ESCAPE '\\'");
-                }
-                "m.id"
-            }
+        // Each index yields its rowids newest first (ORDER BY its rowid: no sort), so the scan
+        // stops at the limit.
+        let order = if let Some(expr) = query.fts5_match() {
+            sql.push("JOIN messages_fts f ON f.rowid = m.id ");
+            push_viewer(&mut sql, viewer);
+            sql.push(" WHERE messages_fts MATCH ")
+                .push_bind(expr)
+                .push(" AND f.rowid < ")
+                .push_bind(before.unwrap_or(i64::MAX));
+            "f.rowid"
+        } else if let Some(expr) = query.trigram_match() {
+            // Substrings with a trigram: the candidates hold every trigram in order; LIKE
+            // (below) still decides, so the answer is exactly what a LIKE scan would give.
+            sql.push("JOIN messages_trigram g ON g.rowid = m.id ");
+            push_viewer(&mut sql, viewer);
+            sql.push(" WHERE messages_trigram MATCH ")
+                .push_bind(expr)
+                .push(" AND g.rowid < ")
+                .push_bind(before.unwrap_or(i64::MAX));
+            "g.rowid"
+        } else {
+            // Only substrings too short for a trigram: the viewer's messages, newest first,
+            // each text tested, until the limit or the deadline.
+            push_viewer(&mut sql, viewer);
+            sql.push(" WHERE m.id < ")
+                .push_bind(before.unwrap_or(i64::MAX));
+            "m.id"
         };
+        for pattern in query.like_patterns() {
+            sql.push(" AND m.content LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
         sql.push(" AND m.recalled_at IS NULL");
         if let Some(c) = conversation {
             sql.push(" AND m.conversation_id = ").push_bind(c);
         }
         sql.push(format_args!(" ORDER BY {order} DESC LIMIT "))
             .push_bind(limit + 1);
-        let rows = sql.build().fetch_all(&self.read).await?;
+        let mut conn = self.read.acquire().await?;
+        let _deadline = QueryDeadline::arm(&mut conn, ends_at).await?;
+        let rows = sql
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(timeout_if_interrupted)?;
         let hits: Vec<Message> = rows
             .iter()
             .map(message_from_row)
             .collect::<Result<_, _>>()?;
         self.observe("search", t);
         Ok(crate::store::search::page_of(hits, limit))
+    }
+}
+
+/// Joins the viewer's memberships: only their conversations are searched.
+fn push_viewer(sql: &mut QueryBuilder<'_, Sqlite>, viewer: UserId) {
+    sql.push(
+        "JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ",
+    )
+    .push_bind(viewer);
+}
+
+/// A deadline on the statements of one read connection: SQLite's progress handler, called every
+/// few hundred virtual-machine steps, interrupts the running statement once the time is up
+/// (SQLITE_INTERRUPT, turned into [`StoreError::Timeout`]). Dropping the guard disarms it —
+/// also when the request is abandoned mid-query — so the pooled connection's next user is never
+/// interrupted by a deadline that was not theirs.
+struct QueryDeadline(Arc<AtomicBool>);
+
+impl QueryDeadline {
+    async fn arm(conn: &mut SqliteConnection, ends_at: Instant) -> StoreResult<QueryDeadline> {
+        let armed = Arc::new(AtomicBool::new(true));
+        let flag = armed.clone();
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(PROGRESS_STEPS, move || {
+                !flag.load(Ordering::Relaxed) || Instant::now() < ends_at
+            });
+        Ok(QueryDeadline(armed))
+    }
+}
+
+impl Drop for QueryDeadline {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Virtual-machine steps between two deadline checks (one clock read each).
+const PROGRESS_STEPS: i32 = 1000;
+
+/// SQLITE_INTERRUPT (the progress handler stopped the statement) is the deadline passing.
+fn timeout_if_interrupted(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("9") => StoreError::Timeout,
+        _ => StoreError::Database(e),
     }
 }
 
@@ -324,24 +390,30 @@ async fn index_search_backlog_on(
     let Some(&last) = ids.last() else {
         return Ok(0); // nothing written: the transaction just ends
     };
-    sqlx::query(
-        "INSERT INTO messages_fts(rowid, content) SELECT m.id, m.content FROM search_backlog b \
-         JOIN messages m ON m.id = b.message_id WHERE b.message_id <= ? AND m.recalled_at IS NULL \
-         ORDER BY b.message_id",
-    )
-    .bind(last)
-    .execute(&mut *tx)
-    .await?;
+    for index in ["messages_fts", "messages_trigram"] {
+        sqlx::query(&format!(
+            "INSERT INTO {index}(rowid, content) SELECT m.id, m.content FROM search_backlog b \
+             JOIN messages m ON m.id = b.message_id WHERE b.message_id <= ? \
+             AND m.recalled_at IS NULL ORDER BY b.message_id"
+        ))
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query("DELETE FROM search_backlog WHERE message_id <= ?")
         .bind(last)
         .execute(&mut *tx)
         .await?;
     // A little merging with every chunk (automerge is off: migrations/sqlite/0004), so segments
     // stay few without one long merge holding the writer.
-    sqlx::query("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', ?)")
+    for index in ["messages_fts", "messages_trigram"] {
+        sqlx::query(&format!(
+            "INSERT INTO {index}({index}, rank) VALUES ('merge', ?)"
+        ))
         .bind(SEARCH_MERGE_PAGES)
         .execute(&mut *tx)
         .await?;
+    }
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

@@ -216,6 +216,7 @@ pub struct Strings {
     pub e_content_length: &'static str,
     pub e_query_required: &'static str,
     pub e_query_length: &'static str,
+    pub e_query_pieces: &'static str,
     pub e_invalid_input: &'static str,
     pub e_bad_request: &'static str,
     pub e_cross_origin: &'static str,
@@ -232,6 +233,7 @@ pub struct Strings {
     pub e_retry_later: &'static str,
     pub e_direct_conversation: &'static str,
     pub e_unavailable: &'static str,
+    pub e_search_timeout: &'static str,
     pub e_internal: &'static str,
     pub e_bad_frame: &'static str,
     pub e_other: &'static str,
@@ -402,6 +404,7 @@ pub static ZH: Strings = Strings {
     e_content_length: "消息最多 {max} 个字符",
     e_query_required: "请输入搜索内容",
     e_query_length: "搜索内容过长",
+    e_query_pieces: "搜索词最多 {max} 个",
     e_invalid_input: "输入的内容无效",
     e_bad_request: "请求无效，请刷新页面后重试",
     e_cross_origin: "请求来自其他网站，已被拒绝",
@@ -418,6 +421,7 @@ pub static ZH: Strings = Strings {
     e_retry_later: "，请稍后再试",
     e_direct_conversation: "单聊不能退出，只能退出群聊",
     e_unavailable: "服务器繁忙",
+    e_search_timeout: "搜索耗时过长，已停止：请在单个会话中搜索，或使用更长的词",
     e_internal: "服务器出错了，请稍后再试",
     e_bad_frame: "服务器无法读取客户端发送的数据，请刷新页面",
     e_other: "出错了，请稍后再试",
@@ -591,6 +595,7 @@ pub static EN: Strings = Strings {
     e_content_length: "A message has at most {max} characters",
     e_query_required: "Enter something to search for",
     e_query_length: "The search text is too long",
+    e_query_pieces: "Search for at most {max} words",
     e_invalid_input: "Some of the input is not valid",
     e_bad_request: "The request was not valid; reload the page and try again",
     e_cross_origin: "Refused: the request came from another site",
@@ -608,6 +613,8 @@ pub static EN: Strings = Strings {
     e_retry_later: "; try again later",
     e_direct_conversation: "A direct conversation cannot be left, only a group",
     e_unavailable: "The server is busy",
+    e_search_timeout:
+        "The search took too long and was stopped: search one conversation, or use longer words",
     e_internal: "The server failed; please try again later",
     e_bad_frame: "The server could not read what this page sent; please reload",
     e_other: "Something went wrong; please try again later",
@@ -677,8 +684,8 @@ fn set_document_lang(lang: Lang) {
 /// The words for "`field` breaks `rule`" (a client-side check or the server's `invalid_input`).
 pub fn rule_text(t: &Strings, field: FieldKey, rule: Rule) -> String {
     use crate::model::{
-        DISPLAY_NAME_MAX, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX, MAX_CONTENT_CHARS, PASSWORD_MAX,
-        PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN,
+        DISPLAY_NAME_MAX, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX, MAX_CONTENT_CHARS,
+        MAX_SEARCH_QUERY_PIECES, PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN,
     };
     let (text, min, max) = match (field, rule) {
         (FieldKey::Username, Rule::Required) => (t.e_username_required, 0, 0),
@@ -706,6 +713,7 @@ pub fn rule_text(t: &Strings, field: FieldKey, rule: Rule) -> String {
         (FieldKey::Content, Rule::Length) => (t.e_content_length, 0, MAX_CONTENT_CHARS),
         (FieldKey::Query, Rule::Required) => (t.e_query_required, 0, 0),
         (FieldKey::Query, Rule::Length) => (t.e_query_length, 0, 0),
+        (FieldKey::Query, Rule::Count) => (t.e_query_pieces, 0, MAX_SEARCH_QUERY_PIECES),
         _ => (t.e_invalid_input, 0, 0),
     };
     text.replace("{min}", &min.to_string())
@@ -754,6 +762,7 @@ fn key_text(t: &Strings, key: ErrorKey, retry_after_secs: Option<u64>) -> String
         ErrorKey::TooManyRegistrations => retry(t.e_too_many_registrations),
         ErrorKey::DirectConversation => t.e_direct_conversation.into(),
         ErrorKey::Unavailable => retry(t.e_unavailable),
+        ErrorKey::SearchTimeout => t.e_search_timeout.into(),
         ErrorKey::Internal => t.e_internal.into(),
         ErrorKey::BadFrame => t.e_bad_frame.into(),
         ErrorKey::Network => t.err_network.into(),

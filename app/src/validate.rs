@@ -208,6 +208,8 @@ pub enum ErrorKey {
     TooManyRegistrations,
     DirectConversation,
     Unavailable,
+    /// A search ran past its deadline: narrow it.
+    SearchTimeout,
     Internal,
     BadFrame,
     /// The request got no answer (offline, server down).
@@ -247,7 +249,7 @@ impl FieldKey {
 }
 
 /// Every error code of docs/API.md §2.
-pub const ERROR_CODES: [&str; 24] = [
+pub const ERROR_CODES: [&str; 25] = [
     "bad_request",
     "unsupported_media_type",
     "cross_origin",
@@ -269,6 +271,7 @@ pub const ERROR_CODES: [&str; 24] = [
     "too_many_registrations",
     "direct_conversation",
     "unavailable",
+    "search_timeout",
     "internal",
     "error",
     "bad_frame",
@@ -301,6 +304,7 @@ pub fn error_key(code: &str, field: Option<&str>, rule: Option<&str>) -> ErrorKe
         "too_many_registrations" => ErrorKey::TooManyRegistrations,
         "direct_conversation" => ErrorKey::DirectConversation,
         "unavailable" => ErrorKey::Unavailable,
+        "search_timeout" => ErrorKey::SearchTimeout,
         "internal" => ErrorKey::Internal,
         "bad_frame" => ErrorKey::BadFrame,
         _ => ErrorKey::Other,

@@ -3,7 +3,7 @@
 //! `--spawn`), and every message that is counted is verified: nothing lost, nothing duplicated,
 //! per-conversation seq order. A failed verification exits non-zero and its numbers do not count.
 //!
-//! Scenarios: `throughput`, `latency`, `sequential`, `drain`, `history`, `connections`, `disk`, and `smoke` (all of
+//! Scenarios: `throughput`, `latency`, `sequential`, `drain`, `history`, `search`, `connections`, `disk`, and `smoke` (all of
 //! them with tiny sizes, for `make test`). See docs/BENCHMARKS.md.
 //!
 //! A spawned server uses a temporary SQLite file by default; with `--postgres ADMIN_URL` it gets a
@@ -17,6 +17,7 @@ mod history;
 mod latency;
 mod pipeline;
 mod report;
+mod search;
 mod sequential;
 mod server;
 mod stages;
@@ -145,6 +146,9 @@ enum Cmd {
     Drain(drain::DrainArgs),
     /// A conversation with many stored messages: page latency of newest and random older pages.
     History(history::HistoryArgs),
+    /// One group of long CJK texts: the worst substring searches, and others' sends and history
+    /// pages while one user floods search on many connections.
+    Search(search::SearchArgs),
     /// Many idle authenticated WebSockets with heartbeats: server memory per connection.
     Connections(connections::ConnectionsArgs),
     /// The disk under the database: one small append + fdatasync, timed (the floor for a durable commit).
@@ -161,6 +165,7 @@ impl Cmd {
             Cmd::Sequential(_) => "sequential",
             Cmd::Drain(_) => "drain",
             Cmd::History(_) => "history",
+            Cmd::Search(_) => "search",
             Cmd::Connections(_) => "connections",
             Cmd::Disk(_) => "disk",
             Cmd::Smoke => "smoke",
@@ -450,6 +455,7 @@ async fn scenarios(cmd: &Cmd, target: &Target, api: &Api, run_id: &str) -> Vec<R
             "history",
             history::run(target, api, run_id, a).await,
         )),
+        Cmd::Search(a) => out.push(finish("search", search::run(target, api, run_id, a).await)),
         Cmd::Connections(a) => out.push(finish(
             "connections",
             connections::run(target, api, run_id, a).await,
@@ -507,6 +513,14 @@ async fn scenarios(cmd: &Cmd, target: &Target, api: &Api, run_id: &str) -> Vec<R
                 "history",
                 history::run(target, api, run_id, &h).await,
             ));
+            let s = search::SearchArgs {
+                messages: 200,
+                chars: 400,
+                runs: 3,
+                seconds: 1,
+                flood_connections: 4,
+            };
+            out.push(finish("search", search::run(target, api, run_id, &s).await));
             let k = disk::DiskArgs {
                 count: 50,
                 pause_ms: 0,

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use app::model::{
-    LoginRequest, RegisterRequest, User, DISPLAY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN,
-    USERNAME_MAX, USERNAME_MIN,
+    LoginRequest, RegisterRequest, User, DISPLAY_NAME_MAX, GROUP_TITLE_MAX, PASSWORD_MAX,
+    PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN,
 };
 use app::validate::{self, Rule};
 use argon2::password_hash::{
@@ -50,21 +50,43 @@ pub fn validate_registration(req: &RegisterRequest) -> AppResult<(String, String
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .unwrap_or(username);
-    if let Err(rule) = validate::display_name(display) {
-        return Err(AppError::invalid(
-            "display_name",
-            rule,
-            format!("display name must be at most {DISPLAY_NAME_MAX} characters, without control characters"),
-        ));
-    }
-    if display.chars().any(is_format_char) {
-        return Err(AppError::invalid(
-            "display_name",
-            Rule::FormatChars,
-            "display name must not contain invisible formatting characters (bidi overrides, zero-width characters)",
-        ));
-    }
+    check_shown_name("display_name", display, validate::display_name)?;
     Ok((username.to_string(), display.to_string()))
+}
+
+/// Every name a person sees beside others' — display names and group titles — passes one test:
+/// its shared rule in `validate` (`rule`: length, control characters), then no Unicode format
+/// characters, which would let one name pass for another. `field` names it in the error.
+pub fn check_shown_name(
+    field: &str,
+    value: &str,
+    rule: fn(&str) -> Result<(), Rule>,
+) -> AppResult<()> {
+    let what = if field == "title" {
+        "group title"
+    } else {
+        "display name"
+    };
+    let broken = match rule(value) {
+        Err(r) => Some(r),
+        Ok(()) if value.chars().any(is_format_char) => Some(Rule::FormatChars),
+        Ok(()) => None,
+    };
+    let Some(broken) = broken else {
+        return Ok(());
+    };
+    let message = match broken {
+        Rule::Required => format!("{what} must not be empty"),
+        Rule::Length if field == "title" => {
+            format!("{what} must be 1 to {GROUP_TITLE_MAX} characters")
+        }
+        Rule::Length => format!("{what} must be at most {DISPLAY_NAME_MAX} characters"),
+        Rule::ControlChars => format!("{what} must not contain control characters"),
+        _ => format!(
+            "{what} must not contain invisible formatting characters (bidi overrides, zero-width characters)"
+        ),
+    };
+    Err(AppError::invalid(field, broken, message))
 }
 
 /// Unicode format characters (general category Cf): bidi overrides and isolates, zero-width

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,7 +34,8 @@ pub struct Config {
     pub metrics_addr: String,
     /// When set, `/metrics` is also served on the main listener to `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
-    /// Usernames that see server-wide figures in `/api/diagnostics`.
+    /// Usernames whose accounts get the operator role (server-wide figures in `/api/diagnostics`,
+    /// `/message-test`) — only accounts that exist when a name is first listed (src/operators.rs).
     pub operators: Vec<String>,
     pub session_ttl_days: i64,
     /// SQLite `synchronous` pragma: `full` (default: a commit survives power loss) or `normal`.
@@ -265,6 +266,11 @@ pub struct SearchConfig {
     pub queue_wait_ms: u64,
     /// Longest one search may run before it is stopped (503 `search_timeout`).
     pub deadline_ms: u64,
+    /// A refused search (429, or 503 with a full queue) is answered after this pause (or the
+    /// `Retry-After`, if shorter), so a client that ignores `Retry-After` gets at most a few
+    /// refusals a second per connection instead of thousands; at most `refusals_held` wait.
+    pub refusal_hold_ms: u64,
+    pub refusals_held: usize,
 }
 
 impl Default for SearchConfig {
@@ -276,6 +282,8 @@ impl Default for SearchConfig {
             queue: 32,
             queue_wait_ms: 2000,
             deadline_ms: 2000,
+            refusal_hold_ms: 500,
+            refusals_held: 1024,
         }
     }
 }
@@ -378,14 +386,17 @@ impl SchedulerConfig {
     about = "Courier: self-hosted chat that never loses a message"
 )]
 pub struct Flags {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Configuration file (default: ./courier.toml if present; env COURIER_CONFIG).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// Address to listen on, e.g. 127.0.0.1:3000.
     #[arg(long)]
     pub addr: Option<SocketAddr>,
     /// Database URL, e.g. sqlite://data/courier.db.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
     /// Folder holding the built client.
     #[arg(long)]
@@ -395,14 +406,26 @@ pub struct Flags {
     pub no_scheduler: bool,
 }
 
-impl Config {
-    /// Whether `username` is one of the configured operators (case-insensitive, like usernames).
-    pub fn is_operator(&self, username: &str) -> bool {
-        self.operators
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case(username))
-    }
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve Courier (what `courier` with no command does).
+    Serve,
+    /// Administration on the host, against the configured database (works while the server runs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Give the operator role to an existing account.
+    GrantOperator { username: String },
+    /// Withdraw the operator role from an account.
+    RevokeOperator { username: String },
+    /// List the accounts holding the operator role.
+    ListOperators,
+}
+
+impl Config {
     /// Builds the configuration from all layers. `env` is injected so tests need not touch the
     /// process environment.
     pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -554,6 +577,8 @@ impl Config {
         set!("COURIER_SEARCH_QUEUE", q.queue);
         set!("COURIER_SEARCH_QUEUE_WAIT_MS", q.queue_wait_ms);
         set!("COURIER_SEARCH_DEADLINE_MS", q.deadline_ms);
+        set!("COURIER_SEARCH_REFUSAL_HOLD_MS", q.refusal_hold_ms);
+        set!("COURIER_SEARCH_REFUSALS_HELD", q.refusals_held);
         // --- conversation creation limits ---
         let c = &mut self.conversations;
         set!("COURIER_GROUP_CREATE_BURST", c.group_create_burst);

@@ -7,6 +7,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod http;
+pub mod operators;
 pub mod scheduler;
 pub mod serve;
 pub mod store;
@@ -63,6 +64,9 @@ impl Application {
         }
         let metrics = Arc::new(Metrics::new());
         let store = store::connect(&config, metrics.clone()).await?;
+        operators::apply_setting(store.as_ref(), &config.operators)
+            .await
+            .map_err(|e| format!("cannot record the `operators` setting: {e:?}"))?;
         let listener = TcpListener::bind(config.addr).await.map_err(|e| {
             format!(
                 "cannot listen on {}: {e} (set COURIER_ADDR to a free address)",

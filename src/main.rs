@@ -1,7 +1,7 @@
 //! `courier`: parse flags → load config → start logging → build the app → serve until a signal.
 
 use clap::Parser;
-use courier::config::{Config, Flags};
+use courier::config::{AdminCommand, Command, Config, Flags};
 use courier::{shutdown_signal, telemetry, Application};
 
 fn main() {
@@ -23,6 +23,13 @@ async fn run() {
         Ok(c) => c,
         Err(e) => fail(&e),
     };
+    match &flags.command {
+        None | Some(Command::Serve) => serve(config).await,
+        Some(Command::Admin(command)) => admin(config, command).await,
+    }
+}
+
+async fn serve(config: Config) {
     let app = match Application::build(config).await {
         Ok(a) => a,
         Err(e) => fail(&e),
@@ -33,6 +40,19 @@ async fn run() {
         fail(&format!("server error: {e}"));
     }
     tracing::info!("stopped");
+}
+
+/// `courier admin …`: one command against the configured database, then exit.
+async fn admin(config: Config, command: &AdminCommand) {
+    let metrics = std::sync::Arc::new(courier::telemetry::Metrics::new());
+    let store = match courier::store::connect(&config, metrics).await {
+        Ok(s) => s,
+        Err(e) => fail(&e),
+    };
+    match courier::operators::run_admin(store.as_ref(), command).await {
+        Ok(out) => println!("{out}"),
+        Err(e) => fail(&e),
+    }
 }
 
 fn fail(message: &str) -> ! {

@@ -315,19 +315,30 @@ pub fn NotifyHost() -> impl IntoView {
     };
     view! {
         <Show when=move || show.get()>
-            <div class="notify-prompt" data-testid="notify-prompt" role="region" aria-live="polite">
-                <span class="notify-prompt-text">{move || i18n.t().notify_prompt}</span>
-                <button type="button" class="primary-button" data-testid="notify-enable" on:click=enable>
-                    {move || i18n.t().notify_enable}
-                </button>
-                <button
-                    type="button"
-                    class="secondary-button"
-                    data-testid="notify-dismiss"
-                    on:click=move |_| set_choice(false)
-                >
-                    {move || i18n.t().notify_dismiss}
-                </button>
+            <div
+                class="notify-prompt"
+                data-testid="notify-prompt"
+                role="region"
+                aria-live="polite"
+                aria-labelledby="notify-prompt-text"
+            >
+                <BellIcon class="notify-prompt-icon" size=20 slash=false />
+                <span class="notify-prompt-text" id="notify-prompt-text" data-testid="notify-prompt-text">
+                    {move || i18n.t().notify_prompt}
+                </span>
+                <div class="notify-prompt-actions">
+                    <button type="button" class="primary-button" data-testid="notify-enable" on:click=enable>
+                        {move || i18n.t().notify_enable}
+                    </button>
+                    <button
+                        type="button"
+                        class="secondary-button"
+                        data-testid="notify-dismiss"
+                        on:click=move |_| set_choice(false)
+                    >
+                        {move || i18n.t().notify_dismiss}
+                    </button>
+                </div>
             </div>
         </Show>
     }
@@ -362,23 +373,32 @@ pub fn MuteToggle(id: ConversationId) -> impl IntoView {
             title=hint
             on:click=move |_| set_muted(app, i18n, id, !muted.get_untracked())
         >
-            <svg
-                class="mute-icon"
-                viewBox="0 0 24 24"
-                width="16"
-                height="16"
-                aria-hidden="true"
-                fill="none"
-                stroke="currentColor"
-                stroke-width="2"
-                stroke-linecap="round"
-                stroke-linejoin="round"
-            >
-                <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
-                <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
-                <path class="mute-slash" d="M3 3l18 18" />
-            </svg>
+            <BellIcon class="mute-icon" size=16 slash=true />
             <span class="mute-label">{move || i18n.t().mute}</span>
         </button>
+    }
+}
+
+/// The bell of the notification banner and the mute toggle (decorative: the text beside it or
+/// the button's name says what it means). `slash` adds the stroke the stylesheet shows when muted.
+#[component]
+fn BellIcon(class: &'static str, size: u32, slash: bool) -> impl IntoView {
+    view! {
+        <svg
+            class=class
+            viewBox="0 0 24 24"
+            width=size
+            height=size
+            aria-hidden="true"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="2"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+        >
+            <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+            <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+            {slash.then(|| view! { <path class="mute-slash" d="M3 3l18 18" /> })}
+        </svg>
     }
 }

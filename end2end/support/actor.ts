@@ -5,7 +5,7 @@
  * Everything here uses only the data-testid contract of /work/notes/CONTRACT.md and the HTTP API.
  */
 import { expect, type APIResponse, type Browser, type BrowserContext, type Locator, type Page, type TestInfo } from '@playwright/test';
-import { OPERATOR_NAME } from './server';
+import { OPERATOR_NAME, type OperatorHost } from './server';
 
 export { OPERATOR_NAME };
 
@@ -99,13 +99,18 @@ export async function directPair(
 }
 
 /**
- * The e2e operator (`OPERATOR_NAME`, listed in the servers' `COURIER_OPERATORS`): the only user
- * /message-test serves. The name is fixed and a worker's tests share its database, so this
- * registers the account the first time and logs in after that.
+ * The e2e operator (`OPERATOR_NAME`): the only user /message-test serves. The name is fixed and a
+ * worker's tests share its database, so this registers the account the first time and logs in
+ * after that; the role is granted on the host (`courier admin grant-operator`), as a server's
+ * operator grants it — registering a name never makes anyone an operator.
  */
-export async function operator(actor: (label: string, opts?: { username?: string }) => Promise<Actor>): Promise<Actor> {
+export async function operator(
+  actor: (label: string, opts?: { username?: string }) => Promise<Actor>,
+  host: OperatorHost,
+): Promise<Actor> {
   const op = await actor('operator', { username: OPERATOR_NAME });
   await op.registerOrLoginViaApi();
+  host.grantOperator(OPERATOR_NAME);
   return op;
 }
 

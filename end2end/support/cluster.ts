@@ -12,16 +12,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_BIN, OPERATOR_NAME, REPO_ROOT } from './server';
+import { DEFAULT_BIN, grantOperatorWith, REPO_ROOT, type OperatorHost } from './server';
 
 const START_TIMEOUT_MS = Number(process.env.E2E_CLUSTER_START_TIMEOUT_MS ?? 300_000);
 
 export type ClusterNode = { name: string; port: number; log: string };
 
-export class CourierCluster {
+export class CourierCluster implements OperatorHost {
   readonly port: number;
   readonly baseURL: string;
   nodes: ClusterNode[] = [];
+  /** The database every node shares (the script's table prints it). */
+  databaseUrl = '';
+  private bin = '';
   private child: ChildProcess | null = null;
   private output = '';
 
@@ -32,6 +35,7 @@ export class CourierCluster {
 
   async start(): Promise<void> {
     const bin = path.resolve(process.env.COURIER_BIN || DEFAULT_BIN);
+    this.bin = bin;
     const child = spawn('bash', [path.join(REPO_ROOT, 'scripts', 'cluster.sh')], {
       cwd: REPO_ROOT,
       env: {
@@ -39,8 +43,8 @@ export class CourierCluster {
         COURIER_BIN: bin,
         COURIER_CLUSTER_PORT: String(this.port),
         COURIER_CLUSTER_NODES: '2',
-        // The same lifted setup limits and operator as the single-node e2e server (see server.ts).
-        COURIER_CLUSTER_ENV: `COURIER_SEND_RATE_PER_SEC=500 COURIER_SEND_BURST=1000 COURIER_OPERATORS=${OPERATOR_NAME}`,
+        // The same lifted setup limits as the single-node e2e server (see server.ts).
+        COURIER_CLUSTER_ENV: 'COURIER_SEND_RATE_PER_SEC=500 COURIER_SEND_BURST=1000',
         NO_COLOR: '1',
       },
       detached: true,
@@ -75,6 +79,13 @@ export class CourierCluster {
       if (this.nodes.length < 2) await new Promise((r) => setTimeout(r, 100));
     }
     if (this.nodes.length < 2) throw new Error(`could not read the nodes from:\n${this.output}`);
+    const db = /postgresql\s+(postgres\S+)/.exec(this.output);
+    if (!db) throw new Error(`could not read the database URL from:\n${this.output}`);
+    this.databaseUrl = db[1];
+  }
+
+  grantOperator(username: string): void {
+    grantOperatorWith(this.bin, this.databaseUrl, username);
   }
 
   /** What the script printed, then the tail of each node's log (for a failed test's report). */

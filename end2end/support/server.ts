@@ -11,11 +11,11 @@
  *   E2E_KEEP_DB=1 keep the temporary database directory after the run
  *   COURIER_DIST_DIR  client bundle (default: <repo>/dist)
  *   RUST_LOG      passed through (default "info")
- *   COURIER_OPERATORS  the server's operators (default: the fixed e2e operator name, OPERATOR_NAME;
- *                 actor.ts `operator()` registers or logs in as that user)
+ * The e2e operator (OPERATOR_NAME) gets its role as a server's operator grants it: `courier admin
+ * grant-operator` run against the database (grantOperator below; actor.ts `operator()`).
  * Other COURIER_* variables in the environment (e.g. COURIER_RECALL_WINDOW_SECS) are passed through.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -30,6 +30,24 @@ export const DIST_DIR = path.resolve(process.env.COURIER_DIST_DIR || path.join(R
  * may use /message-test. Fixed, so a worker's tests share one such account (see actor.ts `operator`).
  */
 export const OPERATOR_NAME = 'e2e_operator';
+
+/**
+ * Gives `username`'s existing account the operator role the way a server's operator does:
+ * `courier admin grant-operator`, run beside the server against the same database (idempotent).
+ */
+export function grantOperatorWith(bin: string, databaseUrl: string, username: string): void {
+  execFileSync(bin, ['admin', 'grant-operator', username], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: 'warn', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 30_000,
+  });
+}
+
+/** Where an account can be made an operator: a single server or the cluster. */
+export interface OperatorHost {
+  grantOperator(username: string): void;
+}
 
 const START_TIMEOUT_MS = Number(process.env.E2E_SERVER_START_TIMEOUT_MS ?? 30_000);
 
@@ -52,7 +70,7 @@ function portIsOpen(port: number): Promise<boolean> {
   });
 }
 
-export class CourierServer {
+export class CourierServer implements OperatorHost {
   readonly bin: string;
   readonly port: number;
   readonly baseURL: string;
@@ -79,6 +97,10 @@ export class CourierServer {
     this.databaseUrl = `sqlite://${this.dbPath}`;
     this.logPath = opts.logPath;
     fs.mkdirSync(path.dirname(this.logPath), { recursive: true });
+  }
+
+  grantOperator(username: string): void {
+    grantOperatorWith(this.bin, this.databaseUrl, username);
   }
 
   isRunning(): boolean {
@@ -150,8 +172,6 @@ export class CourierServer {
         process.env.COURIER_REGISTRATIONS_PER_ADDR_PER_HOUR ?? '100000',
       COURIER_LOGIN_FREE_FAILURES_PER_ADDR:
         process.env.COURIER_LOGIN_FREE_FAILURES_PER_ADDR ?? '100000',
-      // /message-test is for operators: the e2e operator (actor.ts `operator()`).
-      COURIER_OPERATORS: process.env.COURIER_OPERATORS ?? OPERATOR_NAME,
       // Workers run side by side: each server gets its own metrics port.
       COURIER_METRICS_ADDR: process.env.COURIER_METRICS_ADDR ?? '127.0.0.1:0',
       RUST_LOG: process.env.RUST_LOG ?? 'info',

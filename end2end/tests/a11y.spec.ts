@@ -105,8 +105,8 @@ test('chat with a group open: marks, recall, link, divider, waiting message, men
   await expectClean(alice.page, testInfo, 'chat-phone-list');
 });
 
-test('/message-test for an operator, wide and at phone width', async ({ actor }, testInfo) => {
-  const op = await operator(actor);
+test('/message-test for an operator, wide and at phone width', async ({ actor, server }, testInfo) => {
+  const op = await operator(actor, server);
   await op.page.goto('/message-test');
   await expect(op.page.getByTestId('mt-conn-state')).toBeVisible({ timeout: 20_000 });
   await expectClean(op.page, testInfo, 'message-test');

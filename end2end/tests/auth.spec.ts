@@ -90,9 +90,9 @@ test.describe('auth', () => {
     await expect(page.getByTestId('login-form')).toBeVisible();
   });
 
-  test('/message-test loads directly by URL', async ({ actor }, testInfo) => {
+  test('/message-test loads directly by URL', async ({ actor, server }, testInfo) => {
     // The page is for operators (message-test-access.spec.ts has the others).
-    const erin = await operator(actor);
+    const erin = await operator(actor, server);
     const page = erin.page;
     const res = await page.goto('/message-test');
     expect(res?.status(), 'SPA fallback serves index.html for /message-test').toBe(200);

@@ -186,9 +186,9 @@ test('two users on different nodes talk live through HAProxy', async ({ actor, c
   await expectHistory(tab2, [hello, reply, ...more, RECALLED_ZH, last]);
   await snap(testInfo, tab2, `bob tab 2 (node ${tab2Node})`);
 
-  // /message-test (the operator's page; cluster.ts names the e2e operator on every node) says whose
+  // /message-test (the operator's page; the role is stored in the shared database) says whose
   // figures it shows: the node that answered (HAProxy picks it).
-  const op = await operator(actor);
+  const op = await operator(actor, cluster);
   await op.page.goto('/message-test');
   const nodes = await Promise.all(cluster.nodes.map((n) => nodeIdAt(alice, n.port)));
   await expect(op.page.locator('.mt-kv dt').filter({ hasText: '在线用户' })).toHaveText(

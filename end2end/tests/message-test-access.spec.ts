@@ -44,8 +44,8 @@ test('a user who is not an operator: no link, a notice instead of the page, no s
   expect(session.operator).toBe(false);
 });
 
-test('the operator: the header link leads to the working page', async ({ actor }, testInfo) => {
-  const op = await operator(actor);
+test('the operator: the header link leads to the working page', async ({ actor, server }, testInfo) => {
+  const op = await operator(actor, server);
   const session = await (await op.request.get('/api/auth/session')).json();
   expect(session.operator, `${op.username} is an operator of the e2e server`).toBe(true);
 
@@ -69,9 +69,9 @@ test('the operator: the header link leads to the working page', async ({ actor }
   await snap(testInfo, page, 'message-test: operator');
 });
 
-test('an operator who logs in through the form gets the link too', async ({ actor }) => {
+test('an operator who logs in through the form gets the link too', async ({ actor, server }) => {
   // The login answer is the user alone: the client asks the session whether they are an operator.
-  const op = await operator(actor);
+  const op = await operator(actor, server);
   await op.logoutViaApi();
   await op.loginViaUi();
   await expect(op.page.getByTestId('message-test-link')).toBeVisible({ timeout: 20_000 });

@@ -12,9 +12,9 @@ const COUNT = 30;
 
 test.use({ serverEnv: { COURIER_SEND_RATE_PER_SEC: '5', COURIER_SEND_BURST: String(BURST) } });
 
-test('a run above the rate-limit burst completes: 429 waits Retry-After and retries', async ({ actor }, testInfo) => {
+test('a run above the rate-limit burst completes: 429 waits Retry-After and retries', async ({ actor, server }, testInfo) => {
   test.setTimeout(120_000);
-  const op = await operator(actor);
+  const op = await operator(actor, server);
   const bob = await actor('bob');
   await bob.registerViaApi(); // offline: the messages wait for him
 

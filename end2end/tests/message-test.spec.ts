@@ -10,9 +10,9 @@ import { operator } from '../support/actor';
 // More than the 50 recent records /api/diagnostics lists: the test must watch its own ids.
 const COUNT = 60;
 
-test('/message-test: connection, RTT, offline test, history test, stats', async ({ actor }, testInfo) => {
+test('/message-test: connection, RTT, offline test, history test, stats', async ({ actor, server }, testInfo) => {
   test.setTimeout(180_000);
-  const op = await operator(actor);
+  const op = await operator(actor, server);
   const bob = await actor('bob');
   await bob.registerViaApi(); // registered, but no page open: Bob is offline
 

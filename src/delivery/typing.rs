@@ -2,7 +2,7 @@
 //! at most once per (user, conversation) per interval, so a flood of `typing` frames costs
 //! one fan-out every couple of seconds instead of one per frame.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -44,20 +44,18 @@ impl TypingThrottle {
 }
 
 impl Delivery {
-    /// Relays a typing notice of `user` to the other members' connections. `members_of` holds
-    /// the conversations this connection already proved membership of (each is checked once);
-    /// a non-member gets `NotFound`. Returns false when the throttle dropped the notice.
+    /// Relays a typing notice of `user` to the other members' connections; a non-member gets
+    /// `NotFound`. Membership is read from the store for every notice, never remembered by
+    /// the connection: a user who left (or was removed) is refused on every socket of every
+    /// node from that moment (a primary-key lookup; the connection's frame budget bounds how
+    /// many). Returns false when the throttle dropped the notice.
     pub async fn relay_typing(
         &self,
         user: UserId,
         conversation: ConversationId,
-        members_of: &mut HashSet<ConversationId>,
     ) -> AppResult<bool> {
-        if !members_of.contains(&conversation) {
-            if !self.store.is_member(conversation, user).await? {
-                return Err(AppError::NotFound);
-            }
-            members_of.insert(conversation);
+        if !self.store.is_member(conversation, user).await? {
+            return Err(AppError::NotFound);
         }
         if !self.typing.admit(user, conversation, Instant::now()) {
             self.metrics.typing_dropped.inc();

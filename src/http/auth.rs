@@ -85,8 +85,9 @@ async fn session_info(
             .map(|(user, _)| user),
         None => None,
     };
-    let operator = user
-        .as_ref()
-        .is_some_and(|u| s.config.is_operator(&u.username));
+    let operator = match &user {
+        Some(u) => s.store.is_operator(u.id).await?,
+        None => false,
+    };
     Ok(Json(SessionInfo { user, operator }))
 }

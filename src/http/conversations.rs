@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use app::model::{
     Conversation, ConversationId, CreateGroupRequest, LeftConversation, MarkReadRequest,
-    MuteRequest, ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX, GROUP_TITLE_MAX,
+    MuteRequest, ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX,
 };
 use app::protocol::ServerFrame;
 use app::validate::{self, Rule};
@@ -134,13 +134,7 @@ async fn create_group(
     ApiJson(req): ApiJson<CreateGroupRequest>,
 ) -> AppResult<(StatusCode, Json<Conversation>)> {
     let title = req.title.trim();
-    if let Err(rule) = validate::group_title(title) {
-        let message = match rule {
-            Rule::ControlChars => "group title must not contain control characters".to_string(),
-            _ => format!("group title must be 1 to {GROUP_TITLE_MAX} characters"),
-        };
-        return Err(AppError::invalid("title", rule, message));
-    }
+    crate::accounts::check_shown_name("title", title, validate::group_title)?;
     let mut others: Vec<i64> = req
         .member_ids
         .iter()

@@ -1,6 +1,7 @@
 //! `/api/diagnostics`: the caller's connections and push records, for the `/message-test` page.
 //! Server-wide figures (push counters, online users, open connections) are shown to operators
-//! only (the `operators` setting): for anyone else they would reveal how busy the server is.
+//! only (the role stored with the account, src/operators.rs): for anyone else they would
+//! reveal how busy the server is.
 
 use app::model::{Diagnostics, PushRecordsRequest, PushStats, PUSH_RECORDS_MAX_IDS};
 use app::validate::Rule;
@@ -45,7 +46,7 @@ async fn diagnostics(
     State(s): State<AppState>,
     CurrentUser(me): CurrentUser,
 ) -> AppResult<Json<Diagnostics>> {
-    let operator = s.config.is_operator(&me.username);
+    let operator = s.store.is_operator(me.id).await?;
     let (server, online_users, open_connections) = if operator {
         let (online, open) = s.delivery.fanout.counts();
         (Some(s.store.push_stats().await?), Some(online), Some(open))

@@ -9,6 +9,13 @@
 //!    `503 unavailable` with `Retry-After` (no unbounded queue),
 //!
 //! and then it runs under a deadline (the store stops the statement: `503 search_timeout`).
+//!
+//! A refusal is cheap but not free (the session is looked up first), and a client that ignores
+//! `Retry-After` would otherwise get thousands a second on a handful of connections, taking the
+//! CPU the others' sends need. So a refusal is answered after a short hold (`refusal_hold_ms`,
+//! or the `Retry-After` if shorter): one connection then gets at most a few refusals a second.
+//! At most `refusals_held` wait at once (a sleeping task each); beyond that they are answered
+//! at once.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +36,8 @@ pub struct SearchLimits {
     waiting: AtomicUsize,
     queue: usize,
     queue_wait: Duration,
+    refusal_hold: Duration,
+    held: Semaphore,
     /// How long one search may run.
     pub deadline: Duration,
 }
@@ -55,6 +64,8 @@ impl SearchLimits {
             waiting: AtomicUsize::new(0),
             queue: c.queue,
             queue_wait: Duration::from_millis(c.queue_wait_ms),
+            refusal_hold: Duration::from_millis(c.refusal_hold_ms),
+            held: Semaphore::new(c.refusals_held),
             deadline: Duration::from_millis(c.deadline_ms.max(1)),
         }
     }
@@ -63,22 +74,39 @@ impl SearchLimits {
         self.running_users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Pauses a refusal before it is answered (module comment), unless too many already wait.
+    async fn hold(&self, refusal: AppError) -> AppError {
+        let pause = match &refusal {
+            AppError::RateLimited { retry_after_ms } => self
+                .refusal_hold
+                .min(Duration::from_millis(*retry_after_ms)),
+            _ => self.refusal_hold,
+        };
+        if let Ok(_held) = self.held.try_acquire() {
+            tokio::time::sleep(pause).await;
+        }
+        refusal
+    }
+
     /// Admits one search of `user`, or says why not (see the module comment for the order).
     pub async fn admit(&self, user: UserId) -> AppResult<SearchPermit<'_>> {
-        self.per_user
-            .check(user)
-            .map_err(|retry_after_ms| AppError::RateLimited { retry_after_ms })?;
+        if let Err(retry_after_ms) = self.per_user.check(user) {
+            return Err(self.hold(AppError::RateLimited { retry_after_ms }).await);
+        }
         if !self.running_users().insert(user) {
-            return Err(AppError::RateLimited {
-                retry_after_ms: 1000,
-            });
+            return Err(self
+                .hold(AppError::RateLimited {
+                    retry_after_ms: 1000,
+                })
+                .await);
         }
         // From here the user's turn is taken: every way out gives it back.
         let slot = match self.slots.try_acquire() {
             Ok(slot) => Ok(slot),
             Err(_) if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue => {
                 self.waiting.fetch_sub(1, Ordering::AcqRel);
-                Err(AppError::Unavailable)
+                // Still holding the user's turn: their other connections are refused meanwhile.
+                Err(self.hold(AppError::Unavailable).await)
             }
             Err(_) => {
                 let waited = tokio::time::timeout(self.queue_wait, self.slots.acquire()).await;
@@ -116,6 +144,8 @@ mod tests {
             queue,
             queue_wait_ms,
             deadline_ms: 1000,
+            refusal_hold_ms: 0,
+            refusals_held: 16,
         }
     }
 
@@ -159,6 +189,42 @@ mod tests {
         let t = std::time::Instant::now();
         assert!(matches!(limits.admit(3).await, Err(AppError::Unavailable)));
         assert!(t.elapsed() < Duration::from_millis(1_000));
+    }
+
+    #[tokio::test]
+    async fn refusals_are_held_a_bounded_time_and_only_so_many_at_once() {
+        let mut c = config(4, 4, 10);
+        c.refusal_hold_ms = 300;
+        c.refusals_held = 2;
+        let limits = std::sync::Arc::new(SearchLimits::new(&c));
+        let _running = limits.admit(1).await.unwrap();
+        // Two refusals of user 1 (already searching) are held…
+        let t = std::time::Instant::now();
+        let held: Vec<_> = (0..2)
+            .map(|_| {
+                let l = limits.clone();
+                tokio::spawn(async move { l.admit(1).await.err() })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // …and a third, past `refusals_held`, is answered at once.
+        let at_once = std::time::Instant::now();
+        assert!(matches!(
+            limits.admit(1).await,
+            Err(AppError::RateLimited { .. })
+        ));
+        assert!(at_once.elapsed() < Duration::from_millis(100));
+        for h in held {
+            assert!(matches!(
+                h.await.unwrap(),
+                Some(AppError::RateLimited { .. })
+            ));
+        }
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_millis(1_000),
+            "{took:?}"
+        );
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::telemetry::Metrics;
 
-pub use accounts::AccountStore;
+pub use accounts::{AccountStore, OperatorGrant, OperatorListChanges};
 pub use conversations::ConversationStore;
 pub use error::{StoreError, StoreResult};
 pub use ledger::LedgerStore;

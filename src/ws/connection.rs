@@ -3,12 +3,11 @@
 //! tails, and the limits that keep one connection from exhausting the server: an outbox bounded
 //! in bytes, ack-gated and capped syncs, and a frame budget that slows a flooding client down.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{ConversationId, MessageId, User};
+use app::model::{MessageId, User};
 use app::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame, PROTOCOL_VERSION};
 use app::validate::Rule;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
@@ -49,8 +48,6 @@ struct Session {
     replay: Option<PendingReplay>,
     /// Acknowledgements queued for commit and not yet done.
     acks_in_flight: Vec<tokio::task::JoinHandle<()>>,
-    /// Conversations this connection may send typing notices to (checked once each).
-    typing_ok: HashSet<ConversationId>,
     /// The `sync` being replayed, if any.
     sync: Option<SyncRun>,
 }
@@ -107,7 +104,6 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
         user,
         replay: None,
         acks_in_flight: Vec::new(),
-        typing_ok: HashSet::new(),
         sync: None,
     };
     session.start_replay().await;
@@ -407,10 +403,7 @@ impl Session {
                 recalled_since,
             } => self.on_sync(conversations, recalled_since).await,
             ClientFrame::Typing { conversation_id } => {
-                if let Err(e) = d
-                    .relay_typing(user.id, conversation_id, &mut self.typing_ok)
-                    .await
-                {
+                if let Err(e) = d.relay_typing(user.id, conversation_id).await {
                     self.app_error(e, None, None);
                 }
             }

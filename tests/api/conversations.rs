@@ -72,6 +72,32 @@ async fn groups_list_and_unread_counts_are_derived() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e["error"]["field"], field);
     }
+    // A group title is a name everyone sees: it refuses what a display name refuses.
+    for (title, rule) in [
+        ("\u{202E}gnikcah", "format_chars"),
+        ("Team\u{200B}", "format_chars"),
+        ("a\u{2066}b", "format_chars"),
+        ("\u{FEFF}bom", "format_chars"),
+        ("a\u{7}b", "control_chars"),
+        ("   ", "required"),
+    ] {
+        let (s, e) = a
+            .post(
+                "/api/conversations/group",
+                json!({"title": title, "member_ids": [b.id()]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{title:?}: {e}");
+        assert_eq!(e["error"]["field"], "title", "{e}");
+        assert_eq!(e["error"]["rule"], rule, "{title:?}: {e}");
+    }
+    let (s, g) = a
+        .post(
+            "/api/conversations/group",
+            json!({"title": "Zoë 🐱 李的群", "member_ids": [b.id()]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
 }
 
 #[tokio::test]

@@ -49,6 +49,82 @@ async fn post_raw(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// docs/API.md §1: every POST needs `Content-Type: application/json`, with a body or without
+/// one — a cross-site form (`text/plain`, form types) never reaches a handler.
+#[tokio::test]
+async fn every_post_refuses_a_body_that_is_not_declared_json() {
+    let app = spawn_app().await;
+    let a = app.register("ct_a").await;
+    let b = app.register("ct_b").await;
+    let conv = a.direct_with(&b).await;
+    let m = a.send_http(conv.id, "ct-1", "hi").await.message;
+    let (_, g) = a
+        .post(
+            "/api/conversations/group",
+            json!({"title": "CT", "member_ids": [b.id()]}),
+        )
+        .await;
+    let gid = g["id"].as_i64().unwrap();
+    let paths = [
+        "/api/auth/register".to_string(),
+        "/api/auth/login".to_string(),
+        "/api/auth/logout".to_string(),
+        "/api/auth/logout-all".to_string(),
+        "/api/auth/password".to_string(),
+        "/api/conversations/direct".to_string(),
+        "/api/conversations/group".to_string(),
+        format!("/api/conversations/{}/messages", conv.id),
+        format!("/api/conversations/{}/read", conv.id),
+        format!("/api/conversations/{}/mute", conv.id),
+        format!("/api/conversations/{gid}/leave"),
+        format!("/api/messages/{}/recall", m.id),
+        "/api/offline-messages/ack".to_string(),
+        "/api/offline-messages/read".to_string(),
+        "/api/diagnostics/push-records".to_string(),
+    ];
+    for path in &paths {
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let mut req = reqwest::Client::new()
+                .post(app.url(path))
+                .header("cookie", format!("courier_session={}", a.token))
+                .body("{}");
+            if let Some(ct) = content_type {
+                req = req.header("content-type", ct);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            let v: Value = res.json().await.unwrap_or(Value::Null);
+            assert_eq!(
+                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} with {content_type:?}: {v}"
+            );
+            assert_eq!(v["error"]["code"], "unsupported_media_type", "{path}: {v}");
+        }
+    }
+    // Still logged in, nothing happened: the message is not recalled, b is still in the group.
+    let (s, h) = a
+        .get(&format!("/api/conversations/{}/messages", conv.id))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert!(!h.to_string().contains("\"recalled\":true"), "{h}");
+    // The body-less ones accept an empty body once it is declared JSON.
+    for path in ["/api/offline-messages/read", "/api/auth/logout-all"] {
+        let res = reqwest::Client::new()
+            .post(app.url(path))
+            .header("cookie", format!("courier_session={}", a.token))
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // No amplification
 
@@ -573,11 +649,7 @@ async fn metrics_and_server_wide_diagnostics_are_for_operators() {
         "{d}"
     );
 
-    let app = spawn_app_with(|c| {
-        c.metrics_token = Some("s3cret".into());
-        c.operators = vec!["op_boss".into()];
-    })
-    .await;
+    let app = spawn_app_with(|c| c.metrics_token = Some("s3cret".into())).await;
     let get = |auth: &'static str| {
         reqwest::Client::new()
             .get(app.url("/metrics"))
@@ -590,6 +662,7 @@ async fn metrics_and_server_wide_diagnostics_are_for_operators() {
     );
     assert_eq!(get("Bearer s3cret").await.unwrap().status(), StatusCode::OK);
     let boss = app.register_as("op_boss").await;
+    app.grant_operator(&boss).await;
     let (_, d) = boss.get("/api/diagnostics").await;
     assert!(
         d["server"]["pending"].is_number() && d["online_users"].is_number(),
@@ -772,7 +845,7 @@ impl ServerProcess {
 
 #[tokio::test]
 async fn the_session_endpoint_answers_200_logged_out_and_names_operators() {
-    let app = spawn_app_with(|c| c.operators = vec!["Op_Boss".into()]).await;
+    let app = spawn_app().await;
     // Logged out: 200, nobody — not a 401.
     let res = reqwest::get(app.url("/api/auth/session")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -793,8 +866,9 @@ async fn the_session_endpoint_answers_200_logged_out_and_names_operators() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["user"]["id"], json!(alice.user.id));
     assert_eq!(body["operator"], json!(false));
-    // An operator (the setting's case does not matter).
+    // An operator (tests/api/operators.rs has how one is made).
     let boss = app.register_as("op_boss").await;
+    app.grant_operator(&boss).await;
     let (_, body) = boss.get("/api/auth/session").await;
     assert_eq!(body["operator"], json!(true));
 }

@@ -186,6 +186,17 @@ impl TestApp {
             .await
     }
 
+    /// Gives `u` the operator role as `courier admin grant-operator` does (through the store).
+    pub async fn grant_operator(&self, u: &TestUser) {
+        let granted = self
+            .state
+            .store
+            .set_operator(&u.user.username, Some(courier::store::OperatorGrant::Admin))
+            .await
+            .unwrap();
+        assert!(granted.is_some(), "{} has an account", u.user.username);
+    }
+
     /// Registers exactly `username` (for settings that name users, like `operators`).
     pub async fn register_as(&self, username: &str) -> TestUser {
         self.register_named(username, username).await

@@ -176,8 +176,24 @@ pub fn FieldError(field: Field, id: &'static str) -> impl IntoView {
     move || {
         field.error().map(|rule| {
             view! {
-                <p class="field-error" id=id data-testid=id>
-                    {move || rule_text(i18n.t(), field.key, rule)}
+                // role="alert": a screen reader announces the line when it appears.
+                <p class="field-error" id=id data-testid=id role="alert">
+                    <svg
+                        class="field-error-icon"
+                        viewBox="0 0 24 24"
+                        width="14"
+                        height="14"
+                        aria-hidden="true"
+                        fill="none"
+                        stroke="currentColor"
+                        stroke-width="2.4"
+                        stroke-linecap="round"
+                    >
+                        <circle cx="12" cy="12" r="10" />
+                        <path d="M12 7v6" />
+                        <path d="M12 16.5v.5" />
+                    </svg>
+                    <span>{move || rule_text(i18n.t(), field.key, rule)}</span>
                 </p>
             }
         })

@@ -68,6 +68,10 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ConnectionsArgs) 
     }
     log(&format!("connections: registering {nusers} users"));
     let users = Arc::new(api.register_many(&format!("bc{run_id}_"), nusers).await?);
+    // The server's own count of open sockets needs an operator (a spawned server only).
+    if let (Some(s), Some(u)) = (&target.spawned, users.first()) {
+        s.grant_operator(&u.user.username).await?;
+    }
     let loopback = target.addr.ip().is_loopback();
     if !loopback {
         report.note("target is not on loopback: connections use the default source address");
@@ -181,7 +185,7 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &ConnectionsArgs) 
     };
     // The server's own count of open sockets, before we close ours.
     let server_open = match api.diagnostics(&users[0]).await {
-        // Server-wide counts need an operator: the bench's server lists its users as operators.
+        // Absent (not an operator) against a server this bench did not start.
         Ok(d) => d.open_connections,
         Err(e) => {
             report.checks.fail(format!("diagnostics: {e}"));

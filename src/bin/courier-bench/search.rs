@@ -95,9 +95,37 @@ pub async fn run(target: &Target, api: &Api, run_id: &str, a: &SearchArgs) -> R<
     }
     let fill_secs = fill_start.elapsed().as_secs_f64();
     log(&format!("search: filled in {fill_secs:.1} s"));
+    report.metric("fill_secs", fill_secs, "s");
+
+    // The server indexes new messages in the background (and a search first indexes what is
+    // left, under its deadline): right after a bulk fill the first searches may stop at the
+    // deadline. Wait for the index to catch up before timing, and report how long it took.
+    let worst = format!("{}乙", "的".repeat(99));
+    let catch_up = Instant::now();
+    let mut stopped = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        match timed_search(api, searcher, &worst).await {
+            Ok((_, 200, _)) => break,
+            Ok((_, 503, _)) if catch_up.elapsed() < Duration::from_secs(300) => stopped += 1,
+            Ok((_, status, _)) => {
+                checks.fail(format!("index catch-up: status {status}"));
+                break;
+            }
+            Err(e) => {
+                checks.fail(format!("index catch-up: {e}"));
+                break;
+            }
+        }
+    }
+    let catch_up_secs = catch_up.elapsed().as_secs_f64();
+    log(&format!(
+        "search: index caught up {catch_up_secs:.1} s after the fill ({stopped} searches stopped at the deadline meanwhile)"
+    ));
+    report.metric("index_catch_up_secs", catch_up_secs, "s");
+    report.metric("index_catch_up_timeouts", stopped as f64, "searches");
 
     // 1. Queries, one at a time, each checked against the corpus.
-    let worst = format!("{}乙", "的".repeat(99));
     let queries: [(&str, &str); 4] = [
         ("worst", worst.as_str()),
         ("long_run", &worst[..worst.len() - '乙'.len_utf8()]),

@@ -205,6 +205,27 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// Makes `username` an operator the way a server's operator does: `courier admin
+    /// grant-operator`, run beside the server against its database.
+    pub async fn grant_operator(&self, username: &str) -> R<()> {
+        let out = tokio::process::Command::new(&self.binary)
+            .args(["admin", "grant-operator", username])
+            .current_dir(&self.dir)
+            .env_remove("COURIER_CONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| format!("cannot run {} admin: {e}", self.binary.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "courier admin grant-operator {username}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
     async fn shutdown(mut self) {
         if let Some(pid) = self.child.id() {
             // SAFETY: plain kill(2) on our own child's pid.

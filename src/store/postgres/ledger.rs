@@ -359,10 +359,13 @@ impl LedgerStore for PgStore {
         Ok(push_stats(rows))
     }
 
+    // The sender-side views below join the sender's membership: after leaving a conversation
+    // (or being removed) its deliveries are no longer theirs to watch (docs/API.md §4.3).
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
         let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
             "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
              WHERE m.sender_id = $1 GROUP BY r.push_status",
         )
         .bind(user)
@@ -379,6 +382,7 @@ impl LedgerStore for PgStore {
     ) -> StoreResult<PushStats> {
         let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
             "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
              WHERE m.sender_id = $1 AND r.kind = $2 AND r.message_id = ANY($3) GROUP BY r.push_status",
         )
         .bind(sender)
@@ -398,6 +402,7 @@ impl LedgerStore for PgStore {
         let rows: Vec<RecordRow> = sqlx::query_as(
             "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
              r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
              WHERE m.sender_id = $1 AND r.kind = $2 ORDER BY r.id DESC LIMIT $3",
         )
         .bind(user)

@@ -26,6 +26,7 @@ mod conversations;
 mod ledger;
 mod messages;
 
+use super::accounts::operator_list_diff;
 use super::error::StoreResult;
 use super::rows::{
     failed, push_stats, pushed, shared_conversation, ChangeRow, ConversationRow, DueRetryRow,
@@ -34,8 +35,8 @@ use super::rows::{
 use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
-    LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StalePush,
-    StatusChange, Viewer,
+    LeaveOutcome, LedgerStore, MessageStore, NewMessage, OperatorGrant, OperatorListChanges,
+    ReadOutcome, RecallOutcome, StalePush, StatusChange, Viewer,
 };
 use crate::config::DatabaseUrl;
 use crate::telemetry::Metrics;

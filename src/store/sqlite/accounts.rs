@@ -147,4 +147,111 @@ impl AccountStore for SqliteStore {
             .await?;
         Ok(())
     }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn is_operator(&self, user_id: UserId) -> StoreResult<bool> {
+        let grant: Option<Option<String>> =
+            sqlx::query_scalar("SELECT operator_grant FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(matches!(grant, Some(Some(_))))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn set_operator(
+        &self,
+        username: &str,
+        grant: Option<OperatorGrant>,
+    ) -> StoreResult<Option<User>> {
+        // `username` compares without letter case: the column is COLLATE NOCASE.
+        let row = sqlx::query(
+            "UPDATE users SET operator_grant = ? WHERE username = ? \
+             RETURNING id, username, display_name, created_at",
+        )
+        .bind(grant.map(OperatorGrant::as_str))
+        .bind(username)
+        .fetch_optional(&mut self.writer().await.conn)
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn operators(&self) -> StoreResult<Vec<(User, OperatorGrant)>> {
+        let rows = sqlx::query(
+            "SELECT id, username, display_name, created_at, operator_grant FROM users \
+             WHERE operator_grant IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let grant: String = r.try_get("operator_grant")?;
+            // The column's CHECK constraint allows nothing else.
+            let grant = OperatorGrant::parse(&grant).ok_or_else(|| {
+                sqlx::Error::Decode(format!("users.operator_grant {grant:?}").into())
+            })?;
+            out.push((user_from_row(r)?, grant));
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn sync_operator_list(
+        &self,
+        names: &[String],
+        now: i64,
+    ) -> StoreResult<OperatorListChanges> {
+        let mut writer = self.writer().await;
+        let mut tx = writer.conn.begin().await?;
+        let remembered: Vec<String> = sqlx::query_scalar("SELECT name FROM operator_names")
+            .fetch_all(&mut *tx)
+            .await?;
+        let (fresh, gone) = operator_list_diff(names, &remembered);
+        let mut changes = OperatorListChanges::default();
+        for name in gone {
+            sqlx::query("DELETE FROM operator_names WHERE name = ?")
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
+            let r = sqlx::query(
+                "UPDATE users SET operator_grant = NULL WHERE username = ? AND operator_grant = 'config'",
+            )
+            .bind(&name)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() > 0 {
+                changes.revoked.push(name);
+            }
+        }
+        for name in fresh {
+            sqlx::query("INSERT INTO operator_names (name, first_listed_at) VALUES (?, ?)")
+                .bind(&name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let r = sqlx::query(
+                "UPDATE users SET operator_grant = 'config' WHERE username = ? AND operator_grant IS NULL",
+            )
+            .bind(&name)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() > 0 {
+                changes.granted.push(name);
+            }
+        }
+        for name in names {
+            let held: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM users WHERE username = ? AND operator_grant IS NOT NULL",
+            )
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if held.is_none() {
+                changes.not_granted.push(name.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
 }

@@ -379,10 +379,13 @@ impl LedgerStore for SqliteStore {
         Ok(push_stats(rows))
     }
 
+    // The sender-side views below join the sender's membership: after leaving a conversation
+    // (or being removed) its deliveries are no longer theirs to watch (docs/API.md §4.3).
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
         let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(
             "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
              WHERE m.sender_id = ? GROUP BY r.push_status",
         )
         .bind(user)
@@ -401,7 +404,9 @@ impl LedgerStore for SqliteStore {
         for chunk in ids.chunks(500) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r \
-                 JOIN messages m ON m.id = r.message_id WHERE m.sender_id = ",
+                 JOIN messages m ON m.id = r.message_id \
+                 JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
+                 WHERE m.sender_id = ",
             );
             qb.push_bind(sender)
                 .push(" AND r.kind = ")
@@ -430,6 +435,7 @@ impl LedgerStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
              r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
              WHERE m.sender_id = ? AND r.kind = ? ORDER BY r.id DESC LIMIT ?",
         )
         .bind(user)

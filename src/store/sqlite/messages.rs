@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Pages of index merging done with each indexed chunk.
-const SEARCH_MERGE_PAGES: i64 = 64;
+const SEARCH_MERGE_PAGES: i64 = 16;
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -240,22 +240,8 @@ impl MessageStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn index_search_backlog(&self, limit: i64) -> StoreResult<u64> {
-        // Usually there is nothing to do: find that out without queueing for the writer, which
-        // the sends need (this runs four times a second).
-        let waiting: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM search_backlog)")
-            .fetch_one(&self.read)
-            .await?;
-        if !waiting {
-            return Ok(0);
-        }
-        let t = Instant::now();
-        let n = index_search_backlog_on(&mut self.writer().await.conn, limit).await?;
-        if n > 0 {
-            self.observe("index_search_backlog", t);
-        }
-        Ok(n)
+        self.drain_search_backlog(limit, true).await
     }
-
     #[tracing::instrument(level = "debug", skip_all)]
     async fn search(
         &self,
@@ -268,7 +254,9 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<SearchPage> {
         let ends_at = Instant::now() + deadline;
         // Messages of the last moments may not be indexed yet: index them first.
-        while self.index_search_backlog(SEARCH_INDEX_CHUNK).await? == SEARCH_INDEX_CHUNK as u64 {
+        while self.drain_search_backlog(SEARCH_INDEX_CHUNK, false).await?
+            == SEARCH_INDEX_CHUNK as u64
+        {
             if Instant::now() >= ends_at {
                 return Err(StoreError::Timeout);
             }
@@ -375,11 +363,54 @@ fn timeout_if_interrupted(e: sqlx::Error) -> StoreError {
     }
 }
 
+impl SqliteStore {
+    /// Indexes up to `limit` messages of the backlog; `merge` also merges index segments a
+    /// little (the background job does; a search that indexes the last moments' messages
+    /// first does not, so it holds the writer, which the sends need, as briefly as it can).
+    async fn drain_search_backlog(&self, limit: i64, merge: bool) -> StoreResult<u64> {
+        // Usually there is nothing to do: find that out without queueing for the writer
+        // (the background job runs four times a second).
+        let waiting: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM search_backlog)")
+            .fetch_one(&self.read)
+            .await?;
+        if !waiting {
+            if merge && self.merge_due.swap(false, Ordering::AcqRel) {
+                merge_search_segments(&mut self.writer().await.conn).await?;
+            }
+            return Ok(0);
+        }
+        let t = Instant::now();
+        let n = index_search_backlog_on(&mut self.writer().await.conn, limit, merge).await?;
+        if n > 0 {
+            self.observe("index_search_backlog", t);
+            if !merge {
+                self.merge_due.store(true, Ordering::Release);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A little merging of each index's segments (automerge is off: migrations/sqlite/0004), so
+/// segments stay few without one long merge holding the writer.
+async fn merge_search_segments(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    for index in ["messages_fts", "messages_trigram"] {
+        sqlx::query(&format!(
+            "INSERT INTO {index}({index}, rank) VALUES ('merge', ?)"
+        ))
+        .bind(SEARCH_MERGE_PAGES)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Indexes up to `limit` messages of the search backlog (migrations/sqlite/0004): those not
 /// recalled go into the full-text index, and all leave the backlog, in one transaction.
 async fn index_search_backlog_on(
     conn: &mut SqliteConnection,
     limit: i64,
+    merge: bool,
 ) -> Result<u64, sqlx::Error> {
     let mut tx = conn.begin().await?;
     let ids: Vec<i64> =
@@ -404,15 +435,8 @@ async fn index_search_backlog_on(
         .bind(last)
         .execute(&mut *tx)
         .await?;
-    // A little merging with every chunk (automerge is off: migrations/sqlite/0004), so segments
-    // stay few without one long merge holding the writer.
-    for index in ["messages_fts", "messages_trigram"] {
-        sqlx::query(&format!(
-            "INSERT INTO {index}({index}, rank) VALUES ('merge', ?)"
-        ))
-        .bind(SEARCH_MERGE_PAGES)
-        .execute(&mut *tx)
-        .await?;
+    if merge {
+        merge_search_segments(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(ids.len() as u64)

@@ -27,6 +27,7 @@ mod direct;
 mod ledger;
 mod messages;
 
+use super::accounts::operator_list_diff;
 use super::error::{StoreError, StoreResult};
 use super::rows::{
     failed, push_stats, pushed, shared_conversation, ChangeRow, ConversationRow, DueRetryRow,
@@ -35,8 +36,8 @@ use super::rows::{
 use super::rules::{READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
-    LeaveOutcome, LedgerStore, MessageStore, NewMessage, ReadOutcome, RecallOutcome, StalePush,
-    StatusChange, Viewer,
+    LeaveOutcome, LedgerStore, MessageStore, NewMessage, OperatorGrant, OperatorListChanges,
+    ReadOutcome, RecallOutcome, StalePush, StatusChange, Viewer,
 };
 use crate::telemetry::Metrics;
 
@@ -51,6 +52,9 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: tokio::sync::Mutex<direct::Writer>,
     metrics: Arc<Metrics>,
+    /// A search indexed messages without merging index segments (store/sqlite/messages): the
+    /// background job owes a merge step even if it finds no backlog.
+    merge_due: std::sync::atomic::AtomicBool,
 }
 
 impl SqliteStore {
@@ -113,6 +117,7 @@ impl SqliteStore {
             read,
             write: tokio::sync::Mutex::new(direct::Writer::new(write)),
             metrics,
+            merge_due: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -10,6 +10,9 @@ pub type ConversationId = i64;
 pub type MessageId = i64;
 /// Per-conversation, gap-free position of a message (1, 2, 3, …). The only ordering key.
 pub type Seq = i64;
+/// Per-conversation, gap-free number of a change to its messages (a new message, a recall, …):
+/// the order every device catches up in. A message carries the rev of its latest change.
+pub type Rev = i64;
 
 /// Longest accepted message text, in characters.
 pub const MAX_CONTENT_CHARS: usize = 4000;
@@ -151,6 +154,10 @@ pub struct Message {
     /// Status as the sender sees it (aggregated over all other members).
     pub status: MessageStatus,
     pub created_at: i64,
+    /// The rev of this message's latest change (its insert, or its recall): of two copies of
+    /// one message, the one with the higher rev is the newer state.
+    #[serde(default)]
+    pub rev: Rev,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +180,10 @@ pub struct Conversation {
     pub members: Vec<Member>,
     /// Seq of the newest message (0 when empty).
     pub last_seq: Seq,
+    /// Rev of the newest change to its messages (0 when none): the resume point of a device
+    /// that loads the conversation now.
+    #[serde(default)]
+    pub last_rev: Rev,
     pub last_message: Option<Message>,
     /// My read position.
     pub read_seq: Seq,

@@ -102,6 +102,7 @@ mod tests {
                 })
                 .collect(),
             last_seq: 3,
+            last_rev: 4,
             last_message: Some(Message {
                 id: 30,
                 conversation_id: 9,
@@ -114,6 +115,7 @@ mod tests {
                 recalled_at: None,
                 status: MessageStatus::Sent,
                 created_at: 5,
+                rev: 3,
             }),
             read_seq: 0,
             unread: 0,

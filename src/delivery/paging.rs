@@ -100,6 +100,7 @@ mod tests {
             recalled_at: None,
             status: app::model::MessageStatus::Sent,
             created_at: 0,
+            rev: id,
         }
     }
 

@@ -17,7 +17,7 @@ pub mod sqlite;
 
 use app::model::{
     Conversation, ConversationId, ConversationKind, Member, Message, MessageId, MessageReceipts,
-    MessageStatus, PushRecord, PushStats, ReadPosition, SearchPage, Seq, User, UserId,
+    MessageStatus, PushRecord, PushStats, ReadPosition, Rev, SearchPage, Seq, User, UserId,
 };
 
 use std::sync::Arc;
@@ -48,8 +48,15 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    /// The message as committed under `id` and `seq` (what a batch answers for a new send).
-    pub fn committed(&self, id: MessageId, seq: Seq, sender_name: String, now: i64) -> Message {
+    /// The message as committed under `id`, `seq` and `rev` (what a batch answers for a new send).
+    pub fn committed(
+        &self,
+        id: MessageId,
+        seq: Seq,
+        rev: Rev,
+        sender_name: String,
+        now: i64,
+    ) -> Message {
         Message {
             id,
             conversation_id: self.conversation_id,
@@ -62,6 +69,7 @@ impl NewMessage {
             recalled_at: None,
             status: MessageStatus::Sent,
             created_at: now,
+            rev,
         }
     }
 }

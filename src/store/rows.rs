@@ -116,6 +116,7 @@ pub(crate) struct MessageRow {
     pub(crate) status: StoredStatus,
     pub(crate) recalled_at: Option<i64>,
     pub(crate) created_at: i64,
+    pub(crate) rev: i64,
 }
 
 impl From<MessageRow> for Message {
@@ -134,6 +135,7 @@ impl From<MessageRow> for Message {
             recalled_at: r.recalled_at,
             status: r.status.into(),
             created_at: r.created_at,
+            rev: r.rev,
         }
     }
 }
@@ -233,13 +235,14 @@ impl From<DueRetryRow> for DueRetry {
     }
 }
 
-/// `id, kind, title, last_seq, created_at, updated_at` of `conversations`.
+/// `id, kind, title, last_seq, last_rev, created_at, updated_at` of `conversations`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConversationRow {
     pub id: i64,
     kind: String,
     title: String,
     pub last_seq: i64,
+    last_rev: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -288,6 +291,7 @@ pub(crate) fn shared_conversation(
             })
             .collect(),
         last_seq: c.last_seq,
+        last_rev: c.last_rev,
         last_message,
         read_seq: 0,
         unread: 0,

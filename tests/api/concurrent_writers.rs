@@ -7,7 +7,9 @@
 //! through a load balancer), a few keys are reused for another conversation at the same time,
 //! recipients acknowledge and read through random nodes meanwhile. Afterwards every
 //! conversation must hold seqs 1..n exactly once, every key once, every answer must agree, no
-//! request may have failed with a server error, and the statuses must be exact.
+//! request may have failed with a server error, and the statuses must be exact. A second wave
+//! recalls messages (each through two nodes at once) while new ones are sent: every change —
+//! message or recall — must have taken exactly one rev of its conversation's log.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -212,6 +214,54 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
         }
     }
 
+    // A second wave: new sends, and at the same moment recalls of every fourth message of the
+    // first wave, each recall through two nodes at once (one of the two recalls it, the other
+    // finds it recalled). Each new message and each recall is one change: one rev.
+    let mut recalled: HashMap<i64, HashSet<i64>> = HashMap::new();
+    let mut wave = Vec::new();
+    for a in answers
+        .iter()
+        .filter(|a| a.status.is_success() && a.body["duplicate"] == false)
+    {
+        let k: usize = a.key.rsplit('-').next().unwrap().parse().unwrap();
+        if !k.is_multiple_of(4) {
+            continue;
+        }
+        let id = a.body["message"]["id"].as_i64().unwrap();
+        let sender = a.body["message"]["sender_id"].as_i64().unwrap();
+        let u = users.iter().find(|u| u.id() == sender).unwrap();
+        recalled.entry(a.conversation).or_default().insert(id);
+        for n in [k % NODES, (k + 1) % NODES] {
+            let me = u.on(&nodes[n]);
+            wave.push(tokio::spawn(async move {
+                let (s, v) = me
+                    .post(&format!("/api/messages/{id}/recall"), json!({}))
+                    .await;
+                assert_eq!(s, StatusCode::OK, "recall {id}: {v}");
+                assert_eq!(v["recalled"], true, "{v}");
+            }));
+        }
+    }
+    for (ui, u) in users.iter().enumerate() {
+        for k in 0..GROUP_SENDS / 2 {
+            let key = format!("w2-{ui}-{k}");
+            expected.entry(group).or_default().insert(key.clone());
+            let me = u.on(&nodes[(ui + k) % NODES]);
+            wave.push(tokio::spawn(async move {
+                let (s, v) = me
+                    .post(
+                        &format!("/api/conversations/{group}/messages"),
+                        json!({"client_msg_id": key, "content": "second wave"}),
+                    )
+                    .await;
+                assert!(s.is_success(), "{s} {v}");
+            }));
+        }
+    }
+    for t in wave {
+        t.await.unwrap();
+    }
+
     // Everyone reads everything, each through another node, at once — and, through a third
     // node at the same moment, an older position (a second device behind): positions only move
     // forward.
@@ -243,6 +293,8 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
     for (conv, keys) in &expected {
         let mut seen: Vec<(i64, String, String)> = Vec::new();
         let mut ids: Vec<(i64, i64)> = Vec::new();
+        // (seq, rev, recalled)
+        let mut revs: Vec<(i64, i64, bool)> = Vec::new();
         let mut before: Option<i64> = None;
         loop {
             let q = before.map(|b| format!("&before={b}")).unwrap_or_default();
@@ -253,6 +305,11 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
             let msgs = page["messages"].as_array().unwrap();
             for m in msgs {
                 ids.push((m["seq"].as_i64().unwrap(), m["id"].as_i64().unwrap()));
+                revs.push((
+                    m["seq"].as_i64().unwrap(),
+                    m["rev"].as_i64().unwrap(),
+                    m["recalled"] == true,
+                ));
                 seen.push((
                     m["seq"].as_i64().unwrap(),
                     m["client_msg_id"].as_str().unwrap().to_string(),
@@ -279,6 +336,42 @@ async fn several_nodes_sending_retrying_and_reading_at_once_keep_every_guarantee
         );
         let stored: HashSet<String> = seen.iter().map(|(_, k, _)| k.clone()).collect();
         assert_eq!(&stored, keys, "conversation {conv}: every key once");
+        // Revs: every change exactly once. The conversation's last_rev counts its messages and
+        // its recalls; no two messages share a rev; messages never changed since their insert
+        // carry revs in seq order (seq and rev are handed out together).
+        let recalls = revs.iter().filter(|(_, _, r)| *r).count() as i64;
+        let (_, c) = users[0].get(&format!("/api/conversations/{conv}")).await;
+        assert_eq!(
+            c["last_rev"].as_i64(),
+            Some(keys.len() as i64 + recalls),
+            "conversation {conv}: one rev per message and per recall: {c}"
+        );
+        let distinct: HashSet<i64> = revs.iter().map(|(_, r, _)| *r).collect();
+        assert_eq!(
+            distinct.len(),
+            revs.len(),
+            "conversation {conv}: revs unique: {revs:?}"
+        );
+        assert!(
+            revs.iter()
+                .all(|(_, r, _)| (1..=keys.len() as i64 + recalls).contains(r)),
+            "conversation {conv}: revs within 1..last_rev: {revs:?}"
+        );
+        let mut inserts: Vec<(i64, i64)> = revs
+            .iter()
+            .filter(|(_, _, r)| !r)
+            .map(|(s, r, _)| (*s, *r))
+            .collect();
+        inserts.sort();
+        assert!(
+            inserts.windows(2).all(|w| w[0].1 < w[1].1),
+            "conversation {conv}: insert revs ascend with seqs: {inserts:?}"
+        );
+        let asked = recalled.get(conv).map_or(0, |r| r.len()) as i64;
+        assert_eq!(
+            recalls, asked,
+            "conversation {conv}: every recall asked for, once"
+        );
         let unread: Vec<_> = seen.iter().filter(|(_, _, st)| st != "read").collect();
         assert!(
             unread.is_empty(),

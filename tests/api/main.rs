@@ -4,6 +4,7 @@ mod helpers;
 
 mod abuse;
 mod auth;
+mod change_log;
 mod client;
 mod cluster;
 mod concurrent_writers;

@@ -191,6 +191,7 @@ mod tests {
             title: "Alice".into(),
             members: Vec::new(),
             last_seq: unread,
+            last_rev: unread,
             last_message: None,
             read_seq: 0,
             unread,

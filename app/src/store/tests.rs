@@ -35,6 +35,7 @@ fn conv(id: ConversationId, last_seq: Seq, read_seq: Seq, unread: i64) -> Conver
         title: "Bob".into(),
         members: vec![member(ME, read_seq, last_seq), member(BOB, 0, 0)],
         last_seq,
+        last_rev: last_seq,
         last_message: None,
         read_seq,
         unread,
@@ -57,6 +58,7 @@ fn msg(cid: ConversationId, seq: Seq, sender: UserId) -> Message {
         recalled_at: None,
         status: MessageStatus::Sent,
         created_at: 1_000 + seq,
+        rev: seq,
     }
 }
 

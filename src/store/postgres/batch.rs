@@ -6,8 +6,9 @@
 //! decided by reading first:
 //! - a send's idempotency key `(sender_id, client_msg_id)` is claimed by the INSERT itself
 //!   (`ON CONFLICT DO NOTHING`); a key someone else holds is looked up only afterwards;
-//! - seqs are handed out while the conversation rows are locked (in id order), and only to
-//!   claimed keys: a lost claim gives its seq back before commit, so seqs stay 1..n gap-free.
+//! - seqs (and revs, the change log's numbers) are handed out while the conversation rows are
+//!   locked (in id order), and only to claimed keys: a lost claim gives its seq and rev back
+//!   before commit, so both stay 1..n gap-free.
 
 use std::collections::{HashMap, HashSet};
 
@@ -46,14 +47,21 @@ pub(crate) async fn insert_batch_on(
     // 1. Lock the conversations, in id order (every writer does): one writer at a time hands
     //    out a conversation's seqs, and a member cannot leave halfway through.
     let conv_ids: Vec<ConversationId> = dedup(batch.iter().map(|m| m.conversation_id).collect());
-    let last_seq: HashMap<ConversationId, i64> = sqlx::query_as::<_, (i64, i64)>(
-        "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    let mut last_seq: HashMap<ConversationId, i64> = HashMap::new();
+    // A new message's rev is its conversation's last_rev plus as many as its seq is past
+    // last_seq: both counters advance by one per claimed message.
+    let mut rev_offset: HashMap<ConversationId, i64> = HashMap::new();
+    for (id, seq, rev) in sqlx::query_as::<_, (i64, i64, i64)>(
+        "SELECT id, last_seq, last_rev FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
     )
     .bind(&conv_ids)
     .fetch_all(&mut *conn)
     .await?
-    .into_iter()
-    .collect();
+    {
+        last_seq.insert(id, seq);
+        rev_offset.insert(id, rev - seq);
+    }
+    let rev_at = |c: ConversationId, seq: i64| seq + rev_offset[&c];
 
     // 2. Their members, with names (read under the lock): who may send, who receives, and
     //    the senders' names, in one statement.
@@ -112,15 +120,16 @@ pub(crate) async fn insert_batch_on(
     //    PostgreSQL then aborts one and `in_transaction!` runs it again.
     let mut cols = InsertColumns::with_capacity(candidates.len());
     for &i in &candidates {
-        cols.push(&batch[i], tentative[&i]);
+        let seq = tentative[&i];
+        cols.push(&batch[i], seq, rev_at(batch[i].conversation_id, seq));
     }
     let mut claimed: HashMap<(UserId, String), MessageId> = HashMap::new();
     if !candidates.is_empty() {
         for row in sqlx::query(
             "WITH ins AS ( \
-               INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) \
-               SELECT c, s, u, k, t, $6, $7 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
-                 WITH ORDINALITY AS v(c, s, u, k, t, n) ORDER BY n \
+               INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at, rev) \
+               SELECT c, s, u, k, t, $6, $7, r FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $10::bigint[]) \
+                 WITH ORDINALITY AS v(c, s, u, k, t, r, n) ORDER BY n \
                ON CONFLICT (sender_id, client_msg_id) DO NOTHING \
                RETURNING id, conversation_id, sender_id, client_msg_id), \
              records AS ( \
@@ -128,7 +137,7 @@ pub(crate) async fn insert_batch_on(
                SELECT ins.id, cm.user_id, $8, $9, $7, $7 FROM ins \
                JOIN conversation_members cm ON cm.conversation_id = ins.conversation_id AND cm.user_id <> ins.sender_id), \
              counters AS ( \
-               UPDATE conversations c SET last_seq = c.last_seq + k.n, updated_at = $7 \
+               UPDATE conversations c SET last_seq = c.last_seq + k.n, last_rev = c.last_rev + k.n, updated_at = $7 \
                FROM (SELECT conversation_id, COUNT(*) AS n FROM ins GROUP BY conversation_id) k \
                WHERE c.id = k.conversation_id) \
              SELECT id, sender_id, client_msg_id FROM ins",
@@ -142,6 +151,7 @@ pub(crate) async fn insert_batch_on(
         .bind(now)
         .bind(RecordKind::Message)
         .bind(RecordStatus::Pending)
+        .bind(&cols.rev)
         .fetch_all(&mut *conn)
         .await?
         {
@@ -158,12 +168,12 @@ pub(crate) async fn insert_batch_on(
     };
 
     // 6. Final seqs: each conversation's claimed sends, in batch order, from last_seq + 1. A
-    //    lost claim (the key was committed by someone else meanwhile) gives its seq back: the
-    //    claimed rows after it move down (through negative values, as (conversation, seq) is
-    //    unique at every step).
+    //    lost claim (the key was committed by someone else meanwhile) gives its seq and rev
+    //    back: the claimed rows after it move down (through negative values, as (conversation,
+    //    seq) and (conversation, rev) are unique at every step).
     let mut seq_of: HashMap<usize, i64> = HashMap::with_capacity(claimed.len());
     let mut new_last = last_seq.clone();
-    let mut moved: (Vec<MessageId>, Vec<i64>) = (Vec::new(), Vec::new());
+    let mut moved: (Vec<MessageId>, Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new(), Vec::new());
     for &i in &candidates {
         let Some(id) = id_of(i) else { continue };
         let s = new_last
@@ -174,19 +184,21 @@ pub(crate) async fn insert_batch_on(
         if *s != tentative[&i] {
             moved.0.push(id);
             moved.1.push(*s);
+            moved.2.push(rev_at(batch[i].conversation_id, *s));
         }
     }
     if !moved.0.is_empty() {
-        sqlx::query("UPDATE messages SET seq = -seq WHERE id = ANY($1)")
+        sqlx::query("UPDATE messages SET seq = -seq, rev = -rev WHERE id = ANY($1)")
             .bind(&moved.0)
             .execute(&mut *conn)
             .await?;
         sqlx::query(
-            "UPDATE messages SET seq = v.s FROM unnest($1::bigint[], $2::bigint[]) AS v(id, s) \
-             WHERE messages.id = v.id",
+            "UPDATE messages SET seq = v.s, rev = v.r \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, s, r) WHERE messages.id = v.id",
         )
         .bind(&moved.0)
         .bind(&moved.1)
+        .bind(&moved.2)
         .execute(&mut *conn)
         .await?;
     }
@@ -259,7 +271,8 @@ pub(crate) async fn insert_batch_on(
             },
             Plan::Inserted(id) => {
                 let name = names.get(&nm.sender_id).cloned().unwrap_or_default();
-                let message = nm.committed(id, seq_of[&i], name, now);
+                let seq = seq_of[&i];
+                let message = nm.committed(id, seq, rev_at(nm.conversation_id, seq), name, now);
                 InsertOutcome::Inserted(Committed {
                     recipients: recipients(&message),
                     message,
@@ -275,6 +288,7 @@ pub(crate) async fn insert_batch_on(
 struct InsertColumns {
     conversation: Vec<i64>,
     seq: Vec<i64>,
+    rev: Vec<i64>,
     sender: Vec<i64>,
     key: Vec<String>,
     content: Vec<String>,
@@ -285,15 +299,17 @@ impl InsertColumns {
         InsertColumns {
             conversation: Vec::with_capacity(n),
             seq: Vec::with_capacity(n),
+            rev: Vec::with_capacity(n),
             sender: Vec::with_capacity(n),
             key: Vec::with_capacity(n),
             content: Vec::with_capacity(n),
         }
     }
 
-    fn push(&mut self, m: &NewMessage, seq: i64) {
+    fn push(&mut self, m: &NewMessage, seq: i64, rev: i64) {
         self.conversation.push(m.conversation_id);
         self.seq.push(seq);
+        self.rev.push(rev);
         self.sender.push(m.sender_id);
         self.key.push(m.client_msg_id.clone());
         self.content.push(m.content.clone());

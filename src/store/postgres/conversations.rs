@@ -113,7 +113,7 @@ impl ConversationStore for PgStore {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
              WHERE c.id = $2",
         )
@@ -132,7 +132,7 @@ impl ConversationStore for PgStore {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
              ORDER BY c.updated_at DESC, c.id DESC",
         )
@@ -155,7 +155,7 @@ impl ConversationStore for PgStore {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(
-            "SELECT id, kind, title, last_seq, created_at, updated_at FROM conversations WHERE id = $1",
+            "SELECT id, kind, title, last_seq, last_rev, created_at, updated_at FROM conversations WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *conn)

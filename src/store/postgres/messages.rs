@@ -1,6 +1,6 @@
 //! PostgreSQL: messages: the batched write path, history, recall, receipts, search.
 
-use app::model::SearchPage;
+use app::model::{Rev, SearchPage};
 use sqlx::{Postgres, QueryBuilder};
 
 use super::*;
@@ -159,8 +159,24 @@ impl MessageStore for PgStore {
         now: i64,
     ) -> StoreResult<RecallOutcome> {
         let outcome = in_transaction!(self.pool, |tx| {
-            // Locks the message: two recalls of it (on two nodes) run one after the other, and
-            // the second sees it recalled.
+            // Locks the conversation first, as every batch of sends does before it touches a
+            // message (the same order everywhere, so recall and a batch never wait on each
+            // other in a circle), then the message: two recalls of it (on two nodes) run one
+            // after the other, and the second sees it recalled. The conversation's lock is also
+            // the one under which its revs are handed out.
+            let conversation: Option<ConversationId> =
+                sqlx::query_scalar("SELECT conversation_id FROM messages WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(conversation) = conversation else {
+                return Ok(RecallOutcome::NotFound);
+            };
+            let last_rev: Rev =
+                sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = $1 FOR UPDATE")
+                    .bind(conversation)
+                    .fetch_one(&mut *tx)
+                    .await?;
             let row = sqlx::query(&format!(
                 "SELECT {MSG_COLS} WHERE m.id = $1 FOR UPDATE OF m"
             ))
@@ -188,11 +204,20 @@ impl MessageStore for PgStore {
             // PostgreSQL writes a new row version; the old one, text included, stays in the
             // table's heap (and the WAL) until VACUUM reclaims it — autovacuum does, and running
             // VACUUM on `messages` hastens it (backups taken earlier keep it).
-            sqlx::query("UPDATE messages SET recalled_at = $1, content = '' WHERE id = $2")
-                .bind(now)
-                .bind(id)
+            let rev = last_rev + 1;
+            sqlx::query("UPDATE conversations SET last_rev = $1 WHERE id = $2")
+                .bind(rev)
+                .bind(conversation)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(
+                "UPDATE messages SET recalled_at = $1, content = '', rev = $2 WHERE id = $3",
+            )
+            .bind(now)
+            .bind(rev)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
                  SELECT $1, user_id, $2, $3, $4, $4 FROM conversation_members WHERE conversation_id = $5 AND user_id <> $6 \
@@ -210,6 +235,7 @@ impl MessageStore for PgStore {
                 content: None,
                 recalled: true,
                 recalled_at: Some(now),
+                rev,
                 ..message
             };
             Ok::<_, sqlx::Error>(RecallOutcome::Recalled { message, members })

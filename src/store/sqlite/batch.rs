@@ -77,7 +77,7 @@ pub(crate) fn insert_batch(
         let sql = format!(
             "WITH k(sender_id, client_msg_id) AS (VALUES {}) \
              SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.display_name, m.client_msg_id, \
-             m.content, m.status, m.recalled_at, m.created_at FROM k \
+             m.content, m.status, m.recalled_at, m.created_at, m.rev FROM k \
              JOIN messages m ON m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id \
              JOIN users u ON u.id = m.sender_id",
             rows_of(chunk.len(), 2)
@@ -101,6 +101,7 @@ pub(crate) fn insert_batch(
                 status: status_at(row, 7)?,
                 recalled_at: row.get(8)?,
                 created_at: row.get(9)?,
+                rev: row.get(10)?,
             });
             if keys.contains(&(m.sender_id, m.client_msg_id.as_str())) {
                 existing.insert((m.sender_id, m.client_msg_id.clone()), m);
@@ -164,12 +165,18 @@ pub(crate) fn insert_batch(
         }
     }
 
-    // 4. Advance each conversation's sequence once, by the number of its new messages.
+    // 4. Advance each conversation's sequence and its change log once, by the number of its
+    //    new messages (each new message is one change).
     let mut next_seq: HashMap<ConversationId, i64> = HashMap::new();
+    let mut next_rev: HashMap<ConversationId, i64> = HashMap::new();
     let convs: Vec<(ConversationId, i64)> =
         per_conversation.iter().map(|(c, n)| (*c, *n)).collect();
     for chunk in convs.chunks(CHUNK) {
-        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 3 + 1);
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5 + 1);
+        for (c, n) in chunk {
+            params.push(c);
+            params.push(n);
+        }
         for (c, n) in chunk {
             params.push(c);
             params.push(n);
@@ -177,22 +184,26 @@ pub(crate) fn insert_batch(
         params.push(&now);
         params.extend(chunk.iter().map(|(c, _)| c as &dyn ToSql));
         let sql = format!(
-            "UPDATE conversations SET last_seq = last_seq + CASE id {} END, updated_at = ? \
-             WHERE id IN ({}) RETURNING id, last_seq",
-            vec!["WHEN ? THEN ?"; chunk.len()].join(" "),
-            list_of(chunk.len())
+            "UPDATE conversations SET last_seq = last_seq + CASE id {cases} END, \
+             last_rev = last_rev + CASE id {cases} END, updated_at = ? \
+             WHERE id IN ({}) RETURNING id, last_seq, last_rev",
+            list_of(chunk.len()),
+            cases = vec!["WHEN ? THEN ?"; chunk.len()].join(" "),
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(&*params)?;
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
             let last: i64 = row.get(1)?;
+            let last_rev: i64 = row.get(2)?;
             next_seq.insert(id, last - per_conversation[&id] + 1);
+            next_rev.insert(id, last_rev - per_conversation[&id] + 1);
         }
     }
 
-    // 5. Insert the new messages, gap-free seqs in batch order.
+    // 5. Insert the new messages, gap-free seqs and revs in batch order.
     let mut seq_of: HashMap<usize, i64> = HashMap::new();
+    let mut rev_of: HashMap<usize, i64> = HashMap::new();
     let inserts: Vec<usize> = plans
         .iter()
         .enumerate()
@@ -205,11 +216,16 @@ pub(crate) fn insert_batch(
             .expect("sequence advanced for every inserting conversation");
         seq_of.insert(i, *s);
         *s += 1;
+        let r = next_rev
+            .get_mut(&batch[i].conversation_id)
+            .expect("change log advanced for every inserting conversation");
+        rev_of.insert(i, *r);
+        *r += 1;
     }
     let sent = StoredStatus::Sent as i64;
     let mut id_of: HashMap<(UserId, String), MessageId> = HashMap::new();
     for chunk in inserts.chunks(CHUNK) {
-        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 8);
         for i in chunk {
             let m = &batch[*i];
             params.extend([
@@ -220,12 +236,13 @@ pub(crate) fn insert_batch(
                 &m.content,
                 &sent,
                 &now,
+                &rev_of[i],
             ]);
         }
         let sql = format!(
-            "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at) \
+            "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at, rev) \
              VALUES {} RETURNING id, sender_id, client_msg_id",
-            rows_of(chunk.len(), 7)
+            rows_of(chunk.len(), 8)
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(&*params)?;
@@ -275,7 +292,7 @@ pub(crate) fn insert_batch(
             Plan::Insert => {
                 let id = id_of[&(nm.sender_id, nm.client_msg_id.clone())];
                 let name = names.get(&nm.sender_id).cloned().unwrap_or_default();
-                let message = nm.committed(id, seq_of[&i], name, now);
+                let message = nm.committed(id, seq_of[&i], rev_of[&i], name, now);
                 InsertOutcome::Inserted(Committed {
                     recipients: recipients(&message),
                     message,

@@ -112,7 +112,7 @@ impl ConversationStore for SqliteStore {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
              WHERE c.id = ?",
         )
@@ -131,7 +131,7 @@ impl ConversationStore for SqliteStore {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, cm.read_seq, cm.muted \
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, cm.read_seq, cm.muted \
              FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
              ORDER BY c.updated_at DESC, c.id DESC",
         )
@@ -154,7 +154,7 @@ impl ConversationStore for SqliteStore {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(
-            "SELECT id, kind, title, last_seq, created_at, updated_at FROM conversations WHERE id = ?",
+            "SELECT id, kind, title, last_seq, last_rev, created_at, updated_at FROM conversations WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&mut *conn)

@@ -1,6 +1,6 @@
 //! SQLite: messages: the batched write path, history, recall, receipts, search.
 
-use app::model::SearchPage;
+use app::model::{Rev, SearchPage};
 
 use super::*;
 use crate::store::SearchQuery;
@@ -206,7 +206,7 @@ impl MessageStore for SqliteStore {
             .await?;
         let erased = erase_recalled(&mut tx, id, by, message.conversation_id, now).await;
         let committed = match erased {
-            Ok(()) => tx.commit().await,
+            Ok(rev) => tx.commit().await.map(|()| rev),
             Err(e) => {
                 drop(tx);
                 Err(e)
@@ -218,7 +218,7 @@ impl MessageStore for SqliteStore {
         {
             tracing::warn!(error = %e, "restoring secure_delete=fast after a recall failed");
         }
-        committed?;
+        let rev = committed?;
         // The old text still sits in WAL frames until they are checkpointed and the WAL is
         // truncated; do that now so a recall scrubs the disk (backups taken earlier keep it).
         match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -233,6 +233,7 @@ impl MessageStore for SqliteStore {
             content: None,
             recalled: true,
             recalled_at: Some(now),
+            rev,
             ..message
         };
         Ok(RecallOutcome::Recalled { message, members })
@@ -450,15 +451,23 @@ async fn erase_recalled(
     by: UserId,
     conversation: ConversationId,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<Rev, sqlx::Error> {
+    // The recall is the conversation's next change.
+    let rev: Rev = sqlx::query_scalar(
+        "UPDATE conversations SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev",
+    )
+    .bind(conversation)
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE messages SET content = zeroblob(length(CAST(content AS BLOB))) WHERE id = ?",
     )
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE messages SET recalled_at = ?, content = '' WHERE id = ?")
+    sqlx::query("UPDATE messages SET recalled_at = ?, content = '', rev = ? WHERE id = ?")
         .bind(now)
+        .bind(rev)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -476,5 +485,5 @@ async fn erase_recalled(
     .bind(by)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(rev)
 }

@@ -45,7 +45,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 pub(crate) const MSG_COLS: &str =
     "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
-     m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at \
+     m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at, m.rev \
      FROM messages m JOIN users u ON u.id = m.sender_id";
 
 pub struct SqliteStore {

@@ -1,0 +1,271 @@
+//! The change log of a conversation (`rev`): every change to its messages — a new message, a
+//! recall — takes the conversation's next rev, a message carries the rev of its latest change,
+//! and a database of the previous release gains the log without losing anything. Both backends
+//! (several writers at once on PostgreSQL: tests/api/concurrent_writers.rs).
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn conversation(u: &TestUser, id: i64) -> Value {
+    let (s, v) = u.get(&format!("/api/conversations/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+async fn history(u: &TestUser, id: i64) -> Vec<Value> {
+    let (s, v) = u
+        .get(&format!("/api/conversations/{id}/messages?limit=200"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["messages"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn every_change_takes_the_next_rev_of_its_conversation() {
+    let app = spawn_app().await;
+    let alice = app.register("rev_alice").await;
+    let bob = app.register("rev_bob").await;
+    let conv = alice.direct_with(&bob).await;
+    assert_eq!(conv.last_rev, 0, "a new conversation has no changes");
+
+    let mut ids = Vec::new();
+    for k in 1..=3 {
+        let ack = alice.send_http(conv.id, &format!("r{k}"), "hello").await;
+        assert_eq!(
+            (ack.message.seq, ack.message.rev),
+            (k, k),
+            "a new message is a change"
+        );
+        ids.push(ack.message.id);
+    }
+    // A retried send is no new change.
+    let again = alice.send_http(conv.id, "r2", "hello").await;
+    assert_eq!(again.message.rev, 2);
+    assert_eq!(conversation(&bob, conv.id).await["last_rev"], 3);
+
+    // A recall is the next change; the message carries it from then on.
+    let (s, v) = alice
+        .post(&format!("/api/messages/{}/recall", ids[0]), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["recalled"].clone(), v["seq"].clone(), v["rev"].clone()),
+        (json!(true), json!(1), json!(4))
+    );
+    // Recalling again, or a recall that is refused, changes nothing.
+    let (s, v) = alice
+        .post(&format!("/api/messages/{}/recall", ids[0]), json!({}))
+        .await;
+    assert_eq!((s, v["rev"].clone()), (StatusCode::OK, json!(4)));
+    let (s, _) = bob
+        .post(&format!("/api/messages/{}/recall", ids[1]), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(conversation(&alice, conv.id).await["last_rev"], 4);
+
+    let next = bob.send_http(conv.id, "b1", "back").await;
+    assert_eq!((next.message.seq, next.message.rev), (4, 5));
+    let revs: Vec<(i64, i64)> = history(&bob, conv.id)
+        .await
+        .iter()
+        .map(|m| (m["seq"].as_i64().unwrap(), m["rev"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(revs, vec![(1, 4), (2, 2), (3, 3), (4, 5)]);
+    assert_eq!(conversation(&bob, conv.id).await["last_rev"], 5);
+
+    // The live copy carries the rev too.
+    let mut ws = bob.ws().await;
+    ws.drain().await;
+    let sent = alice.send_http(conv.id, "r5", "live").await;
+    let live = ws
+        .wait_for("the live message", std::time::Duration::from_secs(5), |f| {
+            matches!(f, app::protocol::ServerFrame::Message { message } if message.id == sent.message.id)
+        })
+        .await;
+    match live {
+        app::protocol::ServerFrame::Message { message } => assert_eq!(message.rev, 6),
+        other => panic!("not the live message: {other:?}"),
+    }
+}
+
+/// What a member sees of everything the log must not change: every message's fields but its
+/// rev, and every conversation's positions.
+async fn everything_but_revs(u: &TestUser) -> Value {
+    let (s, list) = u.get("/api/conversations").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let mut out = Vec::new();
+    for c in list.as_array().unwrap() {
+        let id = c["id"].as_i64().unwrap();
+        let mut c = c.clone();
+        c.as_object_mut().unwrap().remove("last_rev");
+        if let Some(m) = c["last_message"].as_object_mut() {
+            m.remove("rev");
+        }
+        let messages: Vec<Value> = history(u, id)
+            .await
+            .into_iter()
+            .map(|mut m| {
+                m.as_object_mut().unwrap().remove("rev");
+                m
+            })
+            .collect();
+        out.push(json!({ "conversation": c, "messages": messages }));
+    }
+    Value::Array(out)
+}
+
+/// Turns the database back into the previous release's (migration 0008 on SQLite, 0009 on
+/// PostgreSQL, undone: its index, its two columns and its row in sqlx's table).
+async fn back_to_previous_release(url: &str) {
+    use sqlx::Connection;
+    let statements = [
+        "DROP INDEX idx_messages_rev",
+        "ALTER TABLE messages DROP COLUMN rev",
+        "ALTER TABLE conversations DROP COLUMN last_rev",
+    ];
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&mut c).await.unwrap();
+        }
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 9")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&mut c).await.unwrap();
+        }
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 8")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_database_of_the_previous_release_keeps_everything_and_gains_its_log() {
+    let app = spawn_app().await;
+    let alice = app.register("mig_alice").await;
+    let bob = app.register("mig_bob").await;
+    let carol = app.register("mig_carol").await;
+    let direct = alice.direct_with(&bob).await.id;
+    let (s, v) = alice
+        .post(
+            "/api/conversations/group",
+            json!({"title": "Migrants", "member_ids": [bob.id(), carol.id()]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let group = v["id"].as_i64().unwrap();
+    let mut recall = Vec::new();
+    for k in 0..12 {
+        let a = alice
+            .send_http(direct, &format!("d{k}"), &format!("direct {k}"))
+            .await;
+        let b = bob
+            .send_http(group, &format!("g{k}"), &format!("group {k}"))
+            .await;
+        if k % 4 == 1 {
+            recall.push((&bob, b.message.id));
+        }
+        if k % 5 == 2 {
+            recall.push((&alice, a.message.id));
+        }
+    }
+    // Recalled in an order unlike their seqs: the log must keep the order they happened in.
+    recall.reverse();
+    for (u, id) in &recall {
+        let (s, v) = u
+            .post(&format!("/api/messages/{id}/recall"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        // Recall times are milliseconds, the only trace of their order the previous release
+        // kept: distinct times make that order knowable from the data.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    for (u, c, seq) in [(&bob, direct, 7), (&carol, group, 12), (&alice, group, 5)] {
+        let (s, v) = u
+            .post(
+                &format!("/api/conversations/{c}/read"),
+                json!({ "seq": seq }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let users = [&alice, &bob, &carol];
+    let mut before = Vec::new();
+    for u in users {
+        before.push(everything_but_revs(u).await);
+    }
+    let url = app.state.config.database_url.to_string();
+    let dir = app.stop().await;
+
+    back_to_previous_release(&url).await;
+    let config = test_config(dir.path());
+    let app = start(config, dir).await;
+    for (u, was) in users.iter().zip(&before) {
+        let u = u.on(&app);
+        assert_eq!(
+            &everything_but_revs(&u).await,
+            was,
+            "{}: nothing lost or changed",
+            u.user.username
+        );
+    }
+
+    // The log, rebuilt: inserts took rev = seq, recalls the revs after them in the order they
+    // happened, and each conversation's last_rev counts both.
+    let alice = alice.on(&app);
+    for c in [direct, group] {
+        let messages = history(&alice, c).await;
+        let last_seq = messages.len() as i64;
+        let mut recalled_revs = Vec::new();
+        for m in &messages {
+            let (seq, rev) = (m["seq"].as_i64().unwrap(), m["rev"].as_i64().unwrap());
+            if m["recalled"] == true {
+                recalled_revs.push((rev, m["id"].as_i64().unwrap()));
+            } else {
+                assert_eq!(rev, seq, "conversation {c}: {m}");
+            }
+        }
+        recalled_revs.sort();
+        let order: Vec<i64> = recalled_revs.iter().map(|(_, id)| *id).collect();
+        let happened: Vec<i64> = recall
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| order.contains(id))
+            .collect();
+        assert_eq!(
+            order, happened,
+            "conversation {c}: recalls in the order they happened"
+        );
+        let revs: Vec<i64> = recalled_revs.iter().map(|(r, _)| *r).collect();
+        let want: Vec<i64> = (last_seq + 1..=last_seq + revs.len() as i64).collect();
+        assert_eq!(revs, want, "conversation {c}: recalls after every insert");
+        assert_eq!(
+            conversation(&alice, c).await["last_rev"].as_i64(),
+            Some(last_seq + revs.len() as i64)
+        );
+    }
+    // And the next change continues the log.
+    let next = alice
+        .send_http(direct, "after", "after the migration")
+        .await;
+    assert_eq!(
+        next.message.rev,
+        conversation(&alice, direct).await["last_rev"]
+            .as_i64()
+            .unwrap()
+    );
+    assert_eq!(
+        next.message.rev,
+        12 + 2 + 1,
+        "12 messages and 2 recalls before it"
+    );
+}

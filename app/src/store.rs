@@ -1057,6 +1057,7 @@ impl ClientState {
         if let Some(old) = self.conversations.get(&id) {
             // Positions only move forward; a list answer may be older than a live event.
             c.read_seq = c.read_seq.max(old.info.read_seq);
+            c.last_rev = c.last_rev.max(old.info.last_rev);
             if old.info.last_seq > c.last_seq {
                 c.last_seq = old.info.last_seq;
                 c.last_message = old.info.last_message.clone();
@@ -1083,6 +1084,20 @@ impl ClientState {
             }
         }
         if let Some(lm) = c.last_message.as_mut() {
+            // A copy of it that is newer than the answer's (a change seen live) wins.
+            let held = [
+                self.conversations
+                    .get(&id)
+                    .and_then(|o| o.info.last_message.as_ref()),
+                self.timelines
+                    .get(&id)
+                    .and_then(|t| t.messages.get(&lm.seq)),
+            ];
+            for newer in held.into_iter().flatten() {
+                if newer.id == lm.id && newer.rev > lm.rev {
+                    merge_into(lm, newer.clone());
+                }
+            }
             if let Some(&at) = self.recalls.get(&lm.id) {
                 recall_in_place(lm, at);
             }
@@ -1195,8 +1210,10 @@ impl ClientState {
             Some(c) => {
                 let info = &mut c.info;
                 info.last_seq = info.last_seq.max(m.seq);
-                if info.last_message.as_ref().is_none_or(|lm| m.seq >= lm.seq) {
-                    info.last_message = Some(m.clone());
+                match info.last_message.as_mut() {
+                    Some(lm) if lm.id == m.id => merge_into(lm, m.clone()),
+                    Some(lm) if lm.seq > m.seq => {}
+                    _ => info.last_message = Some(m.clone()),
                 }
                 info.updated_at = info.updated_at.max(m.created_at);
             }
@@ -1328,13 +1345,18 @@ fn recall_in_place(m: &mut Message, at: i64) {
     m.recalled_at.get_or_insert(at);
 }
 
-/// Merges a newer copy of a message into the one held: status never goes back, a recall is
-/// never undone.
+/// Merges another copy of a message into the one held. Of the two, the one with the higher
+/// `rev` is the newer state, so a copy fetched before a change (a history page, a replay, a
+/// search hit) can never undo it; on equal revs the incoming copy wins (it is the same state,
+/// perhaps with a newer status). Status lies outside the change log (it is the sender's view
+/// of delivery) and never goes back; a recall is never undone.
 fn merge_into(existing: &mut Message, incoming: Message) {
     let status = existing.status.max(incoming.status);
     let recalled_at = existing.recalled.then_some(existing.recalled_at).flatten();
     let was_recalled = existing.recalled;
-    *existing = incoming;
+    if incoming.rev >= existing.rev {
+        *existing = incoming;
+    }
     existing.status = status;
     if was_recalled {
         recall_in_place(existing, recalled_at.unwrap_or(existing.created_at));

@@ -1,7 +1,7 @@
 //! Host tests of the pure client store: every event, and the invariants the UI relies on.
 
 use super::*;
-use crate::model::{ConversationKind, Member};
+use crate::model::{ConversationKind, Member, Rev};
 
 const ME: UserId = 1;
 const BOB: UserId = 2;
@@ -639,6 +639,49 @@ fn recall_drops_content_everywhere_and_is_sticky() {
             .recalled
     );
     assert!(s.message_views(C1)[1].recalled);
+}
+
+/// The change log decides between two copies of one message: the higher rev is the newer
+/// state, whatever order the copies arrive in (a history page fetched before a change, a
+/// replay, a live frame).
+#[test]
+fn a_copy_older_than_the_one_held_never_undoes_a_change() {
+    let mut s = state_with(3);
+    let mut c = conv(C1, 3, 0, 3);
+    c.last_message = Some(msg(C1, 3, BOB));
+    apply(&mut s, Event::ConversationsLoaded(vec![c.clone()]));
+    open_and_load(&mut s, C1, page(C1, 1..=3, false));
+    let changed = |seq: Seq, rev: Rev, text: &str| {
+        let mut m = msg(C1, seq, BOB);
+        m.rev = rev;
+        m.content = Some(text.into());
+        m
+    };
+    // A newer state of message 2 arrives, then an older copy of it, then one in between.
+    apply(&mut s, Event::Live(changed(2, 9, "newest")));
+    for stale in [changed(2, 2, "original"), changed(2, 7, "older")] {
+        apply(
+            &mut s,
+            Event::Batch {
+                reason: ReplayReason::Sync,
+                messages: vec![stale],
+            },
+        );
+    }
+    let m = &s.timelines[&C1].messages[&2];
+    assert_eq!((m.rev, m.content.as_deref()), (9, Some("newest")));
+    // The same for the conversation's preview: a live change, then a list made before it.
+    apply(&mut s, Event::Live(changed(3, 10, "preview, changed")));
+    apply(&mut s, Event::ConversationsLoaded(vec![c]));
+    let lm = s.conversations[&C1].info.last_message.as_ref().unwrap();
+    assert_eq!(
+        (lm.rev, lm.content.as_deref()),
+        (10, Some("preview, changed"))
+    );
+    assert_eq!(
+        s.message_views(C1)[2].content.as_deref(),
+        Some("preview, changed")
+    );
 }
 
 #[test]

@@ -120,30 +120,24 @@ async fn everything_but_revs(u: &TestUser) -> Value {
 /// PostgreSQL, undone: its index, its two columns and its row in sqlx's table).
 async fn back_to_previous_release(url: &str) {
     use sqlx::Connection;
-    let statements = [
-        "DROP INDEX idx_messages_rev",
-        "ALTER TABLE messages DROP COLUMN rev",
-        "ALTER TABLE conversations DROP COLUMN last_rev",
+    let version = if url.starts_with("postgres") { 9 } else { 8 };
+    let undo = [
+        "DROP INDEX idx_messages_rev".to_string(),
+        "ALTER TABLE messages DROP COLUMN rev".to_string(),
+        "ALTER TABLE conversations DROP COLUMN last_rev".to_string(),
+        format!("DELETE FROM _sqlx_migrations WHERE version = {version}"),
     ];
     if url.starts_with("postgres") {
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        for s in statements {
-            sqlx::query(s).execute(&mut c).await.unwrap();
+        for s in &undo {
+            sqlx::raw_sql(s).execute(&mut c).await.unwrap();
         }
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 9")
-            .execute(&mut c)
-            .await
-            .unwrap();
         c.close().await.unwrap();
     } else {
         let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        for s in statements {
-            sqlx::query(s).execute(&mut c).await.unwrap();
+        for s in &undo {
+            sqlx::raw_sql(s).execute(&mut c).await.unwrap();
         }
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 8")
-            .execute(&mut c)
-            .await
-            .unwrap();
         c.close().await.unwrap();
     }
 }

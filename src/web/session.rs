@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::accounts::hash_token;
-use crate::delivery::now_ms;
+use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::AppState;
 

@@ -21,8 +21,8 @@ use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::clock::now_ms;
 use crate::config::LimitsConfig;
-use crate::delivery::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
 use crate::telemetry::{Metrics, OpLabel};

@@ -2,6 +2,7 @@
 //! start the real server on port 0); `main.rs` only parses flags and runs it.
 
 pub mod accounts;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod delivery;
@@ -12,6 +13,7 @@ pub mod scheduler;
 pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -33,7 +35,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub delivery: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
-    /// This process's WebSocket connections (the engine reaches them as `delivery.fanout`).
+    /// This process's WebSocket connections (the engine reaches them through its fan-out).
     pub hub: Arc<Hub>,
     /// Login and registration throttles and the password-hashing queue bound.
     pub auth_limits: Arc<accounts::AuthLimits>,

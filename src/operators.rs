@@ -7,8 +7,8 @@
 //! Requests check the stored role (`AccountStore::is_operator`), so a grant or a revocation
 //! takes effect at once, on every node, without a restart.
 
+use crate::clock::now_ms;
 use crate::config::AdminCommand;
-use crate::delivery::now_ms;
 use crate::store::{OperatorGrant, Store, StoreResult};
 
 /// Reconciles the `operators` setting with the database at startup, logging what changed and

@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Local, NaiveTime, TimeZone};
 use futures_util::FutureExt;
 
-use crate::delivery::{now_ms, Delivery};
+use crate::clock::now_ms;
+use crate::delivery::Delivery;
 use crate::telemetry::OutcomeLabel;
 
 /// Starts both jobs unless the scheduler is disabled. They stop when `shutdown` fires.
@@ -42,14 +43,7 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
         &shutdown,
         Duration::from_millis(250),
         "search_index",
-        |d| async move {
-            let chunk = crate::store::SEARCH_INDEX_CHUNK;
-            while d.store.index_search_backlog(chunk).await? == chunk as u64 {
-                // Sends queued meanwhile go first.
-                tokio::task::yield_now().await;
-            }
-            Ok(())
-        },
+        |d| async move { d.index_search_backlog().await },
     );
     let mut shutdown = shutdown;
     tokio::spawn(async move {

@@ -1,10 +1,11 @@
-//! The fan-out of a cluster: this node's connections (the hub) plus core NATS for everyone
-//! else's.
+//! The fan-out of a cluster: this node's connections (the local fan-out, given as a
+//! [`Fanout`]) plus core NATS for everyone else's.
 //!
 //! Every live frame is delivered to this node's connections directly and published on the
 //! recipient's subject, `courier.user.<id>`. A node subscribes to a user's subject while the
-//! user has a connection on it (the hub reports comings and goings) and hands what arrives to its
-//! hub; frames a node published itself are skipped. Closing a session by its hash goes to every
+//! user has a connection on it (the local side reports comings and goings as [`Presence`]
+//! events) and hands what arrives to its local fan-out; frames a node published itself are
+//! skipped. Closing a session by its hash goes to every
 //! node on `courier.all`.
 //!
 //! Publishes leave through one task, in the order they were made, so frames about one message
@@ -21,9 +22,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use crate::delivery::{Fanout, Frame};
+use crate::delivery::{Fanout, Frame, Presence};
 use crate::telemetry::Metrics;
-use crate::ws::hub::{Hub, Presence};
 
 /// Publishes waiting for the publisher task; past this they are dropped (and counted): the
 /// records stay pending in the database.
@@ -76,7 +76,8 @@ fn user_subject(user: UserId) -> String {
 const ALL_SUBJECT: &str = "courier.all";
 
 pub struct NatsFanout {
-    hub: Arc<Hub>,
+    /// This node's connections.
+    local: Arc<dyn Fanout>,
     node: u32,
     publish: mpsc::Sender<(String, Bytes)>,
     metrics: Arc<Metrics>,
@@ -84,10 +85,11 @@ pub struct NatsFanout {
 
 impl NatsFanout {
     /// Connects to NATS (one clear line when it cannot), starts the publisher, the broadcast
-    /// subscription and the task that follows the hub's comings and goings.
+    /// subscription and the task that follows the comings and goings `local` reports on
+    /// `presence`.
     pub async fn start(
         url: &str,
-        hub: Arc<Hub>,
+        local: Arc<dyn Fanout>,
         node: u32,
         presence: mpsc::UnboundedReceiver<Presence>,
         metrics: Arc<Metrics>,
@@ -116,11 +118,11 @@ impl NatsFanout {
             .subscribe(ALL_SUBJECT)
             .await
             .map_err(|e| format!("cannot subscribe on NATS at {url}: {e}"))?;
-        tokio::spawn(receive(all, hub.clone(), node, None));
-        tokio::spawn(follow_presence(client, hub.clone(), node, presence));
+        tokio::spawn(receive(all, local.clone(), node, None));
+        tokio::spawn(follow_presence(client, local.clone(), node, presence));
         tracing::info!(node, url, "cluster fan-out over NATS started");
         Ok(Arc::new(NatsFanout {
-            hub,
+            local,
             node,
             publish,
             metrics,
@@ -143,7 +145,7 @@ impl NatsFanout {
 /// events in order, so an offline that follows an online is never applied first.
 async fn follow_presence(
     client: async_nats::Client,
-    hub: Arc<Hub>,
+    local: Arc<dyn Fanout>,
     node: u32,
     mut presence: mpsc::UnboundedReceiver<Presence>,
 ) {
@@ -154,7 +156,7 @@ async fn follow_presence(
                 if let std::collections::hash_map::Entry::Vacant(slot) = subscriptions.entry(user) {
                     match client.subscribe(user_subject(user)).await {
                         Ok(sub) => {
-                            let task = tokio::spawn(receive(sub, hub.clone(), node, Some(user)));
+                            let task = tokio::spawn(receive(sub, local.clone(), node, Some(user)));
                             slot.insert(task.abort_handle());
                         }
                         Err(e) => tracing::warn!(
@@ -168,7 +170,7 @@ async fn follow_presence(
             }
             Presence::Offline { user } => {
                 // The user may have come back meanwhile (that event is queued behind this one).
-                if hub.connections(user).is_empty() {
+                if !local.is_online(user) {
                     // Aborting drops the subscriber, which unsubscribes.
                     if let Some(task) = subscriptions.remove(&user) {
                         task.abort();
@@ -179,8 +181,14 @@ async fn follow_presence(
     }
 }
 
-/// Hands what arrives on a subscription to this node's hub (skipping what this node sent).
-async fn receive(mut sub: async_nats::Subscriber, hub: Arc<Hub>, node: u32, user: Option<UserId>) {
+/// Hands what arrives on a subscription to this node's connections (skipping what this node
+/// sent).
+async fn receive(
+    mut sub: async_nats::Subscriber,
+    local: Arc<dyn Fanout>,
+    node: u32,
+    user: Option<UserId>,
+) {
     while let Some(msg) = sub.next().await {
         let Some((header, frame)) = decode(&msg.payload) else {
             tracing::warn!(subject = %msg.subject, "undecodable NATS message ignored");
@@ -192,17 +200,17 @@ async fn receive(mut sub: async_nats::Subscriber, hub: Arc<Hub>, node: u32, user
         let frame: Frame = Arc::from(frame);
         match (header, user) {
             (Header::Send { except, .. }, Some(u)) => {
-                hub.send_to_user(u, &frame, except);
+                local.send_to_user(u, &frame, except);
             }
             (Header::Deliver { ids, .. }, Some(u)) => {
-                hub.deliver_to_user(u, &frame, &ids);
+                local.deliver_to_user(u, &frame, &ids);
             }
-            (Header::Settle { ids, .. }, Some(u)) => hub.settle(u, &ids),
+            (Header::Settle { ids, .. }, Some(u)) => local.settle(u, &ids),
             (Header::CloseUser { .. }, Some(u)) => {
-                hub.close_user(u);
+                local.close_user(u);
             }
             (Header::CloseSession { session, .. }, None) => {
-                hub.close_session(&session);
+                local.close_session(&session);
             }
             _ => {}
         }
@@ -211,7 +219,7 @@ async fn receive(mut sub: async_nats::Subscriber, hub: Arc<Hub>, node: u32, user
 
 impl Fanout for NatsFanout {
     fn send_to_user(&self, user: UserId, frame: &Frame, except: Option<u64>) -> usize {
-        let n = self.hub.send_to_user(user, frame, except);
+        let n = self.local.send_to_user(user, frame, except);
         self.publish(
             user_subject(user),
             Header::Send {
@@ -224,7 +232,7 @@ impl Fanout for NatsFanout {
     }
 
     fn deliver_to_user(&self, user: UserId, frame: &Frame, ids: &[MessageId]) -> usize {
-        let n = self.hub.deliver_to_user(user, frame, ids);
+        let n = self.local.deliver_to_user(user, frame, ids);
         self.publish(
             user_subject(user),
             Header::Deliver {
@@ -237,7 +245,7 @@ impl Fanout for NatsFanout {
     }
 
     fn settle(&self, user: UserId, ids: &[MessageId]) {
-        self.hub.settle(user, ids);
+        self.local.settle(user, ids);
         // An ack on this node stops the other nodes from expiring the same push.
         self.publish(
             user_subject(user),
@@ -252,7 +260,7 @@ impl Fanout for NatsFanout {
     /// This node's connections only (the cluster-wide question is answered by the database:
     /// see the sweep).
     fn is_online(&self, user: UserId) -> bool {
-        self.hub.is_online(user)
+        self.local.is_online(user)
     }
 
     /// A publish for a user no node subscribes to costs NATS nothing; asking the other nodes
@@ -262,7 +270,7 @@ impl Fanout for NatsFanout {
     }
 
     fn close_session(&self, session: &str) -> usize {
-        let n = self.hub.close_session(session);
+        let n = self.local.close_session(session);
         self.publish(
             ALL_SUBJECT.to_string(),
             Header::CloseSession {
@@ -275,7 +283,7 @@ impl Fanout for NatsFanout {
     }
 
     fn close_user(&self, user: UserId) -> usize {
-        let n = self.hub.close_user(user);
+        let n = self.local.close_user(user);
         self.publish(
             user_subject(user),
             Header::CloseUser { from: self.node },
@@ -285,11 +293,11 @@ impl Fanout for NatsFanout {
     }
 
     fn connection_infos(&self, user: UserId) -> Vec<ConnectionInfo> {
-        self.hub.connection_infos(user)
+        self.local.connection_infos(user)
     }
 
     fn counts(&self) -> (i64, i64) {
-        self.hub.counts()
+        self.local.counts()
     }
 
     fn node(&self) -> Option<u32> {
@@ -297,7 +305,7 @@ impl Fanout for NatsFanout {
     }
 
     fn local_users(&self) -> Vec<(UserId, i64)> {
-        self.hub.local_users()
+        self.local.local_users()
     }
 }
 

@@ -12,9 +12,9 @@ use app::model::{MessageId, UserId};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::now_ms;
 use super::push::push_committed;
 use super::Fanout;
+use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::{AckOutcome, InsertOutcome, NewMessage, Store};
 use crate::telemetry::{Metrics, OutcomeLabel};

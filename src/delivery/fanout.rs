@@ -4,11 +4,15 @@
 //! calls to the node that holds a user's connections.
 //!
 //! Frames are serialized once ([`frame`]) and shared by every connection they go to.
+//!
+//! A cluster's fan-out also needs to know who comes and goes on this node (to subscribe for
+//! them): the local side reports that as [`Presence`] events, so neither side names the other.
 
 use std::sync::Arc;
 
 use app::model::{ConnectionInfo, MessageId, UserId};
 use app::protocol::ServerFrame;
+use tokio::sync::oneshot;
 
 /// One serialized server frame, shared by every connection it is sent to.
 pub type Frame = Arc<str>;
@@ -51,4 +55,18 @@ pub trait Fanout: Send + Sync + 'static {
     /// The users with a connection on this node, each with when their oldest one here opened
     /// (the republish sweep serves them; what came before is the replay's).
     fn local_users(&self) -> Vec<(UserId, i64)>;
+}
+
+/// A user's first connection on this node opened, or their last one closed: what the local
+/// fan-out tells a cluster's fan-out, which subscribes to other nodes' frames for the user.
+#[derive(Debug)]
+pub enum Presence {
+    /// `ready` is answered once frames for the user from other nodes reach this node.
+    Online {
+        user: UserId,
+        ready: oneshot::Sender<()>,
+    },
+    Offline {
+        user: UserId,
+    },
 }

@@ -11,8 +11,13 @@
 //! - [`retry`]: the failed-push state machine used by the scheduler
 //! - [`sync`]: a client's `sync` (conversation tails after its resume points), bounded and ack-gated
 //! - [`typing`]: typing notices, throttled per user and conversation
+//! - [`connections`]: what adapters may ask of users' connections (close on logout, diagnostics)
+//!
+//! The store and the fan-out are private: adapters act through the engine's methods, so
+//! nothing reaches a socket or a table behind its back.
 
 pub mod batcher;
+pub mod connections;
 pub mod conversations;
 pub mod fanout;
 pub mod paging;
@@ -31,12 +36,12 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::store::Store;
 use crate::telemetry::Metrics;
-pub use fanout::{frame, Fanout, Frame};
+pub use fanout::{frame, Fanout, Frame, Presence};
 
 pub struct Delivery {
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     /// Where pushes go: the connections of this process, or of the whole cluster.
-    pub fanout: Arc<dyn Fanout>,
+    fanout: Arc<dyn Fanout>,
     pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
     batcher: batcher::Batcher,
@@ -84,16 +89,19 @@ impl Delivery {
         self.batcher.alive(std::time::Duration::from_secs(2)).await
     }
 
+    /// Makes new messages searchable, a chunk at a time, until none is left (SQLite; a no-op
+    /// on PostgreSQL). The scheduler runs it off the send path.
+    pub async fn index_search_backlog(&self) -> crate::error::AppResult<()> {
+        let chunk = crate::store::SEARCH_INDEX_CHUNK;
+        while self.store.index_search_backlog(chunk).await? == chunk as u64 {
+            // Sends queued meanwhile go first.
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
     /// Most bytes one replay or sync page carries (see [`paging`]).
     pub fn page_bytes(&self) -> usize {
         (self.config.delivery.outbox_max_bytes / 4).max(16 * 1024)
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

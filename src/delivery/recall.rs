@@ -5,7 +5,8 @@
 use app::model::{Message, MessageId, User};
 use app::protocol::ServerFrame;
 
-use super::{frame, now_ms, Delivery};
+use super::{frame, Delivery};
+use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::RecallOutcome;
 

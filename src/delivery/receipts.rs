@@ -8,7 +8,8 @@ use app::model::{
 use app::protocol::ServerFrame;
 use app::validate::Rule;
 
-use super::{frame, now_ms, Delivery};
+use super::{frame, Delivery};
+use crate::clock::now_ms;
 
 /// Most message ids one acknowledgement may carry.
 pub const MAX_ACK_IDS: usize = 10_000;

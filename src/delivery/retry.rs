@@ -5,7 +5,8 @@
 use app::model::{Message, MessageId, UserId};
 use app::protocol::ServerFrame;
 
-use super::{frame, now_ms, Delivery, Frame};
+use super::{frame, Delivery, Frame};
+use crate::clock::now_ms;
 use crate::error::AppResult;
 use crate::store::rows::RecordKind;
 

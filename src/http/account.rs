@@ -12,9 +12,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::extract::{ApiJson, JsonContentType};
-use super::session::{clear_cookie, new_session_cookie, CurrentUser};
 use crate::accounts;
 use crate::error::AppResult;
+use crate::web::session::{clear_cookie, new_session_cookie, CurrentUser};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
 /// Deletes every session of the user and closes every socket they opened.
 async fn revoke_all(s: &AppState, user: &User) -> AppResult<SessionsRevoked> {
     let sessions = s.store.delete_user_sessions(user.id).await?;
-    let sockets = s.delivery.fanout.close_user(user.id) as u64;
+    let sockets = s.delivery.close_user(user.id) as u64;
     tracing::info!(user = user.id, sessions, sockets, "all sessions revoked");
     Ok(SessionsRevoked { sessions, sockets })
 }

@@ -10,10 +10,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::extract::{ApiJson, JsonContentType};
-use super::session::{clear_cookie, new_session_cookie, session_token, CurrentUser};
 use crate::accounts::{self, hash_token};
-use crate::delivery::now_ms;
+use crate::clock::now_ms;
 use crate::error::AppResult;
+use crate::web::session::{clear_cookie, new_session_cookie, session_token, CurrentUser};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -59,7 +59,7 @@ async fn logout(
     if let Ok(Some(token)) = session_token(&headers, s.config.secure_cookies) {
         let hash = hash_token(&token);
         s.store.delete_session(&hash).await?;
-        let closed = s.delivery.fanout.close_session(&hash);
+        let closed = s.delivery.close_session(&hash);
         tracing::info!(sockets_closed = closed, "logged out");
     }
     let mut out = HeaderMap::new();

@@ -16,13 +16,13 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
 use super::extract::{ApiJson, ApiPath, JsonContentType};
-use super::session::CurrentUser;
+use crate::clock::now_ms;
 use crate::config::ConversationLimits;
 use crate::delivery::rate_limit::RateLimiter;
-use crate::delivery::{frame, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::store::LeaveOutcome;
 use crate::telemetry::{Metrics, OutcomeLabel};
+use crate::web::session::CurrentUser;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -222,12 +222,11 @@ async fn leave(
         "left conversation"
     );
     // Every tab of the leaver forgets it.
-    s.delivery.fanout.send_to_user(
+    s.delivery.send_to_user(
         me.id,
-        &frame(&ServerFrame::ConversationLeft {
+        &ServerFrame::ConversationLeft {
             conversation_id: id,
-        }),
-        None,
+        },
     );
     // Messages that were only waiting for the leaver are now delivered (or read).
     s.delivery.announce(&changes);
@@ -264,12 +263,11 @@ async fn mute(
         muted = req.muted,
         "conversation mute set"
     );
-    s.delivery.fanout.send_to_user(
+    s.delivery.send_to_user(
         me.id,
-        &frame(&ServerFrame::Conversation {
+        &ServerFrame::Conversation {
             conversation: mine.clone(),
-        }),
-        None,
+        },
     );
     Ok(Json(mine))
 }

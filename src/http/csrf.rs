@@ -8,8 +8,8 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::origin::same_origin_request;
 use crate::error::AppError;
+use crate::web::origin::same_origin_request;
 use crate::AppState;
 
 pub async fn refuse_cross_origin(State(s): State<AppState>, req: Request, next: Next) -> Response {

@@ -10,9 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::extract::ApiJson;
-use super::session::CurrentUser;
-use crate::delivery::now_ms;
+use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
+use crate::web::session::CurrentUser;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -48,20 +48,20 @@ async fn diagnostics(
 ) -> AppResult<Json<Diagnostics>> {
     let operator = s.store.is_operator(me.id).await?;
     let (server, online_users, open_connections) = if operator {
-        let (online, open) = s.delivery.fanout.counts();
+        let (online, open) = s.delivery.connection_counts();
         (Some(s.store.push_stats().await?), Some(online), Some(open))
     } else {
         (None, None, None)
     };
     Ok(Json(Diagnostics {
-        connections: s.delivery.fanout.connection_infos(me.id),
+        connections: s.delivery.connection_infos(me.id),
         my_records: s.store.push_stats_for_recipient(me.id).await?,
         sent_records: s.store.push_stats_for_sender(me.id).await?,
         recent_sent_records: s.store.recent_records_for_sender(me.id, 50).await?,
         server,
         online_users,
         open_connections,
-        node: s.delivery.fanout.node(),
+        node: s.delivery.node(),
         server_time: now_ms(),
         user: me,
     }))

@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, JsonContentType};
-use super::session::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::web::session::CurrentUser;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -11,10 +11,8 @@ pub mod headers;
 pub mod health;
 pub mod messages;
 pub mod offline;
-pub mod origin;
 pub mod search;
 pub mod search_limits;
-pub mod session;
 pub mod users;
 
 use std::sync::Arc;

@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::extract::ApiQuery;
-use super::session::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::store::search::{MAX_QUERY_CHARS, MAX_QUERY_PIECES};
 use crate::store::{SearchQuery, StoreError};
 use crate::telemetry::OutcomeLabel;
+use crate::web::session::CurrentUser;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

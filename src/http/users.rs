@@ -8,8 +8,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::extract::ApiQuery;
-use super::session::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::web::session::CurrentUser;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -14,12 +14,14 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
 
+use crate::clock::now_ms;
 use crate::delivery::rate_limit::TokenBucket;
 use crate::delivery::resume::{PendingReplay, ReplayStep};
 use crate::delivery::sync::{SyncRun, SyncStep};
-use crate::delivery::{frame, now_ms, Delivery};
+use crate::delivery::{frame, Delivery};
 use crate::error::AppError;
-use crate::http::session::CurrentSession;
+use crate::store::Store;
+use crate::web::session::CurrentSession;
 use crate::ws::hub::{CloseReason, ConnHandle};
 use crate::ws::outbox::{outbox, OutboxReceiver};
 use crate::AppState;
@@ -43,6 +45,8 @@ fn close_code(reason: CloseReason) -> u16 {
 
 struct Session {
     delivery: Arc<Delivery>,
+    /// To check that the socket's session still exists.
+    store: Arc<dyn Store>,
     handle: Arc<ConnHandle>,
     user: User,
     replay: Option<PendingReplay>,
@@ -100,6 +104,7 @@ pub async fn serve(socket: WebSocket, auth: CurrentSession, state: AppState) {
 
     let mut session = Session {
         delivery: delivery.clone(),
+        store: state.store.clone(),
         handle: handle.clone(),
         user,
         replay: None,
@@ -550,7 +555,7 @@ impl Session {
         if !ticks.is_multiple_of(SESSION_RECHECK_TICKS) {
             return false;
         }
-        match crate::accounts::session_alive(self.delivery.store.as_ref(), token_hash).await {
+        match crate::accounts::session_alive(self.store.as_ref(), token_hash).await {
             Ok(alive) => !alive,
             Err(e) => {
                 e.log();

@@ -14,8 +14,8 @@ use app::model::{ConnectionInfo, MessageId, UserId};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::outbox::{Outbox, PushError};
-use crate::delivery::Fanout;
 pub use crate::delivery::Frame;
+use crate::delivery::{Fanout, Presence};
 use crate::telemetry::Metrics;
 
 /// Why the server closes a connection (sent as the WebSocket close reason).
@@ -117,19 +117,6 @@ pub struct Hub {
     max_per_user: usize,
     /// In a cluster: who comes online here and who leaves (the NATS fan-out subscribes for them).
     presence: Option<mpsc::UnboundedSender<Presence>>,
-}
-
-/// A user's first connection on this node opened, or their last one closed.
-#[derive(Debug)]
-pub enum Presence {
-    /// `ready` is answered once frames for the user from other nodes reach this node.
-    Online {
-        user: UserId,
-        ready: oneshot::Sender<()>,
-    },
-    Offline {
-        user: UserId,
-    },
 }
 
 /// A registered connection.

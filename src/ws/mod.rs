@@ -13,8 +13,8 @@ use axum::Router;
 use tracing::Instrument;
 
 use crate::error::AppError;
-use crate::http::origin::origin_allowed;
-use crate::http::session::CurrentSession;
+use crate::web::origin::origin_allowed;
+use crate::web::session::CurrentSession;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -364,7 +364,7 @@ async fn background_jobs_run_once_per_cluster() {
         .push_failed(bob.id(), &ids, "test: not acknowledged")
         .await
         .unwrap();
-    let later = courier::delivery::now_ms() + 3_600_000;
+    let later = courier::clock::now_ms() + 3_600_000;
     let (r1, r2) = tokio::join!(
         n1.state.delivery.retry_sweep(later),
         n2.state.delivery.retry_sweep(later)
@@ -389,7 +389,7 @@ async fn background_jobs_run_once_per_cluster() {
     );
 
     // The daily cleanup: both nodes at once, one runs it.
-    let now = courier::delivery::now_ms();
+    let now = courier::clock::now_ms();
     let (c1, c2) = tokio::join!(
         n1.state.delivery.daily_cleanup(now),
         n2.state.delivery.daily_cleanup(now)
@@ -456,7 +456,7 @@ async fn pushes_lost_between_nodes_are_republished_by_the_sweep() {
         "the partition is real: nothing arrives live"
     );
     // Not yet older than the ack timeout: the sweep leaves them alone.
-    let now = courier::delivery::now_ms();
+    let now = courier::clock::now_ms();
     assert_eq!(n2.state.delivery.republish_sweep(now).await.unwrap(), 0);
     let later = now + n2.state.config.delivery.ack_timeout().as_millis() as i64 + 1_000;
     assert_eq!(n2.state.delivery.republish_sweep(later).await.unwrap(), 5);
@@ -507,7 +507,7 @@ async fn a_retry_claimed_by_one_node_reaches_the_recipient_on_another() {
         .await
         .unwrap();
     // Node 1 (where bob is not connected) claims and runs the retry.
-    let later = courier::delivery::now_ms() + 3_600_000;
+    let later = courier::clock::now_ms() + 3_600_000;
     let report = n1.state.delivery.retry_sweep(later).await.unwrap();
     assert_eq!(report.repushed + report.postponed, 1, "{report:?}");
     let again = bw
@@ -590,7 +590,7 @@ async fn nats_stopped_and_restarted_mid_stream_loses_nothing() {
         if got.len() == total {
             break;
         }
-        let at = courier::delivery::now_ms() + round * (ack_timeout + 1_000);
+        let at = courier::clock::now_ms() + round * (ack_timeout + 1_000);
         n2.state.delivery.republish_sweep(at).await.unwrap();
     }
     every_message_once_in_order(&got, &sent, &bob).await;

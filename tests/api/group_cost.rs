@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use courier::delivery::Fanout;
+
 use crate::helpers::*;
 
 /// A user created straight in the store (no argon2, no HTTP), with a session, so hundreds of
 /// members cost milliseconds to set up.
 pub async fn fast_user(app: &TestApp, name: &str) -> TestUser {
-    let now = courier::delivery::now_ms();
+    let now = courier::clock::now_ms();
     let username = unique(name);
     let user = app
         .state
@@ -156,7 +158,7 @@ async fn group_create_cost() {
         let mut all = Vec::new();
         let mut ops = 0;
         for _ in 0..5 {
-            let hub = &app.state.delivery.fanout;
+            let hub = &app.state.hub;
             assert!(
                 members.iter().all(|m| hub.is_online(m.id())),
                 "every member is still online"

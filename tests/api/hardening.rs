@@ -467,7 +467,7 @@ async fn an_expired_sessions_socket_is_closed_within_two_seconds() {
     let app = spawn_app().await;
     let a = app.register("ex_a").await;
     let token = "e".repeat(64);
-    let now = courier::delivery::now_ms();
+    let now = courier::clock::now_ms();
     app.state
         .store
         .create_session(

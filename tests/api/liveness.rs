@@ -7,6 +7,8 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use courier::delivery::Fanout;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -30,7 +32,7 @@ async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
         }
     }
     assert!(closed, "the server closed the half-open connection");
-    assert!(!app.state.delivery.fanout.is_online(a.id()));
+    assert!(!app.state.hub.is_online(a.id()));
 
     // A client that keeps talking stays connected.
     let mut ws = a.ws().await;
@@ -40,7 +42,7 @@ async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
         ws.wait_for("pong", T, |f| matches!(f, ServerFrame::Pong { .. }))
             .await;
     }
-    assert!(app.state.delivery.fanout.is_online(a.id()));
+    assert!(app.state.hub.is_online(a.id()));
 }
 
 #[tokio::test]
@@ -128,7 +130,7 @@ async fn slow_consumer_loses_nothing(configure: impl FnOnce(&mut courier::config
     }
     let mut gone = false;
     for _ in 0..50 {
-        if !app.state.delivery.fanout.is_online(b.id()) {
+        if !app.state.hub.is_online(b.id()) {
             gone = true;
             break;
         }
@@ -305,7 +307,7 @@ async fn a_backlog_of_long_messages_drains_without_tripping_the_byte_bound() {
         "a page holds at most a quarter of the byte bound: {largest}"
     );
     assert!(
-        app.state.delivery.fanout.is_online(b.id()),
+        app.state.hub.is_online(b.id()),
         "the replaying connection was never closed"
     );
 }

@@ -1,8 +1,10 @@
 //! The retry sweep and the daily cleanup, run directly at chosen times.
 
 use app::protocol::{ClientFrame, ServerFrame};
-use courier::delivery::now_ms;
+use courier::clock::now_ms;
 use courier::delivery::retry::SweepReport;
+
+use courier::delivery::Fanout;
 
 use crate::helpers::*;
 
@@ -29,12 +31,12 @@ async fn retry_sweep_backs_off_goes_terminal_and_never_repushes_delivered() {
     drop(bw); // never acknowledged; the connection dies
               // The sweep decides by presence: wait until the server has seen the socket go.
     for _ in 0..100 {
-        if !app.state.delivery.fanout.is_online(b.id()) {
+        if !app.state.hub.is_online(b.id()) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(!app.state.delivery.fanout.is_online(b.id()));
+    assert!(!app.state.hub.is_online(b.id()));
     // Failed by the ack timeout? The connection died first, so the record is still pending:
     // mark it failed the way an expired push does.
     d.push_failed(b.id(), &[m.id], "test: not acknowledged")

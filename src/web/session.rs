@@ -1,5 +1,7 @@
 //! The session cookie and the `CurrentUser` / `CurrentSession` extractors that HTTP handlers and
-//! `/ws` share.
+//! `/ws` share (hence `web`, not `http`: the WebSocket upgrade authenticates with the same
+//! cookie). Writing the cookie stays beside reading it, so its name and attributes live in one
+//! place.
 //!
 //! With `secure_cookies` on, the cookie is `__Host-courier_session`: browsers then insist on
 //! `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant its own session
@@ -13,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::accounts::hash_token;
-use crate::delivery::now_ms;
+use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::AppState;
 

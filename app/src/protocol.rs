@@ -7,17 +7,27 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Conversation, ConversationId, Message, MessageId, MessageStatus, Seq, User, UserId,
+    Conversation, ConversationId, Message, MessageId, MessageStatus, Rev, Seq, User, UserId,
 };
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// A point the client already has in one conversation, so the server replays only what follows.
+/// A point the client already has in one conversation's change log, so the server replays only
+/// what changed after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumePoint {
     pub conversation_id: ConversationId,
-    /// The highest seq the client holds contiguously in that conversation.
-    pub after_seq: Seq,
+    /// The highest rev the client has seen in that conversation with no change missed below it
+    /// (`through_rev` of the last sync page, a live change that followed it, or the
+    /// conversation's `last_rev` when it loaded the conversation holding nothing of it).
+    pub after_rev: Rev,
+}
+
+/// How far one conversation's change log is covered (see `batch{sync}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevMark {
+    pub conversation_id: ConversationId,
+    pub rev: Rev,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,19 +51,19 @@ pub enum ClientFrame {
     },
     /// Recall one of my messages (within the server's recall window).
     Recall { message_id: MessageId },
-    /// Replay, from the database, every message after each given point (as `batch` frames with
-    /// reason `sync`, gated by acks), then `caught_up` with reason `sync`. A conversation named
-    /// twice counts once (from the lower seq); at most `sync_max_messages` are replayed per sync,
-    /// and `caught_up{more: true}` asks the client to sync again from where it now is. Sent by a client after it reconnects,
-    /// for the conversations it holds. With `recalled_since` (a `server_time` the client saw
-    /// earlier), messages of those conversations recalled since then come as `recalled` frames.
-    /// After `caught_up{sync}`, everything still waiting for the user is replayed again (as on
-    /// connect: `batch{pending}` pages, then `caught_up{pending}`) unless a replay is running.
+    /// Replay, from the database, every message that changed after each given point — new
+    /// messages and recalled ones alike, each once, in its current state, in rev order — as
+    /// `batch` frames with reason `sync` (gated by acks, each saying how far the conversation's
+    /// log is covered: `through_rev`), then `caught_up` with reason `sync`. A conversation named
+    /// twice counts once (from the lower rev); at most `sync_max_messages` are replayed per sync,
+    /// and `caught_up{more: true}` asks the client to sync again from where it now is. Sent by a
+    /// client after it reconnects, for the conversations it holds, and when a live change skips
+    /// a rev. After `caught_up{sync}`, everything still waiting for the user is replayed again
+    /// (as on connect: `batch{pending}` pages, then `caught_up{pending}`) unless a replay is
+    /// running.
     Sync {
         #[serde(default)]
         conversations: Vec<ResumePoint>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        recalled_since: Option<i64>,
     },
     /// Ephemeral; relayed to the conversation's online members, never stored.
     Typing { conversation_id: ConversationId },
@@ -108,6 +118,11 @@ pub enum ServerFrame {
         messages: Vec<Message>,
         /// Messages still waiting after this page (for `pending`).
         remaining: i64,
+        /// For `sync`: the conversation this page is of and how far its change log is now
+        /// covered — every change up to this rev is in this page, an earlier one, or a state
+        /// the client already had. The client resumes from here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        through: Option<RevMark>,
     },
     /// The replay is complete: everything stored for this client has been sent. For reason
     /// `sync`, `more` says the sync stopped at its cap (the server's `sync_max_messages`): send
@@ -132,11 +147,14 @@ pub enum ServerFrame {
         seq: Seq,
     },
     /// A message was recalled; its content must no longer be shown. Acknowledge with `ack`.
+    /// The recall is change `rev` of the conversation's log.
     Recalled {
         message_id: MessageId,
         conversation_id: ConversationId,
         seq: Seq,
         recalled_at: i64,
+        #[serde(default)]
+        rev: Rev,
     },
     Typing {
         conversation_id: ConversationId,
@@ -223,7 +241,6 @@ mod tests {
             sync,
             ClientFrame::Sync {
                 conversations: vec![],
-                recalled_since: None
             }
         );
     }

@@ -704,9 +704,7 @@ impl AppState {
     /// the effects it calls for.
     fn on_frame(&self, f: ServerFrame) {
         // Read before the welcome's events replace them.
-        let (me_before, recalled_since) = self
-            .store
-            .with_untracked(|s| (s.me_id(), s.last_server_time));
+        let me_before = self.store.with_untracked(|s| s.me_id());
         for ev in frame_events(f.clone(), local_now(), self.now.get_untracked()) {
             self.dispatch(ev);
         }
@@ -714,7 +712,7 @@ impl AppState {
             ServerFrame::Welcome { user, .. } => {
                 self.tick_clock();
                 if me_before == Some(user.id) {
-                    self.welcomed(recalled_since);
+                    self.welcomed();
                 } else {
                     // Another account logged in from another tab: the store followed it.
                     self.session_started(user.id);
@@ -725,6 +723,7 @@ impl AppState {
                 reason,
                 messages,
                 remaining,
+                ..
             } => self.diag.push(
                 LogKind::Info,
                 format!(
@@ -745,10 +744,7 @@ impl AppState {
                 if more && reason == ReplayReason::Sync {
                     let conversations = self.store.with_untracked(|s| s.resume_points());
                     if let Some(s) = socket() {
-                        s.send(&ClientFrame::Sync {
-                            conversations,
-                            recalled_since: None,
-                        });
+                        s.send(&ClientFrame::Sync { conversations });
                     }
                 }
             }
@@ -780,13 +776,10 @@ impl AppState {
 
     /// Every (re)connect: say what we have, resend what is unacknowledged (the welcome's event
     /// cleared the send attempts), refresh the list.
-    fn welcomed(&self, recalled_since: Option<i64>) {
+    fn welcomed(&self) {
         let conversations = self.store.with_untracked(|s| s.resume_points());
         if let Some(s) = socket() {
-            s.send(&ClientFrame::Sync {
-                conversations,
-                recalled_since,
-            });
+            s.send(&ClientFrame::Sync { conversations });
         }
         self.flush_outbox();
         self.load_conversations();
@@ -821,7 +814,6 @@ impl AppState {
             if let Some(s) = socket() {
                 s.send(&ClientFrame::Sync {
                     conversations: gaps,
-                    recalled_since: None,
                 });
             }
         }

@@ -16,9 +16,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Conversation, ConversationId, HistoryPage, Message, MessageId, MessageStatus, Seq, User, UserId,
+    Conversation, ConversationId, HistoryPage, Message, MessageId, MessageStatus, Rev, Seq, User,
+    UserId,
 };
-use crate::protocol::{ReplayReason, ResumePoint};
+use crate::protocol::{ReplayReason, ResumePoint, RevMark};
 
 /// Messages kept in memory per conversation; older (or newer) ones are re-fetched by paging.
 pub const MAX_MESSAGES_PER_CONVERSATION: usize = 500;
@@ -144,6 +145,12 @@ pub struct Timeline {
     pub loaded: bool,
     /// The request in flight, if any. An answer whose token differs is stale and ignored.
     pub loading: Option<HistoryRequest>,
+    /// How far this conversation's change log is known: every change up to this rev is
+    /// reflected in what is held. Set by a sync page's `through`, then advanced by each change
+    /// that follows it; a live change further on is a gap (ask `sync` from here). `None` until
+    /// a sync has said: then a resume starts from the lowest rev held, which is sound (any later
+    /// change to a held message, or any new message, has a higher rev).
+    pub rev_seen: Option<Rev>,
 }
 
 impl Timeline {
@@ -154,6 +161,12 @@ impl Timeline {
         self.messages.keys().next_back().copied()
     }
     /// The highest seq held without a gap from the first one in memory.
+    /// Where a `sync` of this conversation starts: see [`Timeline::rev_seen`].
+    pub fn resume_rev(&self) -> Option<Rev> {
+        self.rev_seen
+            .or_else(|| self.messages.values().map(|m| m.rev).min())
+    }
+
     pub fn contiguous_last(&self) -> Option<Seq> {
         let mut it = self.messages.keys();
         let mut last = *it.next()?;
@@ -246,9 +259,6 @@ pub struct ClientState {
     pub clock_offset: i64,
     /// How long after sending a message its sender may recall it (from `welcome`).
     pub recall_window_ms: i64,
-    /// The newest `server_time` seen on the current or last connection: on reconnect, recalls
-    /// since then are asked for (`sync.recalled_since`), since they may hit messages we hold.
-    pub last_server_time: Option<i64>,
     pub conversations: HashMap<ConversationId, ConvState>,
     /// The conversation list has been loaded since login.
     pub conversations_loaded: bool,
@@ -293,7 +303,6 @@ impl Default for ClientState {
             session: Session::default(),
             clock_offset: 0,
             recall_window_ms: DEFAULT_RECALL_WINDOW_MS,
-            last_server_time: None,
             conversations: HashMap::new(),
             conversations_loaded: false,
             timelines: HashMap::new(),
@@ -389,10 +398,12 @@ pub enum Event {
     },
     /// A `message` frame (live push, also my own sends echoed from my other tabs).
     Live(Message),
-    /// A `batch` frame: replayed messages, oldest first.
+    /// A `batch` frame: replayed messages; for a sync page, how far it covers its
+    /// conversation's change log.
     Batch {
         reason: ReplayReason,
         messages: Vec<Message>,
+        through: Option<RevMark>,
     },
     /// The user sent a message; it shows at once as "sending".
     Queued {
@@ -445,6 +456,8 @@ pub enum Event {
         message_id: MessageId,
         seq: Seq,
         recalled_at: i64,
+        /// The recall's change number.
+        rev: Rev,
     },
     /// A message as the server now has it (e.g. the answer to an HTTP recall).
     MessageUpdated(Message),
@@ -506,9 +519,9 @@ pub fn apply(state: &mut ClientState, event: Event) {
             if recall_window_ms > 0 {
                 state.recall_window_ms = recall_window_ms;
             }
-            state.last_server_time = Some(server_time);
         }
-        Event::Pong { server_time } => state.last_server_time = Some(server_time),
+        // A pong says the connection is alive; nothing in memory changes.
+        Event::Pong { .. } => {}
         Event::Tick { now } => {
             for m in state.typing.values_mut() {
                 m.retain(|_, until| *until > now);
@@ -614,14 +627,25 @@ pub fn apply(state: &mut ClientState, event: Event) {
                 .filter(|tl| tl.loaded && !tl.has_newer)
                 .and_then(|tl| tl.last_seq())
                 .map(|s| s + 1);
+            let rev = m.rev;
             state.insert_message(m, TrimEnd::Oldest);
             if expected_next.is_some_and(|next| seq > next) {
                 state.gaps.insert(cid);
             }
+            state.note_change(cid, rev, true);
         }
-        Event::Batch { messages, .. } => {
+        Event::Batch {
+            messages, through, ..
+        } => {
             for m in messages {
+                let (cid, rev) = (m.conversation_id, m.rev);
                 state.insert_message(m, TrimEnd::Oldest);
+                state.note_change(cid, rev, false);
+            }
+            if let Some(mark) = through {
+                if let Some(tl) = state.timelines.get_mut(&mark.conversation_id) {
+                    tl.rev_seen = Some(tl.rev_seen.map_or(mark.rev, |r| r.max(mark.rev)));
+                }
             }
         }
         Event::Queued {
@@ -659,7 +683,9 @@ pub fn apply(state: &mut ClientState, event: Event) {
             message,
         } => {
             state.pending.remove(&client_msg_id);
+            let (cid, rev) = (message.conversation_id, message.rev);
             state.insert_message(message, TrimEnd::Oldest);
+            state.note_change(cid, rev, false);
         }
         Event::SendRefused {
             client_msg_id,
@@ -717,7 +743,11 @@ pub fn apply(state: &mut ClientState, event: Event) {
             message_id,
             seq,
             recalled_at,
-        } => state.recalled(conversation_id, message_id, seq, recalled_at),
+            rev,
+        } => {
+            state.recalled(conversation_id, message_id, seq, recalled_at, rev);
+            state.note_change(conversation_id, rev, true);
+        }
         Event::MessageUpdated(m) => {
             if m.recalled {
                 state.recalled(
@@ -725,6 +755,7 @@ pub fn apply(state: &mut ClientState, event: Event) {
                     m.id,
                     m.seq,
                     m.recalled_at.unwrap_or(m.created_at),
+                    m.rev,
                 );
             }
             // Only refresh what is in memory; an update must not open a gap.
@@ -957,8 +988,8 @@ impl ClientState {
         }
     }
 
-    /// What this client holds, for `sync`: per conversation with messages in memory, the
-    /// highest seq held without a gap. Timelines trimmed at the newest end are left out (the
+    /// What this client holds, for `sync`: per conversation with messages in memory, the rev
+    /// its change log is known through ([`Timeline::resume_rev`]). Timelines trimmed at the newest end are left out (the
     /// user pages forward there) as are conversations with nothing in memory.
     pub fn resume_points(&self) -> Vec<ResumePoint> {
         let mut v: Vec<_> = self
@@ -968,7 +999,7 @@ impl ClientState {
             .filter_map(|(&id, tl)| {
                 Some(ResumePoint {
                     conversation_id: id,
-                    after_seq: tl.contiguous_last()?,
+                    after_rev: tl.resume_rev()?,
                 })
             })
             .collect();
@@ -1279,7 +1310,22 @@ impl ClientState {
         self.upgrade_from_members(cid);
     }
 
-    fn recalled(&mut self, cid: ConversationId, id: MessageId, seq: Seq, at: i64) {
+    /// Change `rev` of a conversation's log is known. The next one after [`Timeline::rev_seen`]
+    /// advances it (any copy carrying it reflects it: it is the message's latest change); a
+    /// live change further on means changes in between were missed: a gap, synced from here.
+    fn note_change(&mut self, cid: ConversationId, rev: Rev, live: bool) {
+        let Some(tl) = self.timelines.get_mut(&cid) else {
+            return;
+        };
+        let Some(seen) = tl.rev_seen else { return };
+        if rev == seen + 1 {
+            tl.rev_seen = Some(rev);
+        } else if live && rev > seen + 1 && !tl.has_newer {
+            self.gaps.insert(cid);
+        }
+    }
+
+    fn recalled(&mut self, cid: ConversationId, id: MessageId, seq: Seq, at: i64, rev: Rev) {
         let me = self.me_id();
         self.recalls.insert(id, at);
         if let Some(c) = self.conversations.get_mut(&cid) {
@@ -1295,6 +1341,7 @@ impl ClientState {
         if let Some(m) = tl_msg {
             let counted_before = !m.recalled && Some(m.sender_id) != me;
             recall_in_place(m, at);
+            m.rev = m.rev.max(rev);
             if counted_before {
                 if let Some(c) = self.conversations.get_mut(&cid) {
                     if seq > c.snap_read && seq <= c.snap_last {

@@ -24,6 +24,7 @@ impl Delivery {
                     conversation_id: message.conversation_id,
                     seq: message.seq,
                     recalled_at: message.recalled_at.unwrap_or_else(now_ms),
+                    rev: message.rev,
                 });
                 for member in members {
                     if member == by.id {

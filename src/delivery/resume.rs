@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use app::model::{ConversationId, Message, MessageId, OfflinePage, Seq, UserId};
+use app::model::{ConversationId, Message, MessageId, OfflinePage, Rev, UserId};
 
 use super::paging::{cut_to_bytes, Awaiting};
 use super::Delivery;
@@ -135,32 +135,21 @@ impl Delivery {
         })
     }
 
-    /// Messages of a conversation after `after_seq`, for a member that resumes.
-    pub async fn tail_page(
+    /// The messages of a conversation changed after rev `after_rev`, in rev order, for a
+    /// member that resumes; and the conversation's `last_rev` read before them.
+    pub async fn changes_page(
         &self,
         user: UserId,
         conversation: ConversationId,
-        after_seq: Seq,
+        after_rev: Rev,
         limit: i64,
-    ) -> AppResult<Vec<Message>> {
+    ) -> AppResult<(Vec<Message>, Rev)> {
         if !self.store.is_member(conversation, user).await? {
             return Err(AppError::NotFound);
         }
         Ok(self
             .store
-            .messages_after(conversation, after_seq.max(0), limit.clamp(1, 1000))
+            .changes_after(conversation, after_rev.max(0), limit.clamp(1, 1000))
             .await?)
-    }
-
-    pub async fn recalled_since(
-        &self,
-        user: UserId,
-        conversation: ConversationId,
-        since: i64,
-    ) -> AppResult<Vec<Message>> {
-        if !self.store.is_member(conversation, user).await? {
-            return Err(AppError::NotFound);
-        }
-        Ok(self.store.recalled_since(conversation, since).await?)
     }
 }

@@ -19,6 +19,7 @@ fn push_again_frame(message: Message, kind: RecordKind, now: i64) -> Frame {
             conversation_id: message.conversation_id,
             seq: message.seq,
             recalled_at: message.recalled_at.unwrap_or(now),
+            rev: message.rev,
         })
     } else {
         frame(&ServerFrame::Message { message })

@@ -1,5 +1,10 @@
-//! The state of one connection's `sync`: which conversation tails are still to be replayed,
-//! what was sent and not yet acknowledged, and how much of the per-sync cap is used.
+//! The state of one connection's `sync`: which conversations' change logs are still to be
+//! replayed, what was sent and not yet acknowledged, and how much of the per-sync cap is used.
+//!
+//! A sync replays, per conversation, every message whose latest change is after the client's
+//! rev — a new message and a recalled one alike, in its current state — in rev order. A page
+//! ending at rev r covers the log through r: a change at or below r that the page does not
+//! show belongs to a message changed again later, which a later page brings in its newer state.
 //!
 //! A `sync` is bounded three ways, so that one frame can never make the server queue more than
 //! a bounded amount: resume points are de-duplicated (a conversation named 250 times is replayed
@@ -8,34 +13,30 @@
 
 use std::collections::VecDeque;
 
-use app::model::{ConversationId, Message, MessageId, Seq, UserId};
-use app::protocol::ResumePoint;
+use app::model::{ConversationId, Message, MessageId, Rev, UserId};
+use app::protocol::{ResumePoint, RevMark};
 
 use super::paging::{cut_to_bytes, Awaiting};
 use super::Delivery;
 use crate::error::{AppError, AppResult};
 
 pub struct SyncRun {
-    /// Conversations still to replay, each once, from the lowest seq asked for.
+    /// Conversations still to replay, each once, from the lowest rev asked for.
     queue: VecDeque<ResumePoint>,
-    /// The conversation being paged and the last seq sent of it.
-    pub current: Option<(ConversationId, Seq)>,
+    /// The conversation being paged and the rev its log is covered through so far.
+    pub current: Option<(ConversationId, Rev)>,
     /// Sent and not yet acknowledged.
     pub awaiting: Awaiting,
     pub replayed: i64,
     /// The per-sync cap on messages.
     pub cap: i64,
-    pub recalled_since: Option<i64>,
-    /// A conversation whose tail is done and whose recalls are still to be sent.
-    recalls_due: Option<ConversationId>,
 }
 
 /// What the socket should do next for a sync.
 pub enum SyncStep {
-    /// A page of a conversation's tail (the client acknowledges it).
-    Page(Vec<Message>),
-    /// Messages of a synced conversation recalled since `recalled_since` (the second value).
-    Recalled(Vec<Message>, i64),
+    /// A page of a conversation's changes (the client acknowledges it), and how far it covers
+    /// that conversation's log.
+    Page(Vec<Message>, RevMark),
     /// A resume point named a conversation that does not exist or is not the user's.
     NotFound,
     /// The sync is over; `more` when the cap cut it short.
@@ -52,27 +53,20 @@ impl SyncRun {
             awaiting: Awaiting::default(),
             replayed: 0,
             cap: cap.max(1),
-            recalled_since: None,
-            recalls_due: None,
         }
     }
 
     /// Adds resume points (a second `sync` while one runs joins it). A conversation already
-    /// queued keeps the lower seq. Returns false, queueing nothing, when more than `max_points`
+    /// queued keeps the lower rev. Returns false, queueing nothing, when more than `max_points`
     /// distinct ones would queue.
-    pub fn add(
-        &mut self,
-        points: Vec<ResumePoint>,
-        recalled_since: Option<i64>,
-        max_points: usize,
-    ) -> bool {
+    pub fn add(&mut self, points: Vec<ResumePoint>, max_points: usize) -> bool {
         let mut queue = self.queue.clone();
         for p in points {
             match queue
                 .iter_mut()
                 .find(|q| q.conversation_id == p.conversation_id)
             {
-                Some(q) => q.after_seq = q.after_seq.min(p.after_seq),
+                Some(q) => q.after_rev = q.after_rev.min(p.after_rev),
                 None => queue.push_back(p),
             }
         }
@@ -80,10 +74,6 @@ impl SyncRun {
             return false;
         }
         self.queue = queue;
-        self.recalled_since = match (self.recalled_since, recalled_since) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
         true
     }
 
@@ -108,21 +98,11 @@ impl SyncRun {
 }
 
 impl Delivery {
-    /// The next step of a sync: conversation by conversation, its tail in pages (while at most
-    /// about two wait for acknowledgement and the cap is not reached), then its recalls.
+    /// The next step of a sync: conversation by conversation, its changes in pages (while at
+    /// most about two wait for acknowledgement and the cap is not reached).
     pub async fn next_sync_step(&self, user: UserId, run: &mut SyncRun) -> AppResult<SyncStep> {
         let page = self.config.delivery.replay_page_size.max(1);
         loop {
-            if let (Some(conversation), Some(since)) = (run.recalls_due.take(), run.recalled_since)
-            {
-                match self.recalled_since(user, conversation, since).await {
-                    Ok(recalled) if !recalled.is_empty() => {
-                        return Ok(SyncStep::Recalled(recalled, since))
-                    }
-                    Ok(_) | Err(AppError::NotFound) => {}
-                    Err(e) => return Err(e),
-                }
-            }
             if run.awaiting.full(page, self.page_bytes()) {
                 return Ok(SyncStep::Wait);
             }
@@ -135,7 +115,7 @@ impl Delivery {
             let (conversation, after) = match run.current {
                 Some(c) => c,
                 None => match run.next_point() {
-                    Some(p) => (p.conversation_id, p.after_seq),
+                    Some(p) => (p.conversation_id, p.after_rev),
                     None => {
                         return Ok(SyncStep::Done {
                             replayed: run.replayed,
@@ -146,29 +126,36 @@ impl Delivery {
             };
             run.current = Some((conversation, after));
             let limit = page.min(run.budget_left());
-            let mut messages = match self.tail_page(user, conversation, after, limit).await {
-                Ok(m) => m,
-                Err(AppError::NotFound) => {
-                    run.current = None;
-                    return Ok(SyncStep::NotFound);
-                }
-                Err(e) => return Err(e),
-            };
-            // The tail ends when the store had fewer than asked for (before the byte cut).
-            let tail_ended = (messages.len() as i64) < limit;
+            let (mut messages, last_rev) =
+                match self.changes_page(user, conversation, after, limit).await {
+                    Ok(m) => m,
+                    Err(AppError::NotFound) => {
+                        run.current = None;
+                        return Ok(SyncStep::NotFound);
+                    }
+                    Err(e) => return Err(e),
+                };
+            // The log ends when the store had fewer than asked for (before the byte cut): the
+            // page then covers it through its last rev read before the rows, or further.
+            let log_ended = (messages.len() as i64) < limit;
             let cut = cut_to_bytes(&mut messages, self.page_bytes());
             let n = messages.len() as i64;
+            let mut through = messages.last().map_or(after, |m| m.rev);
             if let Some(last) = messages.last() {
-                run.current = Some((conversation, last.seq));
+                run.current = Some((conversation, last.rev));
                 run.awaiting.add(&messages);
                 run.replayed += n;
             }
-            if tail_ended && cut == 0 {
+            if log_ended && cut == 0 {
                 run.current = None;
-                run.recalls_due = Some(conversation);
+                through = through.max(last_rev);
             }
-            if n > 0 {
-                return Ok(SyncStep::Page(messages));
+            if n > 0 || through > after {
+                let mark = RevMark {
+                    conversation_id: conversation,
+                    rev: through,
+                };
+                return Ok(SyncStep::Page(messages, mark));
             }
         }
     }
@@ -178,21 +165,20 @@ impl Delivery {
 mod tests {
     use super::*;
 
-    fn p(c: i64, s: i64) -> ResumePoint {
+    fn p(c: i64, r: i64) -> ResumePoint {
         ResumePoint {
             conversation_id: c,
-            after_seq: s,
+            after_rev: r,
         }
     }
 
     #[test]
-    fn points_are_deduplicated_from_the_lowest_seq() {
+    fn points_are_deduplicated_from_the_lowest_rev() {
         let mut r = SyncRun::new(100);
         let many: Vec<_> = (0..250).map(|i| p(7, 10 + i)).collect();
-        assert!(r.add(many, None, 1000));
-        assert!(r.add(vec![p(7, 3), p(8, 0)], Some(50), 1000));
-        assert!(r.add(vec![], Some(40), 1000));
-        assert_eq!(r.recalled_since, Some(40));
+        assert!(r.add(many, 1000));
+        assert!(r.add(vec![p(7, 3), p(8, 0)], 1000));
+        assert!(r.add(vec![], 1000));
         assert_eq!(r.next_point(), Some(p(7, 3)));
         assert_eq!(r.next_point(), Some(p(8, 0)));
         assert_eq!(r.next_point(), None);
@@ -201,8 +187,8 @@ mod tests {
     #[test]
     fn too_many_distinct_points_are_refused_whole() {
         let mut r = SyncRun::new(100);
-        assert!(r.add((0..3).map(|i| p(i, 0)).collect(), None, 4));
-        assert!(!r.add((3..6).map(|i| p(i, 0)).collect(), None, 4));
+        assert!(r.add((0..3).map(|i| p(i, 0)).collect(), 4));
+        assert!(!r.add((3..6).map(|i| p(i, 0)).collect(), 4));
         assert_eq!(r.queue.len(), 3, "nothing of a refused sync was queued");
     }
 }

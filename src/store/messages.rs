@@ -25,15 +25,15 @@ pub trait MessageStore: Send + Sync + 'static {
         before: Option<Seq>,
         limit: i64,
     ) -> StoreResult<(Vec<Message>, bool)>;
-    /// Up to `limit` messages with seq > `after`, ascending.
-    async fn messages_after(
+    /// Up to `limit` messages whose latest change is after rev `after`, in rev order (each in
+    /// its current state), and the conversation's `last_rev` read before them (so every change
+    /// up to it is among them when fewer than `limit` came back).
+    async fn changes_after(
         &self,
         id: ConversationId,
-        after: Seq,
+        after: Rev,
         limit: i64,
-    ) -> StoreResult<Vec<Message>>;
-    /// Messages of the conversation recalled at or after `since`.
-    async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>>;
+    ) -> StoreResult<(Vec<Message>, Rev)>;
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
     async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>>;
     async fn recall(

@@ -403,10 +403,7 @@ impl Session {
                     self.app_error(e, None, Some(message_id));
                 }
             }
-            ClientFrame::Sync {
-                conversations,
-                recalled_since,
-            } => self.on_sync(conversations, recalled_since).await,
+            ClientFrame::Sync { conversations } => self.on_sync(conversations).await,
             ClientFrame::Typing { conversation_id } => {
                 if let Err(e) = d.relay_typing(user.id, conversation_id).await {
                     self.app_error(e, None, None);
@@ -451,6 +448,7 @@ impl Session {
                         reason: ReplayReason::Pending,
                         messages,
                         remaining,
+                        through: None,
                     });
                     if !self.handle.deliver(&f, &ids) {
                         self.replay = None;
@@ -466,8 +464,8 @@ impl Session {
     }
 
     /// A `sync`: queues the resume points (de-duplicated; joining a sync already running) and
-    /// starts paging their tails.
-    async fn on_sync(&mut self, points: Vec<ResumePoint>, recalled_since: Option<i64>) {
+    /// starts paging their conversations' changes.
+    async fn on_sync(&mut self, points: Vec<ResumePoint>) {
         let too_many = || {
             AppError::invalid(
                 "conversations",
@@ -480,14 +478,14 @@ impl Session {
         }
         let cap = self.delivery.config.delivery.sync_max_messages;
         let run = self.sync.get_or_insert_with(|| SyncRun::new(cap));
-        if !run.add(points, recalled_since, MAX_RESUME_POINTS) {
+        if !run.add(points, MAX_RESUME_POINTS) {
             return self.app_error(too_many(), None, None);
         }
         self.next_sync_page().await;
     }
 
-    /// Sends what the engine says the sync needs next: tail pages (ack-gated), recalls,
-    /// `not_found` for foreign conversations, and finally `caught_up{sync}`.
+    /// Sends what the engine says the sync needs next: pages of changes (ack-gated), `not_found`
+    /// for foreign conversations, and finally `caught_up{sync}`.
     async fn next_sync_page(&mut self) {
         loop {
             let Some(run) = self.sync.as_mut() else {
@@ -495,24 +493,15 @@ impl Session {
             };
             match self.delivery.next_sync_step(self.user.id, run).await {
                 Ok(SyncStep::Wait) => return,
-                Ok(SyncStep::Page(messages)) => {
+                Ok(SyncStep::Page(messages, through)) => {
                     if !self.send(&ServerFrame::Batch {
                         reason: ReplayReason::Sync,
                         messages,
                         remaining: 0,
+                        through: Some(through),
                     }) {
                         self.sync = None;
                         return;
-                    }
-                }
-                Ok(SyncStep::Recalled(recalled, since)) => {
-                    for m in recalled {
-                        self.send(&ServerFrame::Recalled {
-                            message_id: m.id,
-                            conversation_id: m.conversation_id,
-                            seq: m.seq,
-                            recalled_at: m.recalled_at.unwrap_or(since),
-                        });
                     }
                 }
                 Ok(SyncStep::NotFound) => {

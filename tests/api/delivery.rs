@@ -330,9 +330,8 @@ async fn sync_replays_conversation_tails_after_resume_points() {
     ws.send(&ClientFrame::Sync {
         conversations: vec![app::protocol::ResumePoint {
             conversation_id: conv.id,
-            after_seq: 4,
+            after_rev: 4,
         }],
-        recalled_since: None,
     })
     .await;
     let f = ws
@@ -382,7 +381,6 @@ async fn sync_replays_conversation_tails_after_resume_points() {
         .await;
     ws.send(&ClientFrame::Sync {
         conversations: vec![],
-        recalled_since: None,
     })
     .await;
     ws.wait_for("caught up (sync)", T, |f| {

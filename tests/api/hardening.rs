@@ -147,12 +147,11 @@ async fn one_sync_frame_cannot_make_the_server_queue_without_bound() {
     let points: Vec<ResumePoint> = (0..250)
         .map(|_| ResumePoint {
             conversation_id: conv.id,
-            after_seq: 0,
+            after_rev: 0,
         })
         .collect();
     let frame = serde_json::to_string(&ClientFrame::Sync {
         conversations: points,
-        recalled_since: None,
     })
     .unwrap();
     assert!(frame.len() > 9_000, "about the review's 10 KiB frame");
@@ -195,11 +194,10 @@ async fn sync_is_deduplicated_ack_gated_and_capped() {
     ws.caught_up().await; // the (empty) pending replay of the sender
     let p = |after| ResumePoint {
         conversation_id: conv.id,
-        after_seq: after,
+        after_rev: after,
     };
     ws.send(&ClientFrame::Sync {
         conversations: vec![p(5), p(0), p(20), p(0)],
-        recalled_since: None,
     })
     .await;
     // Without acks: two pages, then nothing.
@@ -247,7 +245,6 @@ async fn sync_is_deduplicated_ack_gated_and_capped() {
     assert_eq!(last_page.last().unwrap().seq, 30);
     ws.send(&ClientFrame::Sync {
         conversations: vec![p(30)],
-        recalled_since: None,
     })
     .await;
     // A client acknowledges every page (as ours does) and gets the rest, then `more: false`.

@@ -34,8 +34,15 @@ pub fn frame_events(frame: ServerFrame, local_now: i64, now: i64) -> Vec<Event> 
         }],
         ServerFrame::Message { message } => vec![Event::Live(message)],
         ServerFrame::Batch {
-            reason, messages, ..
-        } => vec![Event::Batch { reason, messages }],
+            reason,
+            messages,
+            through,
+            ..
+        } => vec![Event::Batch {
+            reason,
+            messages,
+            through,
+        }],
         // Nothing changes in memory; whether to continue the sync is the caller's effect.
         ServerFrame::CaughtUp { .. } => vec![],
         ServerFrame::Status {
@@ -63,11 +70,13 @@ pub fn frame_events(frame: ServerFrame, local_now: i64, now: i64) -> Vec<Event> 
             conversation_id,
             seq,
             recalled_at,
+            rev,
         } => vec![Event::Recalled {
             conversation_id,
             message_id,
             seq,
             recalled_at,
+            rev,
         }],
         ServerFrame::Typing {
             conversation_id,

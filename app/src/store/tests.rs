@@ -1,6 +1,7 @@
 //! Host tests of the pure client store: every event, and the invariants the UI relies on.
 
 use super::*;
+use crate::protocol::RevMark;
 use crate::model::{ConversationKind, Member, Rev};
 
 const ME: UserId = 1;
@@ -106,6 +107,7 @@ fn pages_live_and_batches_merge_in_seq_order_without_duplicates() {
     apply(
         &mut s,
         Event::Batch {
+            through: None,
             reason: ReplayReason::Sync,
             messages: (58..=63).map(|q| msg(C1, q, BOB)).collect(),
         },
@@ -166,6 +168,7 @@ fn optimistic_send_is_replaced_by_its_ack_and_duplicate_acks_are_idempotent() {
     apply(
         &mut s,
         Event::Batch {
+            through: None,
             reason: ReplayReason::Sync,
             messages: vec![acked.clone()],
         },
@@ -431,6 +434,7 @@ fn status_only_moves_forward() {
     apply(
         &mut s,
         Event::Batch {
+            through: None,
             reason: ReplayReason::Sync,
             messages: vec![m.clone()],
         },
@@ -546,6 +550,7 @@ fn unread_is_derived_from_positions() {
     apply(
         &mut s,
         Event::Recalled {
+            rev: 100,
             conversation_id: C1,
             message_id: msg(C1, 5, BOB).id,
             seq: 5,
@@ -608,6 +613,7 @@ fn recall_drops_content_everywhere_and_is_sticky() {
     apply(
         &mut s,
         Event::Recalled {
+            rev: 100,
             conversation_id: C1,
             message_id: id,
             seq: 2,
@@ -624,6 +630,7 @@ fn recall_drops_content_everywhere_and_is_sticky() {
     apply(
         &mut s,
         Event::Batch {
+            through: None,
             reason: ReplayReason::Pending,
             messages: vec![msg(C1, 2, BOB)],
         },
@@ -663,6 +670,7 @@ fn a_copy_older_than_the_one_held_never_undoes_a_change() {
         apply(
             &mut s,
             Event::Batch {
+                through: None,
                 reason: ReplayReason::Sync,
                 messages: vec![stale],
             },
@@ -690,6 +698,7 @@ fn recall_of_a_message_not_yet_loaded_applies_when_it_loads() {
     apply(
         &mut s,
         Event::Recalled {
+            rev: 100,
             conversation_id: C1,
             message_id: msg(C1, 3, BOB).id,
             seq: 3,
@@ -747,6 +756,7 @@ fn memory_is_bounded_at_the_live_end_by_dropping_the_oldest() {
     apply(
         &mut s,
         Event::Batch {
+            through: None,
             reason: ReplayReason::Pending,
             messages: (n + 1..=n + 2_000).map(|q| msg(C1, q, BOB)).collect(),
         },
@@ -827,6 +837,7 @@ fn newest_page_replaces_an_old_island_so_no_hole_shows() {
     apply(
         &mut s,
         Event::Batch {
+            through: None,
             reason: ReplayReason::Pending,
             messages: (5..=7).map(|q| msg(C1, q, BOB)).collect(),
         },
@@ -836,35 +847,80 @@ fn newest_page_replaces_an_old_island_so_no_hole_shows() {
     assert!(s.timelines[&C1].has_more);
 }
 
+fn point(after_rev: Rev) -> Vec<ResumePoint> {
+    vec![ResumePoint {
+        conversation_id: C1,
+        after_rev,
+    }]
+}
+
+/// A resume starts where the change log is known through: from the lowest rev held until a
+/// sync page says how far it covers, then each change that follows; a live change further on
+/// is a gap, whether or not it skips a seq (a recall takes a rev and no seq).
 #[test]
-fn resume_points_are_the_highest_contiguous_seq() {
+fn resume_points_follow_the_change_log() {
     let mut s = state_with(10);
-    open_and_load(&mut s, C1, page(C1, 1..=5, false));
+    open_and_load(&mut s, C1, page(C1, 3..=5, true));
+    assert_eq!(s.resume_points(), point(3), "nothing said yet: from the lowest rev held");
     apply(&mut s, Event::Live(msg(C1, 8, BOB)));
-    assert_eq!(s.gaps.iter().copied().collect::<Vec<_>>(), vec![C1]);
-    assert_eq!(
-        s.resume_points(),
-        vec![ResumePoint {
-            conversation_id: C1,
-            after_seq: 5
-        }]
-    );
+    assert_eq!(s.gaps.iter().copied().collect::<Vec<_>>(), vec![C1], "seq gap");
     apply(&mut s, Event::GapsRequested);
     assert!(s.gaps.is_empty());
     apply(
         &mut s,
         Event::Batch {
+            through: Some(RevMark {
+                conversation_id: C1,
+                rev: 12,
+            }),
             reason: ReplayReason::Sync,
             messages: (6..=10).map(|q| msg(C1, q, BOB)).collect(),
         },
     );
-    assert_eq!(
-        s.resume_points(),
-        vec![ResumePoint {
+    assert_eq!(s.resume_points(), point(12), "the page covers the log through 12");
+    // The next changes advance it: a new message (rev 13), a recall (rev 14).
+    apply(&mut s, Event::Live(msg_rev(C1, 11, 13)));
+    apply(
+        &mut s,
+        Event::Recalled {
             conversation_id: C1,
-            after_seq: 10
-        }]
+            message_id: msg(C1, 4, BOB).id,
+            seq: 4,
+            recalled_at: 5,
+            rev: 14,
+        },
     );
+    assert_eq!(s.resume_points(), point(14));
+    assert!(s.gaps.is_empty());
+    // A recall two changes on: change 15 was missed although no seq is.
+    apply(
+        &mut s,
+        Event::Recalled {
+            conversation_id: C1,
+            message_id: msg(C1, 5, BOB).id,
+            seq: 5,
+            recalled_at: 6,
+            rev: 16,
+        },
+    );
+    assert_eq!(s.gaps.iter().copied().collect::<Vec<_>>(), vec![C1], "rev gap");
+    assert_eq!(s.resume_points(), point(14), "resume from before the gap");
+    // A copy that is not live (a history page, a replay) carrying the missing change fills it.
+    apply(
+        &mut s,
+        Event::Batch {
+            through: None,
+            reason: ReplayReason::Pending,
+            messages: vec![msg_rev(C1, 12, 15)],
+        },
+    );
+    assert_eq!(s.resume_points(), point(15));
+}
+
+fn msg_rev(cid: ConversationId, seq: Seq, rev: Rev) -> Message {
+    let mut m = msg(cid, seq, BOB);
+    m.rev = rev;
+    m
 }
 
 #[test]
@@ -1019,6 +1075,7 @@ fn leaving_a_group_forgets_it_and_ignores_late_news_about_it() {
     apply(
         &mut s,
         Event::Batch {
+            through: None,
             reason: ReplayReason::Pending,
             messages: vec![msg(C2, 4, CAROL)],
         },
@@ -1443,7 +1500,6 @@ fn welcome_sets_the_clock_and_recall_window_and_resends_everything_unacknowledge
     );
     assert_eq!(s.clock_offset, 5_000);
     assert_eq!(s.recall_window_ms, 60_000);
-    assert_eq!(s.last_server_time, Some(50_000));
     assert_eq!(
         s.pending["q1"].last_attempt_at, None,
         "sent again after a reconnect"
@@ -1454,7 +1510,6 @@ fn welcome_sets_the_clock_and_recall_window_and_resends_everything_unacknowledge
             server_time: 51_000,
         },
     );
-    assert_eq!(s.last_server_time, Some(51_000));
     // An older server sends no recall window: the default stays.
     let mut t = state_with(0);
     apply(
@@ -1547,11 +1602,13 @@ fn every_frame_maps_to_its_events() {
     );
     assert_eq!(
         ev(ServerFrame::Batch {
+            through: None,
             reason: ReplayReason::Pending,
             messages: vec![m.clone()],
             remaining: 3
         }),
         vec![Event::Batch {
+            through: None,
             reason: ReplayReason::Pending,
             messages: vec![m.clone()]
         }]
@@ -1590,12 +1647,14 @@ fn every_frame_maps_to_its_events() {
     );
     assert_eq!(
         ev(ServerFrame::Recalled {
+            rev: 100,
             message_id: 5,
             conversation_id: C1,
             seq: 1,
             recalled_at: 77
         }),
         vec![Event::Recalled {
+            rev: 100,
             conversation_id: C1,
             message_id: 5,
             seq: 1,

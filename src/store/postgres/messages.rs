@@ -65,41 +65,34 @@ impl MessageStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn messages_after(
+    async fn changes_after(
         &self,
         id: ConversationId,
-        after: Seq,
+        after: Rev,
         limit: i64,
-    ) -> StoreResult<Vec<Message>> {
+    ) -> StoreResult<(Vec<Message>, Rev)> {
         let t = Instant::now();
+        // The log's end first: a change commits only after every earlier one of its
+        // conversation (one writer; on PostgreSQL the conversation row stays locked until
+        // commit), so the rows read next hold every change up to it.
+        let last_rev: Option<Rev> = sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         let rows = sqlx::query(&format!(
-            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.rev > $2 ORDER BY m.rev LIMIT $3"
         ))
         .bind(id)
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        self.observe("messages_after", t);
-        Ok(rows
+        self.observe("changes_after", t);
+        let messages = rows
             .iter()
             .map(message_from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn recalled_since(&self, id: ConversationId, since: i64) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.recalled_at IS NOT NULL AND m.recalled_at >= $2 ORDER BY m.seq"
-        ))
-        .bind(id)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<_, _>>()?)
+            .collect::<Result<_, _>>()?;
+        Ok((messages, last_rev.unwrap_or(0)))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

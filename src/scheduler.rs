@@ -1,6 +1,8 @@
-//! Background jobs: the failed-push retry sweep (every `retry_interval_secs`, default 5 min)
-//! and the daily cleanup of pushed records (at `cleanup_at` local time, default 02:00).
-//! Both jobs live in the delivery engine (`delivery::retry`) so tests call them directly.
+//! Background jobs: the failed-push retry sweep (every `retry_interval_secs`, default 5 min),
+//! the republish sweep and the `heads` announcement (every ack timeout: what NATS lost between
+//! nodes), the search index catch-up (SQLite), and the daily cleanup of pushed records (at
+//! `cleanup_at` local time, default 02:00). The jobs live in the delivery engine
+//! (`delivery::retry`, `delivery::heads`) so tests call them directly.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,6 +37,15 @@ pub fn start(delivery: Arc<Delivery>, shutdown: tokio::sync::watch::Receiver<boo
         delivery.config.delivery.ack_timeout(),
         "republish_sweep",
         |d| async move { d.republish_sweep(now_ms()).await.map(|_| ()) },
+    );
+    // A change whose live frame was lost between nodes (a recall, a message to its sender's
+    // other devices) is found by the device within about one ack timeout too.
+    every(
+        &delivery,
+        &shutdown,
+        delivery.config.delivery.ack_timeout(),
+        "heads",
+        |d| async move { d.announce_heads(now_ms()).await.map(|_| ()) },
     );
     // New messages become searchable off the send path, in chunks (SQLite; a no-op on
     // PostgreSQL). A search indexes whatever is left first, so this only keeps that small.

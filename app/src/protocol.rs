@@ -18,8 +18,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub struct ResumePoint {
     pub conversation_id: ConversationId,
     /// The highest rev the client has seen in that conversation with no change missed below it
-    /// (`through_rev` of the last sync page, a live change that followed it, or the
-    /// conversation's `last_rev` when it loaded the conversation holding nothing of it).
+    /// (the `through` of the last sync page, a live change that followed it, or the
+    /// conversation's `last_rev` read before the history it holds). Earlier releases sent
+    /// `after_seq`, accepted here as a rev: a message's rev is never below its seq, so it
+    /// replays a superset of what such a client lacks.
+    #[serde(alias = "after_seq")]
     pub after_rev: Rev,
 }
 
@@ -155,6 +158,12 @@ pub enum ServerFrame {
         recalled_at: i64,
         #[serde(default)]
         rev: Rev,
+    },
+    /// The latest rev of the user's conversations that changed lately, from the database, sent
+    /// by each node to its own connections once per ack timeout: a conversation whose rev is
+    /// above what the client has seen missed a live frame (lost between nodes) — sync it.
+    Heads {
+        conversations: Vec<RevMark>,
     },
     Typing {
         conversation_id: ConversationId,

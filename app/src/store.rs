@@ -405,6 +405,9 @@ pub enum Event {
         messages: Vec<Message>,
         through: Option<RevMark>,
     },
+    /// A `heads` frame: the latest rev of conversations that changed lately. One held with a
+    /// lower rev seen missed a live change: a gap.
+    Heads(Vec<RevMark>),
     /// The user sent a message; it shows at once as "sending".
     Queued {
         client_msg_id: String,
@@ -784,6 +787,19 @@ pub fn apply(state: &mut ClientState, event: Event) {
                     .entry(conversation_id)
                     .or_default()
                     .insert(user_id, until);
+            }
+        }
+        Event::Heads(marks) => {
+            for mark in marks {
+                let behind = state
+                    .timelines
+                    .get(&mark.conversation_id)
+                    .is_some_and(|tl| {
+                        !tl.has_newer && tl.resume_rev().is_some_and(|seen| seen < mark.rev)
+                    });
+                if behind {
+                    state.gaps.insert(mark.conversation_id);
+                }
             }
         }
         Event::GapsRequested => state.gaps.clear(),

@@ -218,6 +218,10 @@ async fn receive(
 }
 
 impl Fanout for NatsFanout {
+    fn send_here(&self, user: UserId, frame: &Frame) -> usize {
+        self.local.send_to_user(user, frame, None)
+    }
+
     fn send_to_user(&self, user: UserId, frame: &Frame, except: Option<u64>) -> usize {
         let n = self.local.send_to_user(user, frame, except);
         self.publish(

@@ -28,6 +28,10 @@ pub fn frame(f: &ServerFrame) -> Frame {
 pub trait Fanout: Send + Sync + 'static {
     /// Sends a frame to every connection of `user` except `except`. Returns how many got it.
     fn send_to_user(&self, user: UserId, frame: &Frame, except: Option<u64>) -> usize;
+    /// Sends a frame to `user`'s connections on this node only — for what each node tells its
+    /// own connections from the database (nothing of it travels between nodes, so nothing of it
+    /// can be lost there).
+    fn send_here(&self, user: UserId, frame: &Frame) -> usize;
     /// Sends a frame carrying messages that need acknowledgement to every connection of
     /// `user`, which then waits for their acks. Returns how many got it.
     fn deliver_to_user(&self, user: UserId, frame: &Frame, ids: &[MessageId]) -> usize;

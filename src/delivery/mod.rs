@@ -9,7 +9,8 @@
 //! - [`receipts`]: delivered and read, and the status updates they cause
 //! - [`recall`]: recall with window and permission check
 //! - [`retry`]: the failed-push state machine used by the scheduler
-//! - [`sync`]: a client's `sync` (conversation tails after its resume points), bounded and ack-gated
+//! - [`sync`]: a client's `sync` (each conversation's changes after its resume point), bounded and ack-gated
+//! - [`heads`]: each node tells its connections the latest rev of what changed lately (lost frames)
 //! - [`typing`]: typing notices, throttled per user and conversation
 //! - [`connections`]: what adapters may ask of users' connections (close on logout, diagnostics)
 //!
@@ -20,6 +21,7 @@ pub mod batcher;
 pub mod connections;
 pub mod conversations;
 pub mod fanout;
+pub mod heads;
 pub mod paging;
 pub mod push;
 pub mod rate_limit;

@@ -47,4 +47,12 @@ pub trait ConversationStore: Send + Sync + 'static {
     async fn set_muted(&self, id: ConversationId, user: UserId, muted: bool) -> StoreResult<bool>;
     async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool>;
     async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>>;
+    /// The conversations of `users` whose change log changed at or after `since` (ms), each
+    /// as (user, conversation, its `last_rev`), ordered by user then conversation: what the
+    /// `heads` frame tells each user.
+    async fn changed_since(
+        &self,
+        users: &[UserId],
+        since: i64,
+    ) -> StoreResult<Vec<(UserId, ConversationId, Rev)>>;
 }

@@ -252,6 +252,11 @@ impl Hub {
 
 /// The local fan-out: the connections of this process.
 impl Fanout for Hub {
+    /// A single node's connections are all here.
+    fn send_here(&self, user_id: UserId, frame: &Frame) -> usize {
+        self.send_to_user(user_id, frame, None)
+    }
+
     fn is_online(&self, user_id: UserId) -> bool {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
         users.get(&user_id).is_some_and(|c| !c.is_empty())

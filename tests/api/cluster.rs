@@ -485,6 +485,108 @@ async fn pushes_lost_between_nodes_are_republished_by_the_sweep() {
     );
 }
 
+/// A change with no push record — here a recall, heard by its sender's other device — lost
+/// between nodes is found by that device through the `heads` frame its own node sends from the
+/// database, and one `sync` brings it; before the change log nothing but a reconnect did.
+#[tokio::test]
+async fn a_recall_lost_between_nodes_reaches_the_senders_other_device_through_heads() {
+    let Some((_nats, n1, _n2)) = two_nodes().await else {
+        return;
+    };
+    // Node 2 on a NATS server of its own: a partition from node 1, for every frame.
+    let other_nats = Nats::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = test_config(dir.path());
+    c.database_url = n1.state.config.database_url.clone();
+    c.nats_url = Some(other_nats.url.clone());
+    let n2 = start(c, dir).await;
+
+    let alice = n1.register("hr_alice").await;
+    let bob = n1.register("hr_bob").await;
+    let conv = alice.direct_with(&bob).await;
+    let sent = alice.send_http(conv.id, "hr1", "soon gone").await.message;
+    // Alice's second device, on node 2, holds the message (synced: its log seen through rev 1).
+    let mut a2 = alice.on(&n2).ws().await;
+    a2.caught_up().await;
+    a2.send(&ClientFrame::Sync {
+        conversations: vec![app::protocol::ResumePoint {
+            conversation_id: conv.id,
+            after_rev: 0,
+        }],
+    })
+    .await;
+    let f = a2
+        .wait_for("the first sync page", T, |f| {
+            matches!(
+                f,
+                ServerFrame::Batch {
+                    through: Some(_),
+                    ..
+                }
+            )
+        })
+        .await;
+    let ServerFrame::Batch { through, .. } = f else {
+        unreachable!()
+    };
+    assert_eq!(through.map(|t| t.rev), Some(1));
+
+    let (s, v) = alice
+        .post(&format!("/api/messages/{}/recall", sent.id), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(
+        a2.quiet_for(Duration::from_millis(500), |f| matches!(
+            f,
+            ServerFrame::Recalled { .. }
+        ))
+        .await,
+        "the partition is real: the recall does not arrive live"
+    );
+    // Node 2 tells its own connections what changed, from the database.
+    assert_eq!(
+        n2.state
+            .delivery
+            .announce_heads(courier::clock::now_ms())
+            .await
+            .unwrap(),
+        1
+    );
+    a2.wait_for("heads naming the recall's rev", T, |f| {
+        matches!(f, ServerFrame::Heads { conversations }
+            if conversations.iter().any(|m| m.conversation_id == conv.id && m.rev == 2))
+    })
+    .await;
+    a2.send(&ClientFrame::Sync {
+        conversations: vec![app::protocol::ResumePoint {
+            conversation_id: conv.id,
+            after_rev: 1,
+        }],
+    })
+    .await;
+    let f = a2
+        .wait_for("the recall, by sync", T, |f| {
+            matches!(
+                f,
+                ServerFrame::Batch {
+                    through: Some(_),
+                    ..
+                }
+            )
+        })
+        .await;
+    let ServerFrame::Batch { messages, .. } = f else {
+        unreachable!()
+    };
+    assert_eq!(
+        messages
+            .iter()
+            .map(|m| (m.id, m.recalled, m.content.clone(), m.rev))
+            .collect::<Vec<_>>(),
+        vec![(sent.id, true, None, 2)]
+    );
+}
+
 /// The retry sweep runs on whichever node claims the due record; the recipient may be
 /// connected to another node. The retry still reaches them there, and their ack settles it.
 #[tokio::test]

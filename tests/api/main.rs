@@ -12,6 +12,7 @@ mod conversations;
 mod delivery;
 mod group_cost;
 mod hardening;
+mod heads;
 mod history;
 mod leaving;
 mod liveness;

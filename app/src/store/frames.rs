@@ -78,6 +78,7 @@ pub fn frame_events(frame: ServerFrame, local_now: i64, now: i64) -> Vec<Event> 
             recalled_at,
             rev,
         }],
+        ServerFrame::Heads { conversations } => vec![Event::Heads(conversations)],
         ServerFrame::Typing {
             conversation_id,
             user_id,

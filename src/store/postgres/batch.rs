@@ -137,7 +137,7 @@ pub(crate) async fn insert_batch_on(
                SELECT ins.id, cm.user_id, $8, $9, $7, $7 FROM ins \
                JOIN conversation_members cm ON cm.conversation_id = ins.conversation_id AND cm.user_id <> ins.sender_id), \
              counters AS ( \
-               UPDATE conversations c SET last_seq = c.last_seq + k.n, last_rev = c.last_rev + k.n, updated_at = $7 \
+               UPDATE conversations c SET last_seq = c.last_seq + k.n, last_rev = c.last_rev + k.n, updated_at = $7, last_change_at = $7 \
                FROM (SELECT conversation_id, COUNT(*) AS n FROM ins GROUP BY conversation_id) k \
                WHERE c.id = k.conversation_id) \
              SELECT id, sender_id, client_msg_id FROM ins",

@@ -1,6 +1,7 @@
 //! PostgreSQL: conversations and their members.
 
 use super::*;
+use app::model::Rev;
 
 #[async_trait]
 impl ConversationStore for PgStore {
@@ -291,5 +292,27 @@ impl ConversationStore for PgStore {
     async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>> {
         let mut conn = self.pool.acquire().await?;
         Ok(member_ids_on(&mut conn, id).await?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn changed_since(
+        &self,
+        users: &[UserId],
+        since: i64,
+    ) -> StoreResult<Vec<(UserId, ConversationId, Rev)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The few conversations changed lately first (their index), then their members.
+        Ok(sqlx::query_as(
+            "SELECT cm.user_id, c.id, c.last_rev FROM conversations c \
+             JOIN conversation_members cm ON cm.conversation_id = c.id \
+             WHERE c.last_change_at >= $1 AND cm.user_id = ANY($2) \
+             ORDER BY cm.user_id, c.id",
+        )
+        .bind(since)
+        .bind(users)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

@@ -75,10 +75,11 @@ impl MessageStore for PgStore {
         // The log's end first: a change commits only after every earlier one of its
         // conversation (one writer; on PostgreSQL the conversation row stays locked until
         // commit), so the rows read next hold every change up to it.
-        let last_rev: Option<Rev> = sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let last_rev: Option<Rev> =
+            sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.rev > $2 ORDER BY m.rev LIMIT $3"
         ))
@@ -198,11 +199,14 @@ impl MessageStore for PgStore {
             // table's heap (and the WAL) until VACUUM reclaims it — autovacuum does, and running
             // VACUUM on `messages` hastens it (backups taken earlier keep it).
             let rev = last_rev + 1;
-            sqlx::query("UPDATE conversations SET last_rev = $1 WHERE id = $2")
-                .bind(rev)
-                .bind(conversation)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE conversations SET last_rev = $1, last_change_at = $2 WHERE id = $3",
+            )
+            .bind(rev)
+            .bind(now)
+            .bind(conversation)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE messages SET recalled_at = $1, content = '', rev = $2 WHERE id = $3",
             )

@@ -172,7 +172,7 @@ pub(crate) fn insert_batch(
     let convs: Vec<(ConversationId, i64)> =
         per_conversation.iter().map(|(c, n)| (*c, *n)).collect();
     for chunk in convs.chunks(CHUNK) {
-        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5 + 1);
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5 + 2);
         for (c, n) in chunk {
             params.push(c);
             params.push(n);
@@ -182,10 +182,11 @@ pub(crate) fn insert_batch(
             params.push(n);
         }
         params.push(&now);
+        params.push(&now);
         params.extend(chunk.iter().map(|(c, _)| c as &dyn ToSql));
         let sql = format!(
             "UPDATE conversations SET last_seq = last_seq + CASE id {cases} END, \
-             last_rev = last_rev + CASE id {cases} END, updated_at = ? \
+             last_rev = last_rev + CASE id {cases} END, updated_at = ?, last_change_at = ? \
              WHERE id IN ({}) RETURNING id, last_seq, last_rev",
             list_of(chunk.len()),
             cases = vec!["WHEN ? THEN ?"; chunk.len()].join(" "),

@@ -1,6 +1,7 @@
 //! SQLite: conversations and their members.
 
 use super::*;
+use app::model::Rev;
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
@@ -289,5 +290,34 @@ impl ConversationStore for SqliteStore {
     async fn member_ids(&self, id: ConversationId) -> StoreResult<Vec<UserId>> {
         let mut conn = self.read.acquire().await?;
         Ok(member_ids_on(&mut conn, id).await?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn changed_since(
+        &self,
+        users: &[UserId],
+        since: i64,
+    ) -> StoreResult<Vec<(UserId, ConversationId, Rev)>> {
+        let mut out = Vec::new();
+        let mut conn = self.read.acquire().await?;
+        for chunk in users.chunks(500) {
+            // The few conversations changed lately first (their index), then their members.
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT cm.user_id, c.id, c.last_rev FROM conversations c \
+                 JOIN conversation_members cm ON cm.conversation_id = c.id \
+                 WHERE c.last_change_at >= ",
+            );
+            qb.push_bind(since).push(" AND cm.user_id IN (");
+            let mut ids = qb.separated(", ");
+            for u in chunk {
+                ids.push_bind(*u);
+            }
+            qb.push(")");
+            let rows: Vec<(UserId, ConversationId, Rev)> =
+                qb.build_query_as().fetch_all(&mut *conn).await?;
+            out.extend(rows);
+        }
+        out.sort_unstable();
+        Ok(out)
     }
 }

@@ -85,10 +85,11 @@ impl MessageStore for SqliteStore {
         // The log's end first: a change commits only after every earlier one of its
         // conversation (one writer; on PostgreSQL the conversation row stays locked until
         // commit), so the rows read next hold every change up to it.
-        let last_rev: Option<Rev> = sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
+        let last_rev: Option<Rev> =
+            sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
         let rows = sqlx::query(&format!(
             "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.rev > ? ORDER BY m.rev LIMIT ?"
         ))
@@ -447,8 +448,9 @@ async fn erase_recalled(
 ) -> Result<Rev, sqlx::Error> {
     // The recall is the conversation's next change.
     let rev: Rev = sqlx::query_scalar(
-        "UPDATE conversations SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev",
+        "UPDATE conversations SET last_rev = last_rev + 1, last_change_at = ? WHERE id = ? RETURNING last_rev",
     )
+    .bind(now)
     .bind(conversation)
     .fetch_one(&mut *tx)
     .await?;

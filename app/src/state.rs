@@ -217,7 +217,7 @@ impl AppState {
     }
 
     /// The one way the client state changes.
-    fn dispatch(&self, ev: Event) {
+    pub(crate) fn dispatch(&self, ev: Event) {
         self.write.update(|s| apply(s, ev));
     }
 

@@ -289,6 +289,9 @@ pub struct ClientState {
     /// Groups I left: anything about them that still arrives (a list or a message sent just
     /// before I left) is ignored. Groups cannot be rejoined, so this never needs undoing.
     pub left: BTreeSet<ConversationId>,
+    /// The hits of the search the user is looking at: held here, not beside the store, so a
+    /// change that arrives after the search (a recall) reaches them as it reaches the timeline.
+    pub search: Option<SearchResults>,
     /// Recalls seen, so a page fetched before the recall cannot bring content back.
     recalls: HashMap<MessageId, i64>,
     /// Status updates for my messages that were not in memory when they arrived.
@@ -317,12 +320,23 @@ impl Default for ClientState {
             gaps: BTreeSet::new(),
             typing: HashMap::new(),
             left: BTreeSet::new(),
+            search: None,
             recalls: HashMap::new(),
             status_hints: HashMap::new(),
             next_token: 0,
             next_order: 0,
         }
     }
+}
+
+/// Search hits, newest first, for one query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchResults {
+    /// The query these hits answer.
+    pub q: String,
+    pub hits: Vec<Message>,
+    /// Where the next page starts (`None`: no more).
+    pub next_before: Option<MessageId>,
 }
 
 /// Everything that can happen to the client state.
@@ -408,6 +422,15 @@ pub enum Event {
     /// A `heads` frame: the latest rev of conversations that changed lately. One held with a
     /// lower rev seen missed a live change: a gap.
     Heads(Vec<RevMark>),
+    /// A page of search hits for `q` (`before`: a further page of the same query).
+    SearchAnswered {
+        q: String,
+        before: Option<MessageId>,
+        hits: Vec<Message>,
+        next_before: Option<MessageId>,
+    },
+    /// The search box was emptied or closed.
+    SearchCleared,
     /// The user sent a message; it shows at once as "sending".
     Queued {
         client_msg_id: String,
@@ -802,6 +825,13 @@ pub fn apply(state: &mut ClientState, event: Event) {
                 }
             }
         }
+        Event::SearchAnswered {
+            q,
+            before,
+            hits,
+            next_before,
+        } => state.search_answered(q, before, hits, next_before),
+        Event::SearchCleared => state.search = None,
         Event::GapsRequested => state.gaps.clear(),
         Event::UnknownRequested => state.unknown_conversations.clear(),
     }
@@ -1236,6 +1266,49 @@ impl ClientState {
         trim(tl, end);
     }
 
+    fn search_hit_mut(&mut self, id: MessageId) -> Option<&mut Message> {
+        self.search.as_mut()?.hits.iter_mut().find(|h| h.id == id)
+    }
+
+    /// Search hits arrived. Each is merged with what the client already knows of the message:
+    /// a hit read before a change it has seen (a recall) never brings the old text back.
+    fn search_answered(
+        &mut self,
+        q: String,
+        before: Option<MessageId>,
+        hits: Vec<Message>,
+        next_before: Option<MessageId>,
+    ) {
+        let mut all = match (before, self.search.take()) {
+            (Some(_), Some(prev)) if prev.q == q => prev.hits,
+            _ => Vec::new(),
+        };
+        for mut hit in hits {
+            let held = self
+                .timelines
+                .get(&hit.conversation_id)
+                .and_then(|tl| tl.messages.get(&hit.seq))
+                .filter(|m| m.id == hit.id);
+            if let Some(held) = held {
+                let mut newest = held.clone();
+                merge_into(&mut newest, hit);
+                hit = newest;
+            }
+            if let Some(&at) = self.recalls.get(&hit.id) {
+                recall_in_place(&mut hit, at);
+            }
+            match all.iter_mut().find(|h| h.id == hit.id) {
+                Some(h) => merge_into(h, hit),
+                None => all.push(hit),
+            }
+        }
+        self.search = Some(SearchResults {
+            q,
+            hits: all,
+            next_before,
+        });
+    }
+
     /// Merges one committed message into its conversation: timeline, preview, pending.
     fn insert_message(&mut self, mut m: Message, end: TrimEnd) {
         if self.left.contains(&m.conversation_id) {
@@ -1251,6 +1324,9 @@ impl ClientState {
         if Some(m.sender_id) == me {
             // The acknowledgement (or an echo from another tab) replaces the optimistic copy.
             self.pending.remove(&m.client_msg_id);
+        }
+        if let Some(hit) = self.search_hit_mut(m.id) {
+            merge_into(hit, m.clone());
         }
         let cid = m.conversation_id;
         match self.conversations.get_mut(&cid) {
@@ -1344,6 +1420,10 @@ impl ClientState {
     fn recalled(&mut self, cid: ConversationId, id: MessageId, seq: Seq, at: i64, rev: Rev) {
         let me = self.me_id();
         self.recalls.insert(id, at);
+        if let Some(hit) = self.search_hit_mut(id) {
+            recall_in_place(hit, at);
+            hit.rev = hit.rev.max(rev);
+        }
         if let Some(c) = self.conversations.get_mut(&cid) {
             if let Some(lm) = c.info.last_message.as_mut().filter(|lm| lm.id == id) {
                 recall_in_place(lm, at);

@@ -113,3 +113,22 @@ test('recalled text is not found, and more hits page in', async ({ actor }) => {
   expect(new Set(ids).size).toBe(25);
   await expect(alice.page.getByTestId('search-more')).toHaveCount(0);
 });
+
+test('a hit on screen loses its text when the message is recalled after the search', async ({ actor }) => {
+  const { alice, bob, conv } = await directPair(actor);
+  const run = Date.now().toString(36);
+  const secret = `撤回前${run}`;
+  await alice.openChat();
+  const sent = await bob.sendViaApi(conv, `明天 ${secret} 见`, `e2e-search-recall-${run}`);
+  await search(alice.page, secret);
+  const hit = alice.page.getByTestId('search-result');
+  await expect(hit).toHaveCount(1);
+  await expect(hit).toContainText(secret);
+
+  // Bob recalls it while Alice still looks at the hit: the recall reaches the hit too.
+  const res = await bob.request.post(`/api/messages/${sent.id}/recall`, { data: {} });
+  expect(res.status()).toBe(200);
+  await expect(hit).toHaveAttribute('data-recalled', 'true');
+  await expect(hit).not.toContainText(secret);
+  await expect(hit.getByTestId('search-hit-recalled')).toBeVisible();
+});

@@ -15,6 +15,7 @@ use crate::highlight;
 use crate::i18n::{api_error_text, use_i18n};
 use crate::model::{Message, MessageId, MAX_SEARCH_QUERY_CHARS as MAX_QUERY_CHARS};
 use crate::state::use_app;
+use crate::store::Event;
 
 /// Typing pauses this long before a search goes out.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -23,19 +24,13 @@ const PAGE: u32 = 20;
 /// Characters of a hit's text a result row shows around the match.
 const EXCERPT_CHARS: usize = 90;
 
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Results {
-    /// The query these hits answer.
-    q: String,
-    hits: Vec<Message>,
-    next_before: Option<MessageId>,
-}
-
 /// The search box and, while `query` is not empty, the hits.
 #[component]
 pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
     let i18n = use_i18n();
-    let results = RwSignal::new(None::<Results>);
+    let app = use_app();
+    // The hits live in the store (`ClientState::search`), where later changes reach them.
+    let results = Memo::new(move |_| app.store.with(|s| s.search.clone()));
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
 
@@ -52,17 +47,11 @@ pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
             match found {
                 Ok(page) => {
                     error.set(None);
-                    results.update(|r| {
-                        let mut hits = match (before, r.take()) {
-                            (Some(_), Some(prev)) if prev.q == q => prev.hits,
-                            _ => Vec::new(),
-                        };
-                        hits.extend(page.hits);
-                        *r = Some(Results {
-                            q: q.clone(),
-                            hits,
-                            next_before: page.next_before,
-                        });
+                    app.dispatch(Event::SearchAnswered {
+                        q,
+                        before,
+                        hits: page.hits,
+                        next_before: page.next_before,
                     });
                 }
                 Err(e) => error.set(Some(api_error_text(
@@ -80,7 +69,7 @@ pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
             .collect();
         query.set(q.clone());
         if q.trim().is_empty() {
-            results.set(None);
+            app.dispatch(Event::SearchCleared);
             busy.set(false);
             error.set(None);
             return;
@@ -94,7 +83,7 @@ pub fn MessageSearch(query: RwSignal<String>) -> impl IntoView {
     };
     let clear = move || {
         query.set(String::new());
-        results.set(None);
+        app.dispatch(Event::SearchCleared);
         busy.set(false);
         error.set(None);
     };
@@ -193,6 +182,7 @@ fn SearchHit(m: Message, q: String) -> impl IntoView {
                 .unwrap_or_default()
         })
     });
+    let recalled = m.recalled;
     let text = highlight::excerpt(m.content.as_deref().unwrap_or_default(), &q, EXCERPT_CHARS);
     let runs = highlight::marked(&text, &q)
         .into_iter()
@@ -230,6 +220,7 @@ fn SearchHit(m: Message, q: String) -> impl IntoView {
                 data-conversation-id=cid.to_string()
                 data-seq=seq.to_string()
                 data-message-id=m.id.to_string()
+                data-recalled=recalled.to_string()
                 href=href
                 on:click=open
             >
@@ -244,7 +235,17 @@ fn SearchHit(m: Message, q: String) -> impl IntoView {
                 </span>
                 <span class="search-hit-text">
                     <span class="search-hit-sender">{m.sender_name.clone()}": "</span>
-                    {runs}
+                    {if recalled {
+                        // Recalled after the search answered: its text is gone here too.
+                        view! {
+                            <span class="search-hit-recalled" data-testid="search-hit-recalled">
+                                {move || i18n.t().recalled}
+                            </span>
+                        }
+                            .into_any()
+                    } else {
+                        runs.into_any()
+                    }}
                 </span>
             </a>
         </li>

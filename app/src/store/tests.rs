@@ -1748,3 +1748,69 @@ fn every_frame_maps_to_its_events() {
         "shown as a notice, nothing stored"
     );
 }
+
+#[test]
+fn search_hits_follow_the_changes_that_arrive_after_them() {
+    let mut s = state_with(3);
+    let answered = |q: &str, before, hits| Event::SearchAnswered {
+        q: q.into(),
+        before,
+        hits,
+        next_before: None,
+    };
+    // A hit for seq 2, read by the search; then the message is recalled.
+    apply(&mut s, answered("hi", None, vec![msg(C1, 2, BOB)]));
+    apply(
+        &mut s,
+        Event::Recalled {
+            conversation_id: C1,
+            message_id: msg(C1, 2, BOB).id,
+            seq: 2,
+            recalled_at: 9,
+            rev: 4,
+        },
+    );
+    let hit = &s.search.as_ref().unwrap().hits[0];
+    assert!(
+        hit.recalled && hit.content.is_none(),
+        "the recall reaches the hit"
+    );
+    assert_eq!(hit.rev, 4);
+
+    // A later answer that was read before the recall cannot bring the text back, and a further
+    // page of the same query adds to the hits.
+    apply(&mut s, answered("hi", None, vec![msg(C1, 2, BOB)]));
+    apply(&mut s, answered("hi", Some(2), vec![msg(C1, 1, BOB)]));
+    let hits = &s.search.as_ref().unwrap().hits;
+    assert_eq!(
+        hits.iter().map(|h| (h.seq, h.recalled)).collect::<Vec<_>>(),
+        vec![(2, true), (1, false)]
+    );
+    assert!(hits[0].content.is_none());
+
+    // A newer copy of a hit (live, history) replaces it; an older one does not.
+    let mut newer = msg(C1, 1, BOB);
+    newer.rev = 7;
+    newer.status = MessageStatus::Read;
+    apply(&mut s, Event::Live(newer));
+    let mut older = msg(C1, 1, BOB);
+    older.rev = 1;
+    older.content = Some("stale".into());
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Pending,
+            messages: vec![older],
+            through: None,
+        },
+    );
+    let hit = &s.search.as_ref().unwrap().hits[1];
+    assert_eq!((hit.rev, hit.status), (7, MessageStatus::Read));
+    assert_ne!(hit.content.as_deref(), Some("stale"));
+
+    // A new query starts over; clearing the box forgets the hits.
+    apply(&mut s, answered("other", Some(1), vec![msg(C1, 3, BOB)]));
+    assert_eq!(s.search.as_ref().unwrap().hits.len(), 1);
+    apply(&mut s, Event::SearchCleared);
+    assert!(s.search.is_none());
+}

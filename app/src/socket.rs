@@ -595,17 +595,8 @@ impl Socket {
             }
             _ => {}
         }
-        let ack: Vec<i64> = match &frame {
-            ServerFrame::Message { message } => vec![message.id],
-            ServerFrame::Batch { messages, .. } => messages.iter().map(|m| m.id).collect(),
-            ServerFrame::Recalled { message_id, .. } => vec![*message_id],
-            _ => Vec::new(),
-        };
-        // Merge first, then acknowledge: the ack promises the message is on this device.
+        // The state merges it and acknowledges what it holds (store::frames::on_frame).
         self.emit(SocketEvent::Frame(frame));
-        if !ack.is_empty() {
-            self.send(&ClientFrame::Ack { message_ids: ack });
-        }
     }
 
     fn on_close(&self, generation: u64, code: u16, reason: &str) {

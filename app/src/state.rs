@@ -20,9 +20,9 @@ use crate::model::{
     UserId,
 };
 use crate::persist;
-use crate::protocol::{ClientFrame, ReplayReason, ResumePoint, ServerFrame};
+use crate::protocol::{ClientFrame, ServerFrame};
 use crate::socket::{LogKind, Socket, SocketDiag, SocketEvent};
-use crate::store::frames::frame_events;
+use crate::store::frames::{on_frame, Command};
 use crate::store::{apply, ClientState, Event, HistoryDirection, Phase};
 
 /// How often we send our own `typing` frame while the user types.
@@ -663,10 +663,7 @@ impl AppState {
     fn on_socket(&self, ev: SocketEvent) {
         match ev {
             SocketEvent::State(c) => self.dispatch(Event::Connection(c)),
-            SocketEvent::Frame(f) => {
-                self.on_frame(f);
-                self.follow_up();
-            }
+            SocketEvent::Frame(f) => self.on_frame(f),
             SocketEvent::Dropped {
                 attempts,
                 was_open,
@@ -700,77 +697,62 @@ impl AppState {
         }
     }
 
-    /// A frame: its events go through the reducer (the mapping is pure: `store::frames`), then
-    /// the effects it calls for.
+    /// A frame: the reducer applies it and says what to do (`store::frames`); this carries
+    /// the commands out, in order, after the state has changed.
     fn on_frame(&self, f: ServerFrame) {
-        // Read before the welcome's events replace them.
-        let me_before = self.store.with_untracked(|s| s.me_id());
-        for ev in frame_events(f.clone(), local_now(), self.now.get_untracked()) {
-            self.dispatch(ev);
+        let (local, now) = (local_now(), self.now.get_untracked());
+        let commands = self
+            .write
+            .try_update(|s| on_frame(s, f, local, now))
+            .unwrap_or_default();
+        for c in commands {
+            self.run(c);
         }
-        match f {
-            ServerFrame::Welcome { user, .. } => {
+    }
+
+    fn run(&self, command: Command) {
+        match command {
+            Command::Send(frame) => {
+                if let Some(s) = socket() {
+                    s.send(&frame);
+                }
+            }
+            Command::FetchConversation(id) => {
+                let app = *self;
+                spawn_local(async move {
+                    match api::conversation(id).await {
+                        Ok(c) => app.dispatch(Event::ConversationUpserted(c)),
+                        Err(e) => app
+                            .diag
+                            .push(LogKind::Warn, format!("conversation {id}: {e}")),
+                    }
+                });
+            }
+            Command::Notify(message) => crate::notify::on_message(self, &message),
+            Command::Welcomed { same_user, user_id } => {
                 self.tick_clock();
-                if me_before == Some(user.id) {
+                if same_user {
                     self.welcomed();
                 } else {
                     // Another account logged in from another tab: the store followed it.
-                    self.session_started(user.id);
+                    self.session_started(user_id);
                 }
             }
-            ServerFrame::Message { message } => crate::notify::on_message(self, &message),
-            ServerFrame::Batch {
-                reason,
-                messages,
-                remaining,
-                ..
-            } => self.diag.push(
-                LogKind::Info,
-                format!(
-                    "replay {reason:?}: {} messages, {remaining} remaining",
-                    messages.len()
-                ),
-            ),
-            ServerFrame::CaughtUp {
-                reason,
-                replayed,
-                more,
-            } => {
-                self.diag.push(
-                    LogKind::Info,
-                    format!("caught up ({reason:?}, {replayed} replayed)"),
-                );
-                // The server capped this sync: continue from where the store now is.
-                if more && reason == ReplayReason::Sync {
-                    let conversations = self.store.with_untracked(|s| s.resume_points());
-                    if let Some(s) = socket() {
-                        s.send(&ClientFrame::Sync { conversations });
-                    }
-                }
-            }
-            ServerFrame::Error {
+            Command::Notice {
                 code,
-                message,
-                client_msg_id,
-                retry_after_ms,
                 field,
                 rule,
-                ..
-            } => {
-                self.diag
-                    .push(LogKind::Warn, format!("server error {code}: {message}"));
-                // An error about a send failed that send (an event above); others are shown.
-                if client_msg_id.is_none() {
-                    self.notice.set(Some(crate::i18n::error_text(
-                        self.i18n.lang.get_untracked().strings(),
-                        &code,
-                        field.as_deref(),
-                        rule.as_deref(),
-                        retry_after_ms.map(|ms| ms.div_ceil(1000)),
-                    )));
-                }
-            }
-            _ => {}
+                retry_after_secs,
+            } => self.notice.set(Some(crate::i18n::error_text(
+                self.i18n.lang.get_untracked().strings(),
+                &code,
+                field.as_deref(),
+                rule.as_deref(),
+                retry_after_secs,
+            ))),
+            Command::Log { warn, text } => self
+                .diag
+                .push(if warn { LogKind::Warn } else { LogKind::Info }, text),
         }
     }
 
@@ -793,41 +775,6 @@ impl AppState {
                 s.send(&ClientFrame::Read {
                     conversation_id: id,
                     seq,
-                });
-            }
-        }
-    }
-
-    /// Fetches conversations that frames referred to but the list lacks, and asks for the
-    /// tails of conversations where a live message skipped seqs.
-    fn follow_up(&self) {
-        let (unknown, gaps) = self.store.with_untracked(|s| {
-            let gaps: Vec<ResumePoint> = s
-                .resume_points()
-                .into_iter()
-                .filter(|r| s.gaps.contains(&r.conversation_id))
-                .collect();
-            (s.unknown_conversations.clone(), gaps)
-        });
-        if !gaps.is_empty() {
-            self.dispatch(Event::GapsRequested);
-            if let Some(s) = socket() {
-                s.send(&ClientFrame::Sync {
-                    conversations: gaps,
-                });
-            }
-        }
-        if !unknown.is_empty() {
-            self.dispatch(Event::UnknownRequested);
-            for id in unknown {
-                let app = *self;
-                spawn_local(async move {
-                    match api::conversation(id).await {
-                        Ok(c) => app.dispatch(Event::ConversationUpserted(c)),
-                        Err(e) => app
-                            .diag
-                            .push(LogKind::Warn, format!("conversation {id}: {e}")),
-                    }
                 });
             }
         }

@@ -1814,3 +1814,128 @@ fn search_hits_follow_the_changes_that_arrive_after_them() {
     apply(&mut s, Event::SearchCleared);
     assert!(s.search.is_none());
 }
+
+#[test]
+fn each_frame_says_what_to_do_after_it_is_applied() {
+    use crate::protocol::{ClientFrame, ReplayReason, ServerFrame};
+    use frames::{on_frame, Command};
+    let mut s = state_with(3);
+    let acks = |cmds: &[Command]| -> Vec<Vec<MessageId>> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Command::Send(ClientFrame::Ack { message_ids }) => Some(message_ids.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let syncs = |cmds: &[Command]| -> Vec<Vec<ResumePoint>> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Command::Send(ClientFrame::Sync { conversations }) => Some(conversations.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+
+    // A live message: merged, then acknowledged, and offered to the notification rule.
+    let m = msg_rev(C1, 4, 4);
+    let cmds = on_frame(&mut s, ServerFrame::Message { message: m.clone() }, 0, 0);
+    assert!(
+        s.timelines[&C1].messages.contains_key(&4),
+        "merged before the ack"
+    );
+    assert_eq!(acks(&cmds), vec![vec![m.id]]);
+    assert!(cmds.contains(&Command::Notify(m.clone())));
+
+    // A page: one ack for its ids; an empty sync page none. The page's `through` sets the
+    // resume point, so a live change two revs on asks for a sync from it.
+    let page = vec![msg_rev(C1, 5, 5), msg_rev(C1, 6, 6)];
+    let ids: Vec<_> = page.iter().map(|m| m.id).collect();
+    let cmds = on_frame(
+        &mut s,
+        ServerFrame::Batch {
+            reason: ReplayReason::Sync,
+            messages: page,
+            remaining: 0,
+            through: Some(RevMark {
+                conversation_id: C1,
+                rev: 6,
+            }),
+        },
+        0,
+        0,
+    );
+    assert_eq!(acks(&cmds), vec![ids]);
+    let cmds = on_frame(
+        &mut s,
+        ServerFrame::Message {
+            message: msg_rev(C1, 7, 8),
+        },
+        0,
+        0,
+    );
+    assert_eq!(syncs(&cmds), vec![point(6)], "rev 7 was missed");
+    let again = on_frame(
+        &mut s,
+        ServerFrame::Heads {
+            conversations: vec![],
+        },
+        0,
+        0,
+    );
+    assert!(syncs(&again).is_empty(), "a gap is asked for once");
+
+    // `heads` ahead of what is seen: a sync, without any live frame.
+    let cmds = on_frame(
+        &mut s,
+        ServerFrame::Heads {
+            conversations: vec![RevMark {
+                conversation_id: C1,
+                rev: 9,
+            }],
+        },
+        0,
+        0,
+    );
+    assert_eq!(syncs(&cmds), vec![point(6)]);
+
+    // A capped sync continues from where the store is; a message of a conversation the list
+    // lacks fetches it; an error about no send of mine is shown.
+    let cmds = on_frame(
+        &mut s,
+        ServerFrame::CaughtUp {
+            reason: ReplayReason::Sync,
+            replayed: 5000,
+            more: true,
+        },
+        0,
+        0,
+    );
+    assert_eq!(syncs(&cmds), vec![s.resume_points()]);
+    let cmds = on_frame(
+        &mut s,
+        ServerFrame::Message {
+            message: msg(99, 1, BOB),
+        },
+        0,
+        0,
+    );
+    assert!(cmds.contains(&Command::FetchConversation(99)));
+    let cmds = on_frame(
+        &mut s,
+        ServerFrame::Error {
+            code: "not_found".into(),
+            message: "no such conversation".into(),
+            client_msg_id: None,
+            message_id: None,
+            retry_after_ms: None,
+            field: None,
+            rule: None,
+        },
+        0,
+        0,
+    );
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::Notice { code, .. } if code == "not_found")));
+}

@@ -1,8 +1,8 @@
 //! Host tests of the pure client store: every event, and the invariants the UI relies on.
 
 use super::*;
-use crate::protocol::RevMark;
 use crate::model::{ConversationKind, Member, Rev};
+use crate::protocol::RevMark;
 
 const ME: UserId = 1;
 const BOB: UserId = 2;
@@ -861,9 +861,17 @@ fn point(after_rev: Rev) -> Vec<ResumePoint> {
 fn resume_points_follow_the_change_log() {
     let mut s = state_with(10);
     open_and_load(&mut s, C1, page(C1, 3..=5, true));
-    assert_eq!(s.resume_points(), point(3), "nothing said yet: from the lowest rev held");
+    assert_eq!(
+        s.resume_points(),
+        point(3),
+        "nothing said yet: from the lowest rev held"
+    );
     apply(&mut s, Event::Live(msg(C1, 8, BOB)));
-    assert_eq!(s.gaps.iter().copied().collect::<Vec<_>>(), vec![C1], "seq gap");
+    assert_eq!(
+        s.gaps.iter().copied().collect::<Vec<_>>(),
+        vec![C1],
+        "seq gap"
+    );
     apply(&mut s, Event::GapsRequested);
     assert!(s.gaps.is_empty());
     apply(
@@ -877,7 +885,11 @@ fn resume_points_follow_the_change_log() {
             messages: (6..=10).map(|q| msg(C1, q, BOB)).collect(),
         },
     );
-    assert_eq!(s.resume_points(), point(12), "the page covers the log through 12");
+    assert_eq!(
+        s.resume_points(),
+        point(12),
+        "the page covers the log through 12"
+    );
     // The next changes advance it: a new message (rev 13), a recall (rev 14).
     apply(&mut s, Event::Live(msg_rev(C1, 11, 13)));
     apply(
@@ -903,7 +915,11 @@ fn resume_points_follow_the_change_log() {
             rev: 16,
         },
     );
-    assert_eq!(s.gaps.iter().copied().collect::<Vec<_>>(), vec![C1], "rev gap");
+    assert_eq!(
+        s.gaps.iter().copied().collect::<Vec<_>>(),
+        vec![C1],
+        "rev gap"
+    );
     assert_eq!(s.resume_points(), point(14), "resume from before the gap");
     // A copy that is not live (a history page, a replay) carrying the missing change fills it.
     apply(

@@ -44,8 +44,7 @@ pub enum ClientFrame {
         conversation_id: ConversationId,
         content: String,
     },
-    /// "These messages reached this device": marks them delivered to me. Also acknowledges
-    /// recall events for those message ids.
+    /// "These messages reached this device": marks them delivered to me.
     Ack { message_ids: Vec<MessageId> },
     /// "I have read conversation X up to seq N".
     Read {

@@ -1,6 +1,9 @@
 //! Recall: only the sender, only within the window. The message keeps its seq; its content is
-//! erased. Every member's connections hear of it now; members who are offline get a pending
-//! recall record and learn of it on resume.
+//! erased, and the recall is the conversation's next change (rev). Every member's connections
+//! hear of it now, untracked; members who are offline learn of it on resume, by `sync` from the
+//! rev they hold (the message comes back recalled). A recall writes no push record, so the
+//! live `recalled` frame awaits no acknowledgement: an ack of the message id only ever settles
+//! the message's own record.
 
 use app::model::{Message, MessageId, User};
 use app::protocol::ServerFrame;
@@ -26,12 +29,11 @@ impl Delivery {
                     recalled_at: message.recalled_at.unwrap_or_else(now_ms),
                     rev: message.rev,
                 });
+                // Not `deliver_to_user`: that would track the message id in flight on each
+                // connection and, without an ack in time, mark the member's record of the
+                // message failed — a record the recall has nothing to do with.
                 for member in members {
-                    if member == by.id {
-                        self.fanout.send_to_user(member, &f, None);
-                    } else {
-                        self.fanout.deliver_to_user(member, &f, &[message.id]);
-                    }
+                    self.fanout.send_to_user(member, &f, None);
                 }
                 tracing::info!(message = message.id, user = by.id, "message recalled");
                 Ok(message)

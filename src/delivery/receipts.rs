@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::StatusChange;
 
 impl Delivery {
-    /// A device of `user` has these messages (and their recall events).
+    /// A device of `user` has these messages.
     pub async fn acknowledge(&self, user: UserId, ids: &[MessageId]) -> AppResult<AckResponse> {
         if ids.len() > MAX_ACK_IDS {
             return Err(AppError::invalid(

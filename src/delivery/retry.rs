@@ -8,12 +8,11 @@ use app::protocol::ServerFrame;
 use super::{frame, Delivery, Frame};
 use crate::clock::now_ms;
 use crate::error::AppResult;
-use crate::store::rows::RecordKind;
 
-/// The frame that pushes a record's message again: the recall event for a recall record, and
-/// for a message that was recalled since (its text is gone); the message otherwise.
-fn push_again_frame(message: Message, kind: RecordKind, now: i64) -> Frame {
-    if kind == RecordKind::Recall || message.recalled {
+/// The frame that pushes a record's message again: `recalled` for a message that was recalled
+/// since (its text is gone); the message otherwise.
+fn push_again_frame(message: Message, now: i64) -> Frame {
+    if message.recalled {
         frame(&ServerFrame::Recalled {
             message_id: message.id,
             conversation_id: message.conversation_id,
@@ -96,7 +95,7 @@ impl Delivery {
                     report.postponed += 1;
                     continue;
                 };
-                let f = push_again_frame(message, r.kind, now);
+                let f = push_again_frame(message, now);
                 // Connected here: push and wait for the ack. Not connected here: count the
                 // attempt and back off — but still offer it to the other nodes of a cluster
                 // (this node cannot know whether the user is connected to one of them; an ack
@@ -152,7 +151,7 @@ impl Delivery {
                 let Some(message) = self.store.message(s.message_id).await? else {
                     continue;
                 };
-                let f = push_again_frame(message, s.kind, now);
+                let f = push_again_frame(message, now);
                 self.fanout.deliver_to_user(s.user_id, &f, &[s.message_id]);
                 total += 1;
             }

@@ -1,4 +1,9 @@
 //! The delivery ledger (`message_push_records`): what waits for whom, read positions, retries, statistics.
+//!
+//! A push record is one message's delivery to one recipient, and nothing else: a recall writes
+//! no record (members who were away learn of it by `sync` from their rev, the message coming
+//! back recalled; see store/rows.rs on the `kind` column that is now always 0). An ack of a
+//! message id therefore means exactly "this message reached a device of this recipient".
 
 use async_trait::async_trait;
 

@@ -209,7 +209,6 @@ pub enum LeaveOutcome {
 pub struct StalePush {
     pub user_id: UserId,
     pub message_id: MessageId,
-    pub kind: rows::RecordKind,
 }
 
 /// A failed push record whose backoff has passed.
@@ -218,7 +217,6 @@ pub struct DueRetry {
     pub record_id: i64,
     pub message_id: MessageId,
     pub user_id: UserId,
-    pub kind: rows::RecordKind,
     pub retry_count: i64,
 }
 

@@ -24,13 +24,7 @@ macro_rules! failed {
         "2"
     };
 }
-/// `RecordKind::Message`, for the rules written once as plain SQL (store/rules.rs).
-macro_rules! message_kind {
-    () => {
-        "0"
-    };
-}
-pub(crate) use {failed, message_kind, pushed};
+pub(crate) use {failed, pushed};
 
 /// `messages.status`: how far a message got, as its sender sees it. Only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
@@ -53,13 +47,14 @@ pub enum RecordStatus {
     Failed = 2,
 }
 
-/// `message_push_records.kind`: the message itself, or the event that it was recalled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[repr(i16)]
-pub enum RecordKind {
-    Message = 0,
-    Recall = 1,
-}
+// `message_push_records.kind` is always 0 (the column's default, never written): a push record
+// is one message's delivery to one recipient, nothing else. It once also told a recall event
+// (kind 1) apart, pushed to members who were offline during a recall; the change log replaced
+// that — a device that was away learns of a recall by `sync` from its rev, which brings the
+// message back recalled — and migrations/*/…_drop_recall_records.sql deleted those rows. The
+// column stays because it is part of the table's UNIQUE (message_id, user_id, kind), and SQLite
+// cannot drop it without rebuilding the table. So an ack of a message id means exactly "this
+// message reached a device of this recipient".
 
 impl StoredStatus {
     /// The status a stored integer stands for (`None` for a value no migration writes).
@@ -71,15 +66,6 @@ impl StoredStatus {
         ]
         .into_iter()
         .find(|s| *s as i64 == v)
-    }
-}
-
-impl RecordKind {
-    /// The kind a stored integer stands for (`None` for a value no migration writes).
-    pub(crate) fn from_stored(v: i64) -> Option<RecordKind> {
-        [RecordKind::Message, RecordKind::Recall]
-            .into_iter()
-            .find(|k| *k as i64 == v)
     }
 }
 
@@ -213,13 +199,12 @@ impl From<RecordRow> for PushRecord {
     }
 }
 
-/// `id, message_id, user_id, kind, retry_count` of a failed record that is due.
+/// `id, message_id, user_id, retry_count` of a failed record that is due.
 #[derive(sqlx::FromRow)]
 pub(crate) struct DueRetryRow {
     id: i64,
     message_id: i64,
     user_id: i64,
-    kind: RecordKind,
     retry_count: i64,
 }
 
@@ -229,7 +214,6 @@ impl From<DueRetryRow> for DueRetry {
             record_id: r.id,
             message_id: r.message_id,
             user_id: r.user_id,
-            kind: r.kind,
             retry_count: r.retry_count,
         }
     }
@@ -328,6 +312,5 @@ mod tests {
     fn sql_literals_are_the_enum_values() {
         assert_eq!(pushed!(), (RecordStatus::Pushed as i16).to_string());
         assert_eq!(failed!(), (RecordStatus::Failed as i16).to_string());
-        assert_eq!(message_kind!(), (RecordKind::Message as i16).to_string());
     }
 }

@@ -3,18 +3,15 @@
 //! without parameters, so SQLite and PostgreSQL share the very same text; each backend only adds
 //! its own locking and placeholders around it (`mark_delivered_on`, `mark_read_on`).
 
-use super::rows::{message_kind, pushed};
+use super::rows::pushed;
 
 /// Delivered: the message (the row `messages`) has recipients' records, and none of them is
-/// still unacknowledged.
+/// still unacknowledged. (Every push record is a message's own: see store/rows.rs.)
 pub(crate) const DELIVERED: &str = concat!(
-    "NOT EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = ",
-    message_kind!(),
-    " AND r.push_status <> ",
+    "NOT EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id \
+     AND r.push_status <> ",
     pushed!(),
-    ") AND EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id AND r.kind = ",
-    message_kind!(),
-    ")"
+    ") AND EXISTS (SELECT 1 FROM message_push_records r WHERE r.message_id = messages.id)"
 );
 
 /// Read: every member other than the sender has a read position at or past the message (the

@@ -1,6 +1,7 @@
 //! The change log of a conversation (`rev`): every change to its messages — a new message, a
 //! recall — takes the conversation's next rev, a message carries the rev of its latest change,
-//! and a database of the previous release gains the log without losing anything. Both backends
+//! and a database of the previous release gains the log without losing anything (and loses
+//! its recall records, which the log replaced). Both backends
 //! (several writers at once on PostgreSQL: tests/api/concurrent_writers.rs).
 
 use reqwest::StatusCode;
@@ -116,30 +117,58 @@ async fn everything_but_revs(u: &TestUser) -> Value {
     Value::Array(out)
 }
 
-/// Turns the database back into the previous release's (migration 0008 on SQLite, 0009 on
-/// PostgreSQL, undone: its index, its two columns and its row in sqlx's table).
-async fn back_to_previous_release(url: &str) {
+/// A push record as stored: (message_id, user_id, kind, push_status, retry_count).
+type StoredRecord = (i64, i64, i64, i64, i64);
+
+/// Runs `statements` on the database at `url`, then reads every push record.
+async fn on_database(url: &str, statements: &[String]) -> Vec<StoredRecord> {
     use sqlx::Connection;
-    let version = if url.starts_with("postgres") { 9 } else { 8 };
+    const RECORDS: &str = "SELECT message_id, user_id, CAST(kind AS BIGINT), \
+         CAST(push_status AS BIGINT), retry_count FROM message_push_records \
+         ORDER BY message_id, user_id, kind";
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::raw_sql(s).execute(&mut c).await.unwrap();
+        }
+        let rows = sqlx::query_as(RECORDS).fetch_all(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        rows
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::raw_sql(s).execute(&mut c).await.unwrap();
+        }
+        let rows = sqlx::query_as(RECORDS).fetch_all(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        rows
+    }
+}
+
+/// Turns the database back into the previous release's: migration 0008 on SQLite, 0009 on
+/// PostgreSQL (the change log) undone — its index, its two columns and its row in sqlx's
+/// table —, the next one (dropping recall records) forgotten, and the recall records that
+/// release wrote put back: one of kind 1 for every member but the sender of each recalled
+/// message, some pending, some pushed, some failed. Returns the records as they then are.
+async fn back_to_previous_release(url: &str) -> Vec<StoredRecord> {
+    let change_log = if url.starts_with("postgres") { 9 } else { 8 };
     let undo = [
         "DROP INDEX idx_messages_rev".to_string(),
         "ALTER TABLE messages DROP COLUMN rev".to_string(),
         "ALTER TABLE conversations DROP COLUMN last_rev".to_string(),
-        format!("DELETE FROM _sqlx_migrations WHERE version = {version}"),
+        format!(
+            "DELETE FROM _sqlx_migrations WHERE version IN ({change_log}, {})",
+            change_log + 1
+        ),
+        "INSERT INTO message_push_records (message_id, user_id, kind, push_status, retry_count, \
+         create_time, update_time) \
+         SELECT m.id, cm.user_id, 1, m.id % 3, CASE WHEN m.id % 3 = 2 THEN 1 ELSE 0 END, \
+         m.recalled_at, m.recalled_at FROM messages m JOIN conversation_members cm \
+         ON cm.conversation_id = m.conversation_id AND cm.user_id <> m.sender_id \
+         WHERE m.recalled_at IS NOT NULL"
+            .to_string(),
     ];
-    if url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        for s in &undo {
-            sqlx::raw_sql(s).execute(&mut c).await.unwrap();
-        }
-        c.close().await.unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        for s in &undo {
-            sqlx::raw_sql(s).execute(&mut c).await.unwrap();
-        }
-        c.close().await.unwrap();
-    }
+    on_database(url, &undo).await
 }
 
 #[tokio::test]
@@ -200,9 +229,27 @@ async fn a_database_of_the_previous_release_keeps_everything_and_gains_its_log()
     let url = app.state.config.database_url.to_string();
     let dir = app.stop().await;
 
-    back_to_previous_release(&url).await;
+    let records = on_database(&url, &[]).await;
+    assert!(
+        !records.is_empty() && records.iter().all(|r| r.2 == 0),
+        "this release writes message records only: {records:?}"
+    );
+    let previous = back_to_previous_release(&url).await;
+    let recall_records = previous.iter().filter(|r| r.2 == 1).count();
+    // Bob's recalls are in the group (two other members), Alice's in the direct conversation.
+    let others = |u: &TestUser| if u.id() == bob.id() { 2 } else { 1 };
+    assert_eq!(
+        recall_records,
+        recall.iter().map(|(u, _)| others(u)).sum::<usize>(),
+        "the previous release's recall records"
+    );
     let config = test_config(dir.path());
     let app = start(config, dir).await;
+    assert_eq!(
+        on_database(&url, &[]).await,
+        records,
+        "the migration removed the recall records and kept every message record as it was"
+    );
     for (u, was) in users.iter().zip(&before) {
         let u = u.on(&app);
         assert_eq!(

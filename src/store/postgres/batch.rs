@@ -16,7 +16,7 @@ use app::model::{ConversationId, Message, MessageId, UserId};
 use sqlx::{PgConnection, Row};
 
 use super::{mark_delivered_on, message_from_row, MSG_COLS};
-use crate::store::rows::{pushed, RecordKind, RecordStatus, StoredStatus};
+use crate::store::rows::{pushed, RecordStatus, StoredStatus};
 use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
 
 fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
@@ -128,13 +128,13 @@ pub(crate) async fn insert_batch_on(
         for row in sqlx::query(
             "WITH ins AS ( \
                INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at, rev) \
-               SELECT c, s, u, k, t, $6, $7, r FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $10::bigint[]) \
+               SELECT c, s, u, k, t, $6, $7, r FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $9::bigint[]) \
                  WITH ORDINALITY AS v(c, s, u, k, t, r, n) ORDER BY n \
                ON CONFLICT (sender_id, client_msg_id) DO NOTHING \
                RETURNING id, conversation_id, sender_id, client_msg_id), \
              records AS ( \
-               INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-               SELECT ins.id, cm.user_id, $8, $9, $7, $7 FROM ins \
+               INSERT INTO message_push_records (message_id, user_id, push_status, create_time, update_time) \
+               SELECT ins.id, cm.user_id, $8, $7, $7 FROM ins \
                JOIN conversation_members cm ON cm.conversation_id = ins.conversation_id AND cm.user_id <> ins.sender_id), \
              counters AS ( \
                UPDATE conversations c SET last_seq = c.last_seq + k.n, last_rev = c.last_rev + k.n, updated_at = $7, last_change_at = $7 \
@@ -149,7 +149,6 @@ pub(crate) async fn insert_batch_on(
         .bind(&cols.content)
         .bind(StoredStatus::Sent)
         .bind(now)
-        .bind(RecordKind::Message)
         .bind(RecordStatus::Pending)
         .bind(&cols.rev)
         .fetch_all(&mut *conn)
@@ -343,7 +342,7 @@ pub(crate) async fn acknowledge_batch_on(
          JOIN message_push_records r ON r.message_id = k.m AND r.user_id = k.u \
          WHERE r.push_status <> ",
         pushed!(),
-        " ORDER BY r.id FOR UPDATE OF r) RETURNING message_id, user_id, kind"
+        " ORDER BY r.id FOR UPDATE OF r) RETURNING message_id, user_id"
     ))
     .bind(RecordStatus::Pushed)
     .bind(now)
@@ -355,12 +354,9 @@ pub(crate) async fn acknowledge_batch_on(
     for row in rows {
         let m: i64 = row.try_get("message_id")?;
         let u: i64 = row.try_get("user_id")?;
-        let kind: RecordKind = row.try_get("kind")?;
         let j = owner[&(m, u)];
         outcomes[j].acknowledged += 1;
-        if kind == RecordKind::Message {
-            delivered_owner.entry(m).or_insert(j);
-        }
+        delivered_owner.entry(m).or_insert(j);
     }
     let candidates: Vec<MessageId> = dedup(delivered_owner.keys().copied().collect());
     for change in mark_delivered_on(conn, &candidates).await? {

@@ -33,7 +33,7 @@ impl LedgerStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
-        // Messages, not records: a message and its recall event count once.
+        // Messages: one record per message and recipient (no other kind of record is written).
         let n = sqlx::query_scalar(concat!(
             "SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = $1 AND push_status <> ",
             pushed!()
@@ -210,7 +210,7 @@ impl LedgerStore for PgStore {
             pushed!(),
             " AND r.push_status = $4 AND r.update_time < $2 \
              ORDER BY r.message_id LIMIT $5 FOR UPDATE OF r SKIP LOCKED) \
-             RETURNING user_id, message_id, kind"
+             RETURNING user_id, message_id"
         ))
         .bind(&ids)
         .bind(older_than)
@@ -254,7 +254,7 @@ impl LedgerStore for PgStore {
             failed!(),
             " AND next_retry_at IS NOT NULL AND next_retry_at <= $1 AND retry_count < $2 \
              ORDER BY next_retry_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, message_id, user_id, kind, retry_count"
+             RETURNING id, message_id, user_id, retry_count"
         ))
         .bind(now)
         .bind(max_retries)
@@ -383,10 +383,9 @@ impl LedgerStore for PgStore {
         let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
             "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
              JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = $1 AND r.kind = $2 AND r.message_id = ANY($3) GROUP BY r.push_status",
+             WHERE m.sender_id = $1 AND r.message_id = ANY($2) GROUP BY r.push_status",
         )
         .bind(sender)
-        .bind(RecordKind::Message)
         .bind(ids)
         .fetch_all(&self.pool)
         .await?;
@@ -403,10 +402,9 @@ impl LedgerStore for PgStore {
             "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
              r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
              JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = $1 AND r.kind = $2 ORDER BY r.id DESC LIMIT $3",
+             WHERE m.sender_id = $1 ORDER BY r.id DESC LIMIT $2",
         )
         .bind(user)
-        .bind(RecordKind::Message)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

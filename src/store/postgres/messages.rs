@@ -113,11 +113,10 @@ impl MessageStore for PgStore {
         let rows = sqlx::query(
             "SELECT cm.user_id, u.display_name, cm.read_seq, r.push_status FROM conversation_members cm \
              JOIN users u ON u.id = cm.user_id \
-             LEFT JOIN message_push_records r ON r.message_id = $1 AND r.user_id = cm.user_id AND r.kind = $2 \
-             WHERE cm.conversation_id = $3 AND cm.user_id <> $4 ORDER BY cm.user_id",
+             LEFT JOIN message_push_records r ON r.message_id = $1 AND r.user_id = cm.user_id \
+             WHERE cm.conversation_id = $2 AND cm.user_id <> $3 ORDER BY cm.user_id",
         )
         .bind(id)
-        .bind(RecordKind::Message)
         .bind(message.conversation_id)
         .bind(message.sender_id)
         .fetch_all(&self.pool)
@@ -215,19 +214,9 @@ impl MessageStore for PgStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-                 SELECT $1, user_id, $2, $3, $4, $4 FROM conversation_members WHERE conversation_id = $5 AND user_id <> $6 \
-                 ON CONFLICT (message_id, user_id, kind) DO NOTHING",
-            )
-            .bind(id)
-            .bind(RecordKind::Recall)
-            .bind(RecordStatus::Pending)
-            .bind(now)
-            .bind(message.conversation_id)
-            .bind(by)
-            .execute(&mut *tx)
-            .await?;
+            // No push record: members who were away learn of the recall by `sync` from their
+            // rev (the message comes back recalled); a record of the message still waiting for
+            // someone replays it, recalled, as it is now.
             let message = Message {
                 content: None,
                 recalled: true,

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use app::model::{ConversationId, Message, MessageId, MessageStatus, UserId};
 use rusqlite::{Connection, ToSql};
 
-use crate::store::rows::{pushed, ChangeRow, MessageRow, RecordKind, RecordStatus, StoredStatus};
+use crate::store::rows::{pushed, ChangeRow, MessageRow, RecordStatus, StoredStatus};
 use crate::store::rules::{DELIVERED, SENDER_IS_MEMBER};
 use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage, StatusChange};
 
@@ -254,13 +254,13 @@ pub(crate) fn insert_batch(
 
     // 6. A pending push record for every recipient of every new message.
     let new_ids: Vec<MessageId> = id_of.values().copied().collect();
-    let (kind, pending) = (RecordKind::Message as i64, RecordStatus::Pending as i64);
+    let pending = RecordStatus::Pending as i64;
     for chunk in new_ids.chunks(CHUNK) {
-        let mut params: Vec<&dyn ToSql> = vec![&kind, &pending, &now, &now];
+        let mut params: Vec<&dyn ToSql> = vec![&pending, &now, &now];
         params.extend(chunk.iter().map(|id| id as &dyn ToSql));
         let sql = format!(
-            "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-             SELECT m.id, cm.user_id, ?, ?, ?, ? FROM messages m JOIN conversation_members cm \
+            "INSERT INTO message_push_records (message_id, user_id, push_status, create_time, update_time) \
+             SELECT m.id, cm.user_id, ?, ?, ? FROM messages m JOIN conversation_members cm \
              ON cm.conversation_id = m.conversation_id AND cm.user_id <> m.sender_id WHERE m.id IN ({})",
             list_of(chunk.len())
         );
@@ -337,7 +337,7 @@ pub(crate) fn acknowledge_batch(
                  JOIN message_push_records r ON r.message_id = k.column1 AND r.user_id = k.column2 \
                  WHERE r.push_status <> ",
                 pushed!(),
-                ") RETURNING message_id, user_id, kind"
+                ") RETURNING message_id, user_id"
             ),
             rows_of(chunk.len(), 2)
         );
@@ -346,13 +346,9 @@ pub(crate) fn acknowledge_batch(
         while let Some(row) = rows.next()? {
             let m: i64 = row.get(0)?;
             let u: i64 = row.get(1)?;
-            let k: i64 = row.get(2)?;
-            let kind = RecordKind::from_stored(k).ok_or_else(|| bad_value(2, "record kind", k))?;
             let j = owner[&(m, u)];
             outcomes[j].acknowledged += 1;
-            if kind == RecordKind::Message {
-                delivered_owner.entry(m).or_insert(j);
-            }
+            delivered_owner.entry(m).or_insert(j);
         }
     }
     let candidates: Vec<MessageId> = dedup(delivered_owner.keys().copied().collect());

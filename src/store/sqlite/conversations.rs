@@ -214,11 +214,11 @@ impl ConversationStore for SqliteStore {
             return Ok(LeaveOutcome::Direct);
         }
         let read_seq = membership.read_seq;
-        // What still waits for the leaver there (messages and recall events) is never pushed.
-        let removed: Vec<(i64, RecordKind)> = sqlx::query_as(concat!(
+        // What still waits for the leaver there is never pushed.
+        let removed: Vec<i64> = sqlx::query_scalar(concat!(
             "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> ",
             pushed!(),
-            " AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id, kind"
+            " AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id"
         ))
         .bind(user)
         .bind(id)
@@ -231,11 +231,7 @@ impl ConversationStore for SqliteStore {
             .await?;
         // Messages only the leaver had not acknowledged are now delivered (if anyone else
         // was to receive them).
-        let mut waited: Vec<i64> = removed
-            .iter()
-            .filter(|(_, kind)| *kind == RecordKind::Message)
-            .map(|(m, _)| *m)
-            .collect();
+        let mut waited: Vec<i64> = removed.clone();
         waited.sort_unstable();
         waited.dedup();
         let delivered =

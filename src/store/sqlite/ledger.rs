@@ -32,7 +32,7 @@ impl LedgerStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
-        // Messages, not records: a message and its recall event count once.
+        // Messages: one record per message and recipient (no other kind of record is written).
         let n = sqlx::query_scalar(concat!(
             "SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> ",
             pushed!()
@@ -237,7 +237,7 @@ impl LedgerStore for SqliteStore {
             }
             qb.push(") ORDER BY message_id LIMIT ")
                 .push_bind(limit)
-                .push(") RETURNING user_id, message_id, kind");
+                .push(") RETURNING user_id, message_id");
             let rows: Vec<StalePush> = qb
                 .build_query_as()
                 .fetch_all(&mut self.writer().await.conn)
@@ -276,7 +276,7 @@ impl LedgerStore for SqliteStore {
              SELECT id FROM message_push_records WHERE push_status = ",
             failed!(),
             " AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? \
-             ORDER BY next_retry_at, id LIMIT ?) RETURNING id, message_id, user_id, kind, retry_count"
+             ORDER BY next_retry_at, id LIMIT ?) RETURNING id, message_id, user_id, retry_count"
         ))
         .bind(lease_until)
         .bind(now)
@@ -408,10 +408,7 @@ impl LedgerStore for SqliteStore {
                  JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
                  WHERE m.sender_id = ",
             );
-            qb.push_bind(sender)
-                .push(" AND r.kind = ")
-                .push_bind(RecordKind::Message)
-                .push(" AND r.message_id IN (");
+            qb.push_bind(sender).push(" AND r.message_id IN (");
             let mut sep = qb.separated(", ");
             for id in chunk {
                 sep.push_bind(*id);
@@ -436,10 +433,9 @@ impl LedgerStore for SqliteStore {
             "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
              r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
              JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = ? AND r.kind = ? ORDER BY r.id DESC LIMIT ?",
+             WHERE m.sender_id = ? ORDER BY r.id DESC LIMIT ?",
         )
         .bind(user)
-        .bind(RecordKind::Message)
         .bind(limit)
         .fetch_all(&self.read)
         .await?;

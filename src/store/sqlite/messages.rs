@@ -123,11 +123,10 @@ impl MessageStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT cm.user_id, u.display_name, cm.read_seq, r.push_status FROM conversation_members cm \
              JOIN users u ON u.id = cm.user_id \
-             LEFT JOIN message_push_records r ON r.message_id = ? AND r.user_id = cm.user_id AND r.kind = ? \
+             LEFT JOIN message_push_records r ON r.message_id = ? AND r.user_id = cm.user_id \
              WHERE cm.conversation_id = ? AND cm.user_id <> ? ORDER BY cm.user_id",
         )
         .bind(id)
-        .bind(RecordKind::Message)
         .bind(message.conversation_id)
         .bind(message.sender_id)
         .fetch_all(&self.read)
@@ -198,7 +197,7 @@ impl MessageStore for SqliteStore {
         sqlx::query("PRAGMA secure_delete = ON")
             .execute(&mut *tx)
             .await?;
-        let erased = erase_recalled(&mut tx, id, by, message.conversation_id, now).await;
+        let erased = erase_recalled(&mut tx, id, message.conversation_id, now).await;
         let committed = match erased {
             Ok(rev) => tx.commit().await.map(|()| rev),
             Err(e) => {
@@ -438,11 +437,12 @@ async fn index_search_backlog_on(
 }
 
 /// A recall's writes: the text overwritten with zeros, then emptied and the message marked
-/// recalled, and a recall record for every other member.
+/// recalled with the conversation's next rev. No push record: members who were away learn of
+/// the recall by `sync` from their rev (the message comes back recalled); a record of the
+/// message still waiting for someone replays it, recalled, as it is now.
 async fn erase_recalled(
     tx: &mut SqliteConnection,
     id: MessageId,
-    by: UserId,
     conversation: ConversationId,
     now: i64,
 ) -> Result<Rev, sqlx::Error> {
@@ -466,19 +466,5 @@ async fn erase_recalled(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO message_push_records (message_id, user_id, kind, push_status, create_time, update_time) \
-         SELECT ?, user_id, ?, ?, ?, ? FROM conversation_members WHERE conversation_id = ? AND user_id <> ? \
-         ON CONFLICT (message_id, user_id, kind) DO NOTHING",
-    )
-    .bind(id)
-    .bind(RecordKind::Recall)
-    .bind(RecordStatus::Pending)
-    .bind(now)
-    .bind(now)
-    .bind(conversation)
-    .bind(by)
-    .execute(&mut *tx)
-    .await?;
     Ok(rev)
 }

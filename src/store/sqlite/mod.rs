@@ -31,7 +31,7 @@ use super::accounts::operator_list_diff;
 use super::error::{StoreError, StoreResult};
 use super::rows::{
     failed, push_stats, pushed, shared_conversation, ChangeRow, ConversationRow, DueRetryRow,
-    MemberRow, MessageRow, RecordKind, RecordRow, RecordStatus, StoredStatus, UserRow,
+    MemberRow, MessageRow, RecordRow, RecordStatus, StoredStatus, UserRow,
 };
 use super::rules::{READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
@@ -272,11 +272,10 @@ async fn load_shared(
     // grouped query for all members (members with nothing waiting have no row).
     let waiting: Vec<(i64, i64)> = sqlx::query_as(&format!(
         "SELECT r.user_id, MIN(m.seq) AS oldest FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-         WHERE m.conversation_id = ? AND r.push_status <> {pushed} AND r.kind = ? GROUP BY r.user_id",
+         WHERE m.conversation_id = ? AND r.push_status <> {pushed} GROUP BY r.user_id",
         pushed = pushed!()
     ))
     .bind(c.id)
-    .bind(RecordKind::Message)
     .fetch_all(&mut *conn)
     .await?;
     let last_message = if c.last_seq > 0 {

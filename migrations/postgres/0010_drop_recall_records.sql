@@ -1,0 +1,14 @@
+-- Recall records are gone: a push record is again only a message's delivery to one recipient.
+-- Until now a recall also wrote a record of kind 1 (its "recall event") for every other
+-- member, so that devices that were offline learned of it. The change log (0009_change_log.sql)
+-- made that a second path: a recall is the conversation's next rev, and a device that was away
+-- learns of it by `sync` from the rev it holds (the message comes back recalled, content null).
+-- The server no longer writes, replays, retries or counts kind 1 records, and its rules
+-- ("delivered", what waits for whom) no longer tell kinds apart: a kind 1 record left over
+-- would keep its message from becoming delivered and replay it again, so they all go.
+--
+-- The `kind` column stays, always 0 from now on (its default; nothing writes it): it is part
+-- of the table's UNIQUE (message_id, user_id, kind), and SQLite cannot drop a column of a
+-- UNIQUE constraint without rebuilding the table. ON CONFLICT clauses on this table must keep
+-- naming (message_id, user_id, kind) to match that constraint.
+DELETE FROM message_push_records WHERE kind = 1;

@@ -198,6 +198,16 @@ pub struct Conversation {
     pub muted: bool,
 }
 
+/// The body of `POST /api/messages/{id}/recall`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecallRequest {
+    /// The client's id for this recall, so a retry applies once (1–64 printable ASCII
+    /// characters). Optional: without it the recall of message 42 is `recall:42`, which is just
+    /// as idempotent — a recall is the same change however often it is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_op_id: Option<String>,
+}
+
 /// The body of `POST /api/conversations/{id}/mute`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MuteRequest {

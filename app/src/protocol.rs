@@ -52,7 +52,12 @@ pub enum ClientFrame {
         seq: Seq,
     },
     /// Recall one of my messages (within the server's recall window).
-    Recall { message_id: MessageId },
+    /// `client_op_id` as in `POST /api/messages/{id}/recall` (optional).
+    Recall {
+        message_id: MessageId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_op_id: Option<String>,
+    },
     /// Replay, from the database, every message that changed after each given point — new
     /// messages and recalled ones alike, each once, in its current state, in rev order — as
     /// `batch` frames with reason `sync` (gated by acks, each saying how far the conversation's

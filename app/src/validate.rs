@@ -198,6 +198,7 @@ pub enum ErrorKey {
     ClientMsgIdReused,
     RecallWindowPassed,
     RecallNotAllowed,
+    OpIdReused,
     OriginNotAllowed,
     NotFound,
     MethodNotAllowed,
@@ -249,7 +250,7 @@ impl FieldKey {
 }
 
 /// Every error code of docs/API.md §2.
-pub const ERROR_CODES: [&str; 25] = [
+pub const ERROR_CODES: [&str; 26] = [
     "bad_request",
     "unsupported_media_type",
     "cross_origin",
@@ -261,6 +262,7 @@ pub const ERROR_CODES: [&str; 25] = [
     "client_msg_id_reused",
     "recall_window_passed",
     "recall_not_allowed",
+    "client_op_id_reused",
     "origin_not_allowed",
     "not_found",
     "method_not_allowed",
@@ -294,6 +296,7 @@ pub fn error_key(code: &str, field: Option<&str>, rule: Option<&str>) -> ErrorKe
         "client_msg_id_reused" => ErrorKey::ClientMsgIdReused,
         "recall_window_passed" => ErrorKey::RecallWindowPassed,
         "recall_not_allowed" => ErrorKey::RecallNotAllowed,
+        "client_op_id_reused" => ErrorKey::OpIdReused,
         "origin_not_allowed" => ErrorKey::OriginNotAllowed,
         "not_found" => ErrorKey::NotFound,
         "method_not_allowed" => ErrorKey::MethodNotAllowed,

@@ -1,8 +1,10 @@
-//! The single writer: sends and acknowledgements from every connection and HTTP request are
-//! queued here and committed in batches — one transaction, one fsync, for everything that
-//! queued while the previous batch was committing. This is where a message becomes durable;
-//! nobody is told `sent` before the commit returns. Right after each commit the new messages
-//! are pushed to connected recipients, in commit (= sequence) order.
+//! The single writer: sends, changes to existing messages (a recall, …) and acknowledgements
+//! from every connection and HTTP request are queued here and committed in batches — one
+//! transaction, one fsync, for everything that queued while the previous batch was committing.
+//! This is where a message becomes durable and where every change takes its rev; nobody is
+//! told `sent` (or that a change applied) before the commit returns. Right after each commit
+//! the new messages are pushed to connected recipients, in commit (= sequence) order, then the
+//! changes, in the order they took their revs.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -12,11 +14,14 @@ use app::model::{MessageId, UserId};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::changes::push_changed;
 use super::push::push_committed;
 use super::Fanout;
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::store::{AckOutcome, InsertOutcome, NewMessage, Store};
+use crate::store::{
+    AckOutcome, BatchOutcome, ChangeOutcome, ChangeRequest, InsertOutcome, NewMessage, Store,
+};
 use crate::telemetry::{Metrics, OutcomeLabel};
 
 enum Job {
@@ -28,6 +33,8 @@ enum Job {
         oneshot::Sender<AppResult<InsertOutcome>>,
         Instant,
     ),
+    /// A change to an existing message and who waits for its outcome.
+    Change(ChangeRequest, oneshot::Sender<AppResult<ChangeOutcome>>),
     Ack(
         UserId,
         Vec<MessageId>,
@@ -71,6 +78,16 @@ impl Batcher {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job::Send(message, origin, reply, Instant::now()))
+            .await
+            .map_err(|_| AppError::Unavailable)?;
+        Ok(answer)
+    }
+
+    /// Queues a change, waiting only for room in the queue (not for the commit).
+    pub async fn enqueue_change(&self, change: ChangeRequest) -> AppResult<Pending<ChangeOutcome>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job::Change(change, reply))
             .await
             .map_err(|_| AppError::Unavailable)?;
         Ok(answer)
@@ -167,7 +184,10 @@ async fn linger_for_a_send(
     max_batch: usize,
     linger: Duration,
 ) {
-    let has_send = |jobs: &[Job]| jobs.iter().any(|j| matches!(j, Job::Send(..)));
+    let has_send = |jobs: &[Job]| {
+        jobs.iter()
+            .any(|j| matches!(j, Job::Send(..) | Job::Change(..)))
+    };
     let has_ack = |jobs: &[Job]| jobs.iter().any(|j| matches!(j, Job::Ack(..)));
     if linger.is_zero() || has_send(jobs) || !has_ack(jobs) {
         return;
@@ -191,6 +211,8 @@ async fn commit_batch(
     let mut sends = Vec::new();
     let mut origins = Vec::new();
     let mut send_replies = Vec::new();
+    let mut changes = Vec::new();
+    let mut change_replies = Vec::new();
     let mut acks = Vec::new();
     let mut ack_replies = Vec::new();
     let started = Instant::now();
@@ -202,6 +224,10 @@ async fn commit_batch(
                 origins.push(origin);
                 send_replies.push(r);
             }
+            Job::Change(c, r) => {
+                changes.push(c);
+                change_replies.push(r);
+            }
             Job::Ack(u, ids, r) => {
                 acks.push((u, ids));
                 ack_replies.push(r);
@@ -211,19 +237,29 @@ async fn commit_batch(
             }
         }
     }
-    if sends.is_empty() && acks.is_empty() {
+    if sends.is_empty() && changes.is_empty() && acks.is_empty() {
         return jobs;
     }
-    match store.write_batch(&sends, &acks, now_ms()).await {
-        Ok((sent, acked)) => {
+    match store.write_batch(&sends, &changes, &acks, now_ms()).await {
+        Ok(BatchOutcome {
+            sent,
+            changed,
+            acked,
+        }) => {
             let pushing = Instant::now();
             for (outcome, origin) in sent.iter().zip(&origins) {
                 if let InsertOutcome::Inserted(committed) = outcome {
                     push_committed(fanout.as_ref(), &metrics, committed, *origin);
                 }
             }
+            for outcome in &changed {
+                push_changed(fanout.as_ref(), outcome);
+            }
             metrics.observe_stage("push", pushing.elapsed());
             for (reply, outcome) in send_replies.into_iter().zip(sent) {
+                let _ = reply.send(Ok(outcome));
+            }
+            for (reply, outcome) in change_replies.into_iter().zip(changed) {
                 let _ = reply.send(Ok(outcome));
             }
             for (reply, outcome) in ack_replies.into_iter().zip(acked) {
@@ -231,8 +267,13 @@ async fn commit_batch(
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, sends = sends.len(), acks = acks.len(), "committing a batch failed; nothing in it was acknowledged");
+            tracing::error!(error = %e, sends = sends.len(), changes = changes.len(), acks = acks.len(), "committing a batch failed; nothing in it was acknowledged");
             for reply in send_replies {
+                let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
+                    "the batch commit failed: {e:#}"
+                ))));
+            }
+            for reply in change_replies {
                 let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
                     "the batch commit failed: {e:#}"
                 ))));

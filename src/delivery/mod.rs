@@ -7,7 +7,8 @@
 //! - [`push`]: online push to connected devices (offline recipients keep a pending record)
 //! - [`resume`]: replay of what is waiting (the original `handleUserOnline`), for sockets and HTTP
 //! - [`receipts`]: delivered and read, and the status updates they cause
-//! - [`recall`]: recall with window and permission check
+//! - [`changes`]: changes to existing messages through the writer, told to members after the commit
+//! - [`recall`]: recall with window and permission check (a change)
 //! - [`retry`]: the failed-push state machine used by the scheduler
 //! - [`sync`]: a client's `sync` (each conversation's changes after its resume point), bounded and ack-gated
 //! - [`heads`]: each node tells its connections the latest rev of what changed lately (lost frames)
@@ -18,6 +19,7 @@
 //! nothing reaches a socket or a table behind its back.
 
 pub mod batcher;
+pub mod changes;
 pub mod connections;
 pub mod conversations;
 pub mod fanout;

@@ -6,46 +6,49 @@
 //! the message's own record.
 
 use app::model::{Message, MessageId, User};
-use app::protocol::ServerFrame;
 
-use super::{frame, Delivery};
-use crate::clock::now_ms;
+use super::Delivery;
 use crate::error::{AppError, AppResult};
-use crate::store::RecallOutcome;
+use crate::store::{Change, ChangeOutcome};
 
 impl Delivery {
-    pub async fn recall(&self, by: &User, message_id: MessageId) -> AppResult<Message> {
+    /// Recalls `message_id` as `by`, through the writer like every change; `client_op_id`
+    /// (optional: a recall is the same change however often it is asked for) makes a retry
+    /// apply once.
+    pub async fn recall(
+        &self,
+        by: &User,
+        message_id: MessageId,
+        client_op_id: Option<&str>,
+    ) -> AppResult<Message> {
         let window_ms = (self.config.delivery.recall_window_secs as i64).saturating_mul(1000);
-        match self
-            .store
-            .recall(message_id, by.id, window_ms, now_ms())
-            .await?
-        {
-            RecallOutcome::Recalled { message, members } => {
-                let f = frame(&ServerFrame::Recalled {
-                    message_id: message.id,
-                    conversation_id: message.conversation_id,
-                    seq: message.seq,
-                    recalled_at: message.recalled_at.unwrap_or_else(now_ms),
-                    rev: message.rev,
-                });
-                // Not `deliver_to_user`: that would track the message id in flight on each
-                // connection and, without an ack in time, mark the member's record of the
-                // message failed — a record the recall has nothing to do with.
-                for member in members {
-                    self.fanout.send_to_user(member, &f, None);
-                }
-                tracing::info!(message = message.id, user = by.id, "message recalled");
+        let change = Change::Recall {
+            message_id,
+            window_ms,
+        };
+        match self.change(by, client_op_id, change).await? {
+            ChangeOutcome::Applied { message, .. } => {
+                tracing::info!(
+                    message = message.id,
+                    user = by.id,
+                    rev = message.rev,
+                    "message recalled"
+                );
                 Ok(message)
             }
-            // Recalling twice is harmless: the answer is the same.
-            RecallOutcome::AlreadyRecalled { message } => Ok(message),
-            RecallOutcome::NotFound => Err(AppError::NotFound),
-            RecallOutcome::NotSender => Err(AppError::Forbidden {
+            // Recalling twice (or retrying a recall) is harmless: the answer is the same.
+            ChangeOutcome::Unchanged { message } => Ok(message),
+            ChangeOutcome::Failed(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
+            ChangeOutcome::OpReused => Err(AppError::Conflict {
+                code: "client_op_id_reused",
+                message: "this client_op_id was used for a change of another message".into(),
+            }),
+            ChangeOutcome::NotFound => Err(AppError::NotFound),
+            ChangeOutcome::NotSender => Err(AppError::Forbidden {
                 code: "recall_not_allowed",
                 message: "only the sender can recall a message".into(),
             }),
-            RecallOutcome::WindowPassed => Err(AppError::Conflict {
+            ChangeOutcome::WindowPassed => Err(AppError::Conflict {
                 code: "recall_window_passed",
                 message: format!(
                     "messages can be recalled only within {} seconds of sending",

@@ -1,7 +1,8 @@
 //! Messages over HTTP: history (the original `getChatHistory`), send, recall, receipts.
 
 use app::model::{
-    ConversationId, HistoryPage, Message, MessageId, MessageReceipts, SendAck, SendMessageRequest,
+    ConversationId, HistoryPage, Message, MessageId, MessageReceipts, RecallRequest, SendAck,
+    SendMessageRequest,
 };
 use app::validate::Rule;
 use axum::extract::State;
@@ -10,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, JsonContentType};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{AppError, AppResult};
 use crate::web::session::CurrentUser;
 use crate::AppState;
@@ -84,9 +85,13 @@ async fn recall(
     State(s): State<AppState>,
     CurrentUser(me): CurrentUser,
     ApiPath(id): ApiPath<MessageId>,
-    _json: JsonContentType,
+    ApiJson(req): ApiJson<RecallRequest>,
 ) -> AppResult<Json<Message>> {
-    Ok(Json(s.delivery.recall(&me, id).await?))
+    Ok(Json(
+        s.delivery
+            .recall(&me, id, req.client_op_id.as_deref())
+            .await?,
+    ))
 }
 
 async fn receipts(

@@ -12,12 +12,16 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Commits a batch of sends and acknowledgements in ONE transaction (one fsync): sends get
     /// their per-conversation gap-free seq and a push record for every recipient, idempotent on
     /// (sender, client_msg_id); acknowledgements (applied after the sends) move records to pushed.
+    /// Changes to existing messages (a recall, …) are applied after the sends, in the order
+    /// given, each taking its conversation's next rev and recorded once per (actor,
+    /// client_op_id); one outcome per change.
     async fn write_batch(
         &self,
         sends: &[NewMessage],
+        changes: &[ChangeRequest],
         acks: &[(UserId, Vec<MessageId>)],
         now: i64,
-    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)>;
+    ) -> StoreResult<BatchOutcome>;
     /// Up to `limit` messages with seq < `before` (or the newest), ascending; and whether older exist.
     async fn history(
         &self,
@@ -36,13 +40,6 @@ pub trait MessageStore: Send + Sync + 'static {
     ) -> StoreResult<(Vec<Message>, Rev)>;
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
     async fn receipts(&self, id: MessageId) -> StoreResult<Option<MessageReceipts>>;
-    async fn recall(
-        &self,
-        id: MessageId,
-        by: UserId,
-        window_ms: i64,
-        now: i64,
-    ) -> StoreResult<RecallOutcome>;
     /// Up to `limit` messages that match `query` (see [`SearchQuery`]), newest (highest id)
     /// first, with id < `before` if given: only messages of conversations `viewer` is a member of
     /// now (only of `conversation` if given), never recalled ones. `next_before` is the last

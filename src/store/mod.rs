@@ -123,18 +123,69 @@ pub struct ReadOutcome {
     pub acknowledged: u64,
 }
 
+/// What one batch did: an outcome per send, per change and per acknowledgement, in order.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub sent: Vec<InsertOutcome>,
+    pub changed: Vec<ChangeOutcome>,
+    pub acked: Vec<AckOutcome>,
+}
+
+/// A change to an existing message, queued with sends (delivery::changes) and applied by the
+/// writer in queue order, each taking its conversation's next rev.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRequest {
+    pub actor: UserId,
+    /// The client's id for this change (`message_changes`, unique per actor): a retried
+    /// change applies once.
+    pub client_op_id: String,
+    pub change: Change,
+}
+
+/// What a change does (`message_changes.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Erase the message's content, by its sender, within `window_ms` of sending.
+    Recall {
+        message_id: MessageId,
+        window_ms: i64,
+    },
+}
+
+impl Change {
+    pub fn message_id(&self) -> MessageId {
+        match *self {
+            Change::Recall { message_id, .. } => message_id,
+        }
+    }
+    /// The stored kind.
+    pub(crate) fn kind(&self) -> i64 {
+        match self {
+            Change::Recall { .. } => 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
-pub enum RecallOutcome {
-    Recalled {
+pub enum ChangeOutcome {
+    /// Applied: the message in its new state (carrying the change's rev), and the members to tell.
+    Applied {
         message: Message,
         members: Vec<UserId>,
     },
-    AlreadyRecalled {
+    /// Nothing to do: the same change was applied before (a retry, or the message is already
+    /// in the state asked for). The message as it is.
+    Unchanged {
         message: Message,
     },
     NotFound,
     NotSender,
     WindowPassed,
+    /// The actor's client op id was used before for a change of another message.
+    OpReused,
+    /// Nothing of it was applied: its transaction failed after the batch's sends had
+    /// committed in theirs (PostgreSQL keeps the two apart). Retrying it is safe.
+    Failed(String),
 }
 
 /// One conversation as each of its members sees it: the shared part is built once and only

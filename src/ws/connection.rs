@@ -398,8 +398,11 @@ impl Session {
                     self.app_error(e, None, None);
                 }
             }
-            ClientFrame::Recall { message_id } => {
-                if let Err(e) = d.recall(&user, message_id).await {
+            ClientFrame::Recall {
+                message_id,
+                client_op_id,
+            } => {
+                if let Err(e) = d.recall(&user, message_id, client_op_id.as_deref()).await {
                     self.app_error(e, None, Some(message_id));
                 }
             }

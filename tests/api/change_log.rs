@@ -120,6 +120,24 @@ async fn everything_but_revs(u: &TestUser) -> Value {
 /// A push record as stored: (message_id, user_id, kind, push_status, retry_count).
 type StoredRecord = (i64, i64, i64, i64, i64);
 
+/// Every stored change as (message_id, rev, actor_id, client_op_id, kind), by message id.
+async fn changes_on(url: &str) -> Vec<(i64, i64, i64, String, i64)> {
+    use sqlx::Connection;
+    const CHANGES: &str = "SELECT message_id, rev, actor_id, client_op_id, CAST(kind AS BIGINT) \
+         FROM message_changes ORDER BY message_id";
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        let rows = sqlx::query_as(CHANGES).fetch_all(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        rows
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let rows = sqlx::query_as(CHANGES).fetch_all(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        rows
+    }
+}
+
 /// Runs `statements` on the database at `url`, then reads every push record.
 async fn on_database(url: &str, statements: &[String]) -> Vec<StoredRecord> {
     use sqlx::Connection;
@@ -153,13 +171,14 @@ async fn on_database(url: &str, statements: &[String]) -> Vec<StoredRecord> {
 async fn back_to_previous_release(url: &str) -> Vec<StoredRecord> {
     let change_log = if url.starts_with("postgres") { 9 } else { 8 };
     let undo = [
+        // This release's later migrations: the change records, the heads column.
+        "DROP TABLE message_changes".to_string(),
+        "DROP INDEX idx_conversations_last_change".to_string(),
+        "ALTER TABLE conversations DROP COLUMN last_change_at".to_string(),
         "DROP INDEX idx_messages_rev".to_string(),
         "ALTER TABLE messages DROP COLUMN rev".to_string(),
         "ALTER TABLE conversations DROP COLUMN last_rev".to_string(),
-        format!(
-            "DELETE FROM _sqlx_migrations WHERE version IN ({change_log}, {})",
-            change_log + 1
-        ),
+        format!("DELETE FROM _sqlx_migrations WHERE version >= {change_log}"),
         "INSERT INTO message_push_records (message_id, user_id, kind, push_status, retry_count, \
          create_time, update_time) \
          SELECT m.id, cm.user_id, 1, m.id % 3, CASE WHEN m.id % 3 = 2 THEN 1 ELSE 0 END, \
@@ -228,6 +247,12 @@ async fn a_database_of_the_previous_release_keeps_everything_and_gains_its_log()
     }
     let url = app.state.config.database_url.to_string();
     let dir = app.stop().await;
+    let changes_before = changes_on(&url).await;
+    assert_eq!(
+        changes_before.len(),
+        recall.len(),
+        "every recall of this release is a stored change"
+    );
 
     let records = on_database(&url, &[]).await;
     assert!(
@@ -294,6 +319,14 @@ async fn a_database_of_the_previous_release_keeps_everything_and_gains_its_log()
             Some(last_seq + revs.len() as i64)
         );
     }
+    // The recalls of the previous release became stored changes: the same rows this release
+    // writes for a recall made without a client op id (message, rev, sender, `recall:<id>`).
+    assert_eq!(
+        changes_on(&url).await,
+        changes_before,
+        "recalls migrated into message_changes"
+    );
+
     // And the next change continues the log.
     let next = alice
         .send_http(direct, "after", "after the migration")

@@ -267,6 +267,7 @@ async fn users_on_different_nodes_talk_live() {
     // Alice recalls on node 1: Bob sees it on node 2.
     aw.send(&ClientFrame::Recall {
         message_id: message.id,
+        client_op_id: None,
     })
     .await;
     bw.wait_for(

@@ -238,6 +238,7 @@ pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
         })
 }
 
+#[derive(Clone)]
 pub struct TestUser {
     pub user: User,
     pub token: String,

@@ -5,6 +5,7 @@ mod helpers;
 mod abuse;
 mod auth;
 mod change_log;
+mod changes;
 mod client;
 mod cluster;
 mod concurrent_writers;

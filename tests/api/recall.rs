@@ -60,7 +60,11 @@ async fn recall_reaches_online_members_at_once_and_offline_ones_by_sync() {
 
     let mut aw = a.ws().await;
     aw.caught_up().await;
-    aw.send(&ClientFrame::Recall { message_id: m1.id }).await;
+    aw.send(&ClientFrame::Recall {
+        message_id: m1.id,
+        client_op_id: Some("ws-recall-1".into()),
+    })
+    .await;
     bw.wait_for(
         "recalled",
         T,

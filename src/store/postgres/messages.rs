@@ -4,7 +4,7 @@ use app::model::{Rev, SearchPage};
 use sqlx::{Postgres, QueryBuilder};
 
 use super::*;
-use crate::store::{SearchQuery, StoreError};
+use crate::store::{BatchOutcome, ChangeOutcome, ChangeRequest, SearchQuery, StoreError};
 use std::time::Duration;
 
 #[async_trait]
@@ -13,9 +13,10 @@ impl MessageStore for PgStore {
     async fn write_batch(
         &self,
         batch: &[NewMessage],
+        changes: &[ChangeRequest],
         acks: &[(UserId, Vec<MessageId>)],
         now: i64,
-    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
+    ) -> StoreResult<BatchOutcome> {
         let t = Instant::now();
         // (If a deadlock made the transaction run again, `begin` includes the attempts before.)
         let mut stages = (Duration::ZERO, Duration::ZERO, Instant::now());
@@ -34,7 +35,25 @@ impl MessageStore for PgStore {
         self.metrics.observe_stage("begin", stages.0);
         self.metrics.observe_stage("statements", stages.1);
         self.metrics.observe_stage("commit", stages.2.elapsed());
-        Ok((sent, acked))
+        // Changes in a transaction of their own, after the sends: it locks the conversations it
+        // touches in id order, which a transaction already holding the sends' locks could not.
+        let changed = if changes.is_empty() {
+            Vec::new()
+        } else {
+            let applied: Result<_, sqlx::Error> = in_transaction!(self.pool, |tx| {
+                super::changes::apply_changes_on(&mut tx, changes, now).await
+            });
+            // The sends are committed: their outcomes stand whatever happens to the changes.
+            applied.unwrap_or_else(|e| {
+                tracing::error!(error = %e, changes = changes.len(), "applying a batch's changes failed; none applied");
+                vec![ChangeOutcome::Failed(e.to_string()); changes.len()]
+            })
+        };
+        Ok(BatchOutcome {
+            sent,
+            changed,
+            acked,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -141,92 +160,6 @@ impl MessageStore for PgStore {
             status: message.status,
             members,
         }))
-    }
-
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn recall(
-        &self,
-        id: MessageId,
-        by: UserId,
-        window_ms: i64,
-        now: i64,
-    ) -> StoreResult<RecallOutcome> {
-        let outcome = in_transaction!(self.pool, |tx| {
-            // Locks the conversation first, as every batch of sends does before it touches a
-            // message (the same order everywhere, so recall and a batch never wait on each
-            // other in a circle), then the message: two recalls of it (on two nodes) run one
-            // after the other, and the second sees it recalled. The conversation's lock is also
-            // the one under which its revs are handed out.
-            let conversation: Option<ConversationId> =
-                sqlx::query_scalar("SELECT conversation_id FROM messages WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some(conversation) = conversation else {
-                return Ok(RecallOutcome::NotFound);
-            };
-            let last_rev: Rev =
-                sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = $1 FOR UPDATE")
-                    .bind(conversation)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let row = sqlx::query(&format!(
-                "SELECT {MSG_COLS} WHERE m.id = $1 FOR UPDATE OF m"
-            ))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else {
-                return Ok(RecallOutcome::NotFound);
-            };
-            let message = message_from_row(&row)?;
-            let members = member_ids_on(&mut tx, message.conversation_id).await?;
-            if !members.contains(&by) {
-                return Ok(RecallOutcome::NotFound);
-            }
-            if message.sender_id != by {
-                return Ok(RecallOutcome::NotSender);
-            }
-            if message.recalled {
-                return Ok(RecallOutcome::AlreadyRecalled { message });
-            }
-            if now - message.created_at > window_ms {
-                return Ok(RecallOutcome::WindowPassed);
-            }
-            // The content is erased, not hidden: recalled text is never served again.
-            // PostgreSQL writes a new row version; the old one, text included, stays in the
-            // table's heap (and the WAL) until VACUUM reclaims it — autovacuum does, and running
-            // VACUUM on `messages` hastens it (backups taken earlier keep it).
-            let rev = last_rev + 1;
-            sqlx::query(
-                "UPDATE conversations SET last_rev = $1, last_change_at = $2 WHERE id = $3",
-            )
-            .bind(rev)
-            .bind(now)
-            .bind(conversation)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE messages SET recalled_at = $1, content = '', rev = $2 WHERE id = $3",
-            )
-            .bind(now)
-            .bind(rev)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            // No push record: members who were away learn of the recall by `sync` from their
-            // rev (the message comes back recalled); a record of the message still waiting for
-            // someone replays it, recalled, as it is now.
-            let message = Message {
-                content: None,
-                recalled: true,
-                recalled_at: Some(now),
-                rev,
-                ..message
-            };
-            Ok::<_, sqlx::Error>(RecallOutcome::Recalled { message, members })
-        })?;
-        Ok(outcome)
     }
 
     async fn index_search_backlog(&self, _limit: i64) -> StoreResult<u64> {

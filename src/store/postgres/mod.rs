@@ -22,6 +22,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Row};
 
 mod accounts;
 mod batch;
+mod changes;
 mod conversations;
 mod ledger;
 mod messages;
@@ -34,9 +35,9 @@ use super::rows::{
 };
 use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
-    AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
-    LeaveOutcome, LedgerStore, MessageStore, NewMessage, OperatorGrant, OperatorListChanges,
-    ReadOutcome, RecallOutcome, StalePush, StatusChange, Viewer,
+    AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, LeaveOutcome,
+    LedgerStore, MessageStore, NewMessage, OperatorGrant, OperatorListChanges, ReadOutcome,
+    StalePush, StatusChange, Viewer,
 };
 use crate::config::DatabaseUrl;
 use crate::telemetry::Metrics;

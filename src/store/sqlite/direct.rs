@@ -175,15 +175,17 @@ mod tests {
             .write_batch(
                 &[send(c, a.id, "m1", "fine"), send(c, a.id, "m2", "boom")],
                 &[],
+                &[],
                 2,
             )
             .await;
         assert!(failed.is_err(), "the trigger must fail the batch");
 
-        let (sent, _) = store
-            .write_batch(&[send(c, a.id, "m3", "after")], &[], 3)
+        let sent = store
+            .write_batch(&[send(c, a.id, "m3", "after")], &[], &[], 3)
             .await
-            .expect("the writer is usable after a failed batch");
+            .expect("the writer is usable after a failed batch")
+            .sent;
         let InsertOutcome::Inserted(first) = &sent[0] else {
             panic!("expected an insert, got {:?}", sent[0]);
         };

@@ -5,6 +5,7 @@ use app::model::{Rev, SearchPage};
 use super::*;
 use crate::store::SearchQuery;
 use crate::store::SEARCH_INDEX_CHUNK;
+use crate::store::{BatchOutcome, ChangeOutcome, ChangeRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,33 +19,62 @@ impl MessageStore for SqliteStore {
     async fn write_batch(
         &self,
         batch: &[NewMessage],
+        changes: &[ChangeRequest],
         acks: &[(UserId, Vec<MessageId>)],
         now: i64,
-    ) -> StoreResult<(Vec<InsertOutcome>, Vec<AckOutcome>)> {
+    ) -> StoreResult<BatchOutcome> {
         let t = Instant::now();
         let mut writer = self.writer().await;
+        let erases = changes::erases(changes);
         // The whole transaction in one go on the writer connection (store/sqlite/direct.rs).
-        let (sent, acked, begun, written) = writer
+        let (sent, applied, acked, begun, written) = writer
             .run_direct(|c| {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let begun = Instant::now();
-                let sent = batch::insert_batch(&tx, batch, now)?;
-                let acked = if acks.is_empty() {
-                    Vec::new()
-                } else {
-                    batch::acknowledge_batch(&tx, acks, now)?
-                };
-                let written = Instant::now();
-                tx.commit()?;
-                Ok((sent, acked, begun, written))
+                // A batch that erases text (a recall) zeroes every page it frees: the search
+                // index rewrites its pages as whole blobs, and a long token spills into overflow
+                // pages that `fast` frees without zeroing. (Pages freed earlier under `fast` by
+                // the index's own merges are not covered: docs/SECURITY.md, Recall.)
+                if erases {
+                    c.execute_batch("PRAGMA secure_delete = ON")?;
+                }
+                let done = write_all(c, batch, changes, acks, now);
+                if erases {
+                    if let Err(e) = c.execute_batch("PRAGMA secure_delete = FAST") {
+                        tracing::warn!(error = %e, "restoring secure_delete=fast after a recall failed");
+                    }
+                }
+                done
             })
             .await?;
+        if applied
+            .iter()
+            .any(|a| matches!(a, changes::Applied::Changed { .. }))
+            && erases
+        {
+            // The old text still sits in WAL frames until they are checkpointed and the WAL is
+            // truncated; do that now so a recall scrubs the disk (backups taken earlier keep it).
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut writer.conn)
+                .await
+            {
+                Ok((0, _, _)) => {}
+                Ok(_) => tracing::warn!("WAL checkpoint after a recall was blocked by readers; the next checkpoint scrubs it"),
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint after a recall failed"),
+            }
+        }
         drop(writer);
         self.observe("write_batch", t);
         self.metrics.observe_stage("begin", begun - t);
         self.metrics.observe_stage("statements", written - begun);
         self.metrics.observe_stage("commit", written.elapsed());
-        Ok((sent, acked))
+        let mut changed = Vec::with_capacity(applied.len());
+        for a in applied {
+            changed.push(self.change_outcome(a).await?);
+        }
+        Ok(BatchOutcome {
+            sent,
+            changed,
+            acked,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -151,85 +181,6 @@ impl MessageStore for SqliteStore {
             status: message.status,
             members,
         }))
-    }
-
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn recall(
-        &self,
-        id: MessageId,
-        by: UserId,
-        window_ms: i64,
-        now: i64,
-    ) -> StoreResult<RecallOutcome> {
-        let mut writer = self.writer().await;
-        let writer = &mut *writer;
-        let mut tx = writer.conn.begin().await?;
-        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Ok(RecallOutcome::NotFound);
-        };
-        let message = message_from_row(&row)?;
-        let members = member_ids_on(&mut tx, message.conversation_id).await?;
-        if !members.contains(&by) {
-            return Ok(RecallOutcome::NotFound);
-        }
-        if message.sender_id != by {
-            return Ok(RecallOutcome::NotSender);
-        }
-        if message.recalled {
-            return Ok(RecallOutcome::AlreadyRecalled { message });
-        }
-        if now - message.created_at > window_ms {
-            return Ok(RecallOutcome::WindowPassed);
-        }
-        // The content is erased, not hidden: recalled text is never served again.
-        // First overwrite the text in place with as many zero bytes (its overflow pages too),
-        // then empty it: with `secure_delete=fast` nothing of it is left in the pages.
-        // The search index (messages_fts) drops the text's tokens in the same transaction (its
-        // triggers, migrations/sqlite/0003), scrubbing them from its pages ('secure-delete'); but
-        // the index rewrites its pages as whole blobs, and a long token spills into overflow
-        // pages that `fast` frees without zeroing. So this transaction runs with
-        // `secure_delete=on`, which zeroes every page it frees. (Overflow pages that the index's
-        // own merges freed earlier, under `fast`, are not covered: docs/SECURITY.md, Recall.)
-        sqlx::query("PRAGMA secure_delete = ON")
-            .execute(&mut *tx)
-            .await?;
-        let erased = erase_recalled(&mut tx, id, message.conversation_id, now).await;
-        let committed = match erased {
-            Ok(rev) => tx.commit().await.map(|()| rev),
-            Err(e) => {
-                drop(tx);
-                Err(e)
-            }
-        };
-        if let Err(e) = sqlx::query("PRAGMA secure_delete = FAST")
-            .execute(&mut writer.conn)
-            .await
-        {
-            tracing::warn!(error = %e, "restoring secure_delete=fast after a recall failed");
-        }
-        let rev = committed?;
-        // The old text still sits in WAL frames until they are checkpointed and the WAL is
-        // truncated; do that now so a recall scrubs the disk (backups taken earlier keep it).
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(&mut writer.conn)
-            .await
-        {
-            Ok((0, _, _)) => {}
-            Ok(_) => tracing::warn!(message = id, "WAL checkpoint after a recall was blocked by readers; the next checkpoint scrubs it"),
-            Err(e) => tracing::warn!(message = id, error = %e, "WAL checkpoint after a recall failed"),
-        }
-        let message = Message {
-            content: None,
-            recalled: true,
-            recalled_at: Some(now),
-            rev,
-            ..message
-        };
-        Ok(RecallOutcome::Recalled { message, members })
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -436,35 +387,58 @@ async fn index_search_backlog_on(
     Ok(ids.len() as u64)
 }
 
-/// A recall's writes: the text overwritten with zeros, then emptied and the message marked
-/// recalled with the conversation's next rev. No push record: members who were away learn of
-/// the recall by `sync` from their rev (the message comes back recalled); a record of the
-/// message still waiting for someone replays it, recalled, as it is now.
-async fn erase_recalled(
-    tx: &mut SqliteConnection,
-    id: MessageId,
-    conversation: ConversationId,
+/// One transaction: the sends, then the changes, then the acknowledgements.
+#[allow(clippy::type_complexity)]
+fn write_all(
+    c: &mut rusqlite::Connection,
+    batch: &[NewMessage],
+    changes: &[ChangeRequest],
+    acks: &[(UserId, Vec<MessageId>)],
     now: i64,
-) -> Result<Rev, sqlx::Error> {
-    // The recall is the conversation's next change.
-    let rev: Rev = sqlx::query_scalar(
-        "UPDATE conversations SET last_rev = last_rev + 1, last_change_at = ? WHERE id = ? RETURNING last_rev",
-    )
-    .bind(now)
-    .bind(conversation)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE messages SET content = zeroblob(length(CAST(content AS BLOB))) WHERE id = ?",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE messages SET recalled_at = ?, content = '', rev = ? WHERE id = ?")
-        .bind(now)
-        .bind(rev)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    Ok(rev)
+) -> rusqlite::Result<(
+    Vec<InsertOutcome>,
+    Vec<changes::Applied>,
+    Vec<AckOutcome>,
+    Instant,
+    Instant,
+)> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let begun = Instant::now();
+    let sent = batch::insert_batch(&tx, batch, now)?;
+    let applied = if changes.is_empty() {
+        Vec::new()
+    } else {
+        changes::apply_changes(&tx, changes, now)?
+    };
+    let acked = if acks.is_empty() {
+        Vec::new()
+    } else {
+        batch::acknowledge_batch(&tx, acks, now)?
+    };
+    let written = Instant::now();
+    tx.commit()?;
+    Ok((sent, applied, acked, begun, written))
+}
+
+impl SqliteStore {
+    /// A change's outcome with the message as it is now (read after the commit).
+    async fn change_outcome(&self, a: changes::Applied) -> StoreResult<ChangeOutcome> {
+        Ok(match a {
+            changes::Applied::Changed {
+                message_id,
+                members,
+            } => match self.message(message_id).await? {
+                Some(message) => ChangeOutcome::Applied { message, members },
+                None => ChangeOutcome::NotFound,
+            },
+            changes::Applied::Unchanged(id) => match self.message(id).await? {
+                Some(message) => ChangeOutcome::Unchanged { message },
+                None => ChangeOutcome::NotFound,
+            },
+            changes::Applied::OpReused => ChangeOutcome::OpReused,
+            changes::Applied::NotFound => ChangeOutcome::NotFound,
+            changes::Applied::NotSender => ChangeOutcome::NotSender,
+            changes::Applied::WindowPassed => ChangeOutcome::WindowPassed,
+        })
+    }
 }

@@ -22,6 +22,7 @@ use sqlx::{
 
 mod accounts;
 mod batch;
+mod changes;
 mod conversations;
 mod direct;
 mod ledger;
@@ -37,7 +38,7 @@ use super::rules::{READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, OperatorGrant, OperatorListChanges,
-    ReadOutcome, RecallOutcome, StalePush, StatusChange, Viewer,
+    ReadOutcome, StalePush, StatusChange, Viewer,
 };
 use crate::telemetry::Metrics;
 

@@ -13,6 +13,7 @@
 //! - [`sync`]: a client's `sync` (each conversation's changes after its resume point), bounded and ack-gated
 //! - [`heads`]: each node tells its connections the latest rev of what changed lately (lost frames)
 //! - [`typing`]: typing notices, throttled per user and conversation
+//! - [`membership`]: leaving a group and muting, with the frames they cause
 //! - [`connections`]: what adapters may ask of users' connections (close on logout, diagnostics)
 //!
 //! The store and the fan-out are private: adapters act through the engine's methods, so
@@ -24,6 +25,7 @@ pub mod connections;
 pub mod conversations;
 pub mod fanout;
 pub mod heads;
+pub mod membership;
 pub mod paging;
 pub mod push;
 pub mod rate_limit;

@@ -8,7 +8,6 @@ use app::model::{
     Conversation, ConversationId, CreateGroupRequest, LeftConversation, MarkReadRequest,
     MuteRequest, ReadPosition, StartDirectRequest, UserId, GROUP_MEMBERS_MAX,
 };
-use app::protocol::ServerFrame;
 use app::validate::{self, Rule};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +19,6 @@ use crate::clock::now_ms;
 use crate::config::ConversationLimits;
 use crate::delivery::rate_limit::RateLimiter;
 use crate::error::{AppError, AppResult};
-use crate::store::LeaveOutcome;
 use crate::telemetry::{Metrics, OutcomeLabel};
 use crate::web::session::CurrentUser;
 use crate::AppState;
@@ -199,43 +197,7 @@ async fn leave(
     ApiPath(id): ApiPath<ConversationId>,
     _json: JsonContentType,
 ) -> AppResult<Json<LeftConversation>> {
-    let (members, changes, removed) = match s.store.leave_conversation(id, me.id).await? {
-        LeaveOutcome::NotMember => return Err(AppError::NotFound),
-        LeaveOutcome::Direct => {
-            return Err(AppError::refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "direct_conversation",
-                "a direct conversation cannot be left",
-            ))
-        }
-        LeaveOutcome::Left {
-            members,
-            changes,
-            removed_records,
-        } => (members, changes, removed_records),
-    };
-    tracing::info!(
-        user = me.id,
-        conversation = id,
-        remaining = members.len(),
-        removed_records = removed,
-        "left conversation"
-    );
-    // Every tab of the leaver forgets it.
-    s.delivery.send_to_user(
-        me.id,
-        &ServerFrame::ConversationLeft {
-            conversation_id: id,
-        },
-    );
-    // Messages that were only waiting for the leaver are now delivered (or read).
-    s.delivery.announce(&changes);
-    // The others see the new member list.
-    if !members.is_empty() {
-        if let Some(views) = s.store.conversation_views(id).await? {
-            s.delivery.announce_conversation(views, None);
-        }
-    }
+    s.delivery.leave(&me, id).await?;
     Ok(Json(LeftConversation {
         conversation_id: id,
     }))
@@ -249,25 +211,5 @@ async fn mute(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<MuteRequest>,
 ) -> AppResult<Json<Conversation>> {
-    if !s.store.set_muted(id, me.id, req.muted).await? {
-        return Err(AppError::NotFound);
-    }
-    let mine = s
-        .store
-        .conversation(id, me.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    tracing::info!(
-        user = me.id,
-        conversation = id,
-        muted = req.muted,
-        "conversation mute set"
-    );
-    s.delivery.send_to_user(
-        me.id,
-        &ServerFrame::Conversation {
-            conversation: mine.clone(),
-        },
-    );
-    Ok(Json(mine))
+    Ok(Json(s.delivery.set_muted(&me, id, req.muted).await?))
 }

@@ -668,10 +668,11 @@ pub fn apply(state: &mut ClientState, event: Event) {
                 state.insert_message(m, TrimEnd::Oldest);
                 state.note_change(cid, rev, false);
             }
-            if let Some(mark) = through {
-                if let Some(tl) = state.timelines.get_mut(&mark.conversation_id) {
-                    tl.rev_seen = Some(tl.rev_seen.map_or(mark.rev, |r| r.max(mark.rev)));
-                }
+            // A page says how far the log is covered, even an empty one: a conversation that
+            // holds nothing yet is then resumed from there too (not left out of every sync).
+            if let Some(mark) = through.filter(|m| !state.left.contains(&m.conversation_id)) {
+                let tl = state.timelines.entry(mark.conversation_id).or_default();
+                tl.rev_seen = Some(tl.rev_seen.map_or(mark.rev, |r| r.max(mark.rev)));
             }
         }
         Event::Queued {

@@ -150,7 +150,9 @@ impl Delivery {
                 run.current = None;
                 through = through.max(last_rev);
             }
-            if n > 0 || through > after {
+            // A conversation's last page is sent even when empty: its `through` is how a client
+            // that holds nothing of it learns where to resume from.
+            if n > 0 || run.current.is_none() {
                 let mark = RevMark {
                     conversation_id: conversation,
                     rev: through,

@@ -9,6 +9,7 @@ mod changes;
 mod client;
 mod cluster;
 mod concurrent_writers;
+mod convergence;
 mod conversations;
 mod delivery;
 mod group_cost;

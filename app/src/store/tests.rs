@@ -1939,3 +1939,31 @@ fn each_frame_says_what_to_do_after_it_is_applied() {
         .iter()
         .any(|c| matches!(c, Command::Notice { code, .. } if code == "not_found")));
 }
+
+#[test]
+fn an_empty_sync_page_makes_a_conversation_that_holds_nothing_resumable() {
+    let mut s = state_with(0);
+    assert!(
+        s.resume_points().is_empty(),
+        "nothing held, nothing to resume"
+    );
+    apply(
+        &mut s,
+        Event::Batch {
+            reason: ReplayReason::Sync,
+            messages: vec![],
+            through: Some(RevMark {
+                conversation_id: C2,
+                rev: 7,
+            }),
+        },
+    );
+    assert_eq!(
+        s.resume_points(),
+        vec![ResumePoint {
+            conversation_id: C2,
+            after_rev: 7
+        }],
+        "the next sync starts where the empty page said the log stands"
+    );
+}

@@ -157,7 +157,20 @@ async fn server_view(u: &TestUser, c: ConversationId) -> BTreeMap<i64, Shown> {
     messages.iter().map(|m| (m.seq, shown(m))).collect()
 }
 
-async fn one_schedule(app: &TestApp, seed: u64) {
+/// Where the devices are: one node, or (cluster) the four devices spread over two nodes whose
+/// NATS servers do not talk — every live frame between them is lost.
+struct Nodes<'a> {
+    /// Where requests go.
+    main: &'a TestApp,
+    /// The node of each device: alice-1, alice-2, bob, carol-away.
+    of_device: [&'a TestApp; 4],
+    /// In the cluster: both nodes, whose sweeps and `heads` must repair what NATS lost — the
+    /// devices that stayed connected are not reconnected at the end.
+    cluster: Option<[&'a TestApp; 2]>,
+}
+
+async fn one_schedule(nodes: &Nodes<'_>, seed: u64) {
+    let app = nodes.main;
     let tag = format!("cv{seed}_");
     let alice = app.register(&format!("{tag}a")).await;
     let bob = app.register(&format!("{tag}b")).await;
@@ -179,11 +192,12 @@ async fn one_schedule(app: &TestApp, seed: u64) {
         }
     };
     // Alice has two devices; Carol's only device is away for the whole run.
+    let on = |u: &TestUser, d: usize| u.on(nodes.of_device[d]);
     let mut devices = vec![
-        Device::new("alice-1", &alice).await,
-        Device::new("alice-2", &alice).await,
-        Device::new("bob", &bob).await,
-        Device::new("carol-away", &carol).await,
+        Device::new("alice-1", &on(&alice, 0)).await,
+        Device::new("alice-2", &on(&alice, 1)).await,
+        Device::new("bob", &on(&bob, 2)).await,
+        Device::new("carol-away", &on(&carol, 3)).await,
     ];
     for d in devices.iter_mut() {
         let first = convs(d);
@@ -237,6 +251,42 @@ async fn one_schedule(app: &TestApp, seed: u64) {
         }
     }
 
+    if let Some(both) = nodes.cluster {
+        // What NATS lost comes from the database, to the devices still connected: pending
+        // messages through the republish sweep, every other change through `heads`.
+        for d in devices.iter_mut().take(3) {
+            if d.ws.is_none() {
+                d.connect(&[]).await;
+                d.pump(Duration::from_millis(200)).await;
+            }
+        }
+        let later = courier::clock::now_ms()
+            + app.state.config.delivery.ack_timeout().as_millis() as i64
+            + 1_000;
+        for _ in 0..2 {
+            for n in both {
+                n.state.delivery.republish_sweep(later).await.unwrap();
+                n.state
+                    .delivery
+                    .announce_heads(courier::clock::now_ms())
+                    .await
+                    .unwrap();
+            }
+            for d in devices.iter_mut().take(3) {
+                d.pump(Duration::from_millis(300)).await;
+            }
+        }
+        for d in devices.iter().take(3) {
+            for c in convs(d) {
+                assert_eq!(
+                    d.view(c),
+                    server_view(&d.user, c).await,
+                    "seed {seed}: {}'s view of conversation {c}, repaired without a reconnect",
+                    d.name
+                );
+            }
+        }
+    }
     // Everyone comes back (Carol's device for the first time since the start).
     for d in devices.iter_mut() {
         d.disconnect().await;
@@ -269,7 +319,36 @@ async fn one_schedule(app: &TestApp, seed: u64) {
 #[tokio::test]
 async fn every_device_ends_with_the_servers_history() {
     let app = spawn_app().await;
+    let nodes = Nodes {
+        main: &app,
+        of_device: [&app; 4],
+        cluster: None,
+    };
     for seed in 1..=12 {
-        one_schedule(&app, seed).await;
+        one_schedule(&nodes, seed).await;
+    }
+}
+
+/// Two nodes on one database whose NATS servers are apart: every live frame between them is
+/// lost. Alice's two devices sit on different nodes, so her second device hears nothing live of
+/// what her first does — the review's case — nor of Bob's sends.
+#[tokio::test]
+async fn in_a_cluster_losing_every_frame_between_nodes_every_device_is_repaired() {
+    let Some((_nats, n1, _n2)) = crate::cluster::two_nodes().await else {
+        return;
+    };
+    let other_nats = crate::cluster::Nats::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = test_config(dir.path());
+    c.database_url = n1.state.config.database_url.clone();
+    c.nats_url = Some(other_nats.url.clone());
+    let n2 = start(c, dir).await;
+    let nodes = Nodes {
+        main: &n1,
+        of_device: [&n1, &n2, &n1, &n2],
+        cluster: Some([&n1, &n2]),
+    };
+    for seed in 1..=6 {
+        one_schedule(&nodes, seed).await;
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod operators;
 pub mod scheduler;
 pub mod serve;

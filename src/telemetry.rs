@@ -49,6 +49,9 @@ pub struct Metrics {
     pub send_to_delivered: Histogram,
     pub drain_seconds: Histogram,
     pub db_query: Family<OpLabel, Histogram>,
+    /// SQL statements run by the store operations that count theirs (`conversations`,
+    /// `conversation`, `conversation_views`): a fixed number per call, whatever the data.
+    pub db_statements: Family<OpLabel, Counter>,
     /// Where a send's time goes, stage by stage (see [`Metrics::observe_stage`]).
     pub send_stage: Family<StageLabel, Histogram>,
     pub connections: Gauge,
@@ -104,6 +107,7 @@ impl Metrics {
             db_query: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.00002, 2.0, 20))
             }),
+            db_statements: Family::default(),
             // 5 µs … 10 s: the short stages are a few microseconds.
             send_stage: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.000005, 2.0, 22))
@@ -168,6 +172,11 @@ impl Metrics {
             "db_query_seconds",
             "Database operation time",
             m.db_query.clone(),
+        );
+        registry.register(
+            "db_statements",
+            "SQL statements run by a store operation (those that count them)",
+            m.db_statements.clone(),
         );
         registry.register(
             "connections",
@@ -269,6 +278,11 @@ impl Metrics {
         self.send_stage
             .get_or_create(&StageLabel { stage })
             .observe(d.as_secs_f64());
+    }
+
+    /// `n` SQL statements run by one call of the store operation `op`.
+    pub fn count_db_statements(&self, op: &'static str, n: u64) {
+        self.db_statements.get_or_create(&OpLabel { op }).inc_by(n);
     }
 
     pub fn observe_db(&self, op: &'static str, d: Duration) {

@@ -7,14 +7,14 @@
 //!   would reset an attacker's). A counter is forgotten after a quiet period of twice the cap.
 //!   Attempts still being checked count against the free budget, so a burst of parallel guesses
 //!   cannot all slip through before the first failure is recorded.
-//! - [`RegistrationLimit`]: a token bucket per client address.
+//! - [`RegistrationLimit`]: a token bucket per client address (the shared
+//!   [`crate::limits::TokenBuckets`]).
 //!
-//! Each table holds at most `max_entries` keys. When it is full, keys with nothing to remember
-//! are dropped first, then the least recently failed (blocked keys last), so a flood of
-//! distinct usernames or addresses cannot grow memory without bound.
+//! Each table holds at most `max_entries` keys ([`crate::limits::BoundedMap`]). When it is
+//! full, keys with nothing to remember are dropped first, then the least recently failed
+//! (blocked keys last; for registrations, the fullest buckets), so a flood of distinct
+//! usernames or addresses cannot grow memory without bound.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use app::model::USERNAME_MAX;
 
 use crate::config::LimitsConfig;
+use crate::limits::token_bucket::{Limit, TokenBuckets};
+use crate::limits::BoundedMap;
 
 /// The key a client address is counted under: IPv4 addresses as they are, IPv6 addresses by
 /// their /64 prefix (one subscriber usually holds a whole /64), IPv4-mapped IPv6 as IPv4.
@@ -78,43 +80,9 @@ impl Failures {
     }
 }
 
-/// A map that never holds more than `max` keys (see the module docs for what goes first).
-struct Bounded<K, V> {
-    map: HashMap<K, V>,
-    max: usize,
-}
-
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
-    fn new(max: usize) -> Self {
-        Bounded {
-            map: HashMap::new(),
-            max: max.max(1),
-        }
-    }
-
-    /// Makes room for one more key. `idle` entries go first; then, by `rank` (lowest first),
-    /// enough to get down to three quarters of the bound, so the work is amortised.
-    fn make_room<R: Ord>(&mut self, idle: impl Fn(&V) -> bool, rank: impl Fn(&V) -> R) {
-        if self.map.len() < self.max {
-            return;
-        }
-        self.map.retain(|_, v| !idle(v));
-        if self.map.len() < self.max {
-            return;
-        }
-        let keep = self.max * 3 / 4;
-        let mut ranked: Vec<(R, K)> = self.map.iter().map(|(k, v)| (rank(v), k.clone())).collect();
-        let drop = ranked.len() - keep;
-        ranked.select_nth_unstable_by(drop.saturating_sub(1), |a, b| a.0.cmp(&b.0));
-        for (_, k) in ranked.into_iter().take(drop) {
-            self.map.remove(&k);
-        }
-    }
-}
-
 struct Tables {
-    users: Bounded<String, Failures>,
-    addrs: Bounded<IpAddr, Failures>,
+    users: BoundedMap<String, Failures>,
+    addrs: BoundedMap<IpAddr, Failures>,
 }
 
 pub struct LoginThrottle {
@@ -146,8 +114,8 @@ impl LoginThrottle {
             max,
             forget_after: max * 2,
             tables: Mutex::new(Tables {
-                users: Bounded::new(c.throttle_max_entries),
-                addrs: Bounded::new(c.throttle_max_entries),
+                users: BoundedMap::new(c.throttle_max_entries),
+                addrs: BoundedMap::new(c.throttle_max_entries),
             }),
         }
     }
@@ -293,18 +261,16 @@ impl Drop for LoginAttempt<'_> {
 
 /// Registrations per client address: a token bucket of `per_hour` tokens that refills evenly.
 pub struct RegistrationLimit {
-    burst: f64,
-    per_sec: f64,
-    buckets: Mutex<Bounded<IpAddr, (f64, Instant)>>,
+    buckets: TokenBuckets<IpAddr>,
 }
 
 impl RegistrationLimit {
     pub fn new(c: &LimitsConfig) -> RegistrationLimit {
-        let burst = f64::from(c.registrations_per_addr_per_hour.max(1));
         RegistrationLimit {
-            burst,
-            per_sec: burst / 3600.0,
-            buckets: Mutex::new(Bounded::new(c.throttle_max_entries)),
+            buckets: TokenBuckets::new(
+                Limit::per_hour(c.registrations_per_addr_per_hour),
+                c.throttle_max_entries,
+            ),
         }
     }
 
@@ -314,45 +280,18 @@ impl RegistrationLimit {
     }
 
     fn check_at(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
-        let addr = addr_key(addr);
-        let (burst, per_sec) = (self.burst, self.per_sec);
-        let refilled = move |(tokens, at): &(f64, Instant)| {
-            (tokens + now.duration_since(*at).as_secs_f64() * per_sec).min(burst)
-        };
-        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if !b.map.contains_key(&addr) {
-            // Full buckets remember nothing; then the fullest go first.
-            b.make_room(
-                |v| refilled(v) >= burst,
-                |v| std::cmp::Reverse((refilled(v) * 1000.0) as u64),
-            );
-        }
-        let bucket = b.map.entry(addr).or_insert((burst, now));
-        let tokens = refilled(bucket);
-        if tokens >= 1.0 {
-            *bucket = (tokens - 1.0, now);
-            Ok(())
-        } else {
-            *bucket = (tokens, now);
-            Err(Duration::from_secs_f64((1.0 - tokens) / per_sec))
-        }
+        self.buckets
+            .try_take(addr_key(addr), now)
+            .map_err(|r| r.wait())
     }
 
     /// Gives back a registration that did not happen (the server was too busy to try).
     pub fn refund(&self, addr: IpAddr) {
-        let addr = addr_key(addr);
-        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((tokens, _)) = b.map.get_mut(&addr) {
-            *tokens = (*tokens + 1.0).min(self.burst);
-        }
+        self.buckets.give_back(&addr_key(addr), Instant::now());
     }
 
     pub fn tracked(&self) -> usize {
-        self.buckets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map
-            .len()
+        self.buckets.tracked()
     }
 }
 

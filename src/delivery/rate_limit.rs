@@ -1,83 +1,49 @@
-//! Per-user send rate limit: a token bucket per user, in memory (it protects this node).
+//! The engine's rate limits, on the shared token bucket ([`crate::limits::token_bucket`]):
+//! a bucket per user, in memory (it protects this node), for sends — and, through the HTTP
+//! handlers, searches and conversation creations — and one bucket per connection for its
+//! frame budget.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use app::model::UserId;
 
+use crate::limits::token_bucket::{Bucket, Limit, TokenBuckets, PER_USER_KEYS};
+
+/// A token bucket per user (at most [`PER_USER_KEYS`] users remembered; full buckets are
+/// forgotten first, then the fullest).
 pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<UserId, (f64, Instant)>>,
+    buckets: TokenBuckets<UserId>,
 }
 
 impl RateLimiter {
     pub fn new(rate_per_sec: f64, burst: f64) -> RateLimiter {
         RateLimiter {
-            rate: rate_per_sec.max(0.001),
-            burst: burst.max(1.0),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: TokenBuckets::new(Limit::per_second(rate_per_sec, burst), PER_USER_KEYS),
         }
     }
 
-    /// Takes one token, or says how many milliseconds until one is available.
+    /// Takes one token, or says how many milliseconds (rounded up) until one is available.
     pub fn check(&self, user: UserId) -> Result<(), u64> {
         self.check_at(user, Instant::now())
     }
 
     fn check_at(&self, user: UserId, now: Instant) -> Result<(), u64> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            // Forget users whose buckets are full again, so the map cannot grow without bound.
-            let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
-        }
-        let (tokens, at) = buckets.entry(user).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err((((1.0 - *tokens) / self.rate) * 1000.0).ceil() as u64)
-        }
+        self.buckets.try_take(user, now).map_err(|r| r.millis())
     }
 }
 
 /// One token bucket, owned by one task (a connection's frame budget): no lock, no map.
-pub struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    at: Instant,
-}
+pub struct TokenBucket(Bucket);
 
 impl TokenBucket {
     pub fn new(rate_per_sec: f64, burst: f64) -> TokenBucket {
-        let burst = burst.max(1.0);
-        TokenBucket {
-            rate: rate_per_sec.max(0.001),
-            burst,
-            tokens: burst,
-            at: Instant::now(),
-        }
+        TokenBucket(Bucket::new(Limit::per_second(rate_per_sec, burst)))
     }
 
     /// Takes one token. When the bucket was empty the token is borrowed from the future and
     /// the answer says how long to wait before the next frame (so the rate holds exactly).
-    pub fn take(&mut self, now: Instant) -> Result<(), std::time::Duration> {
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
-        self.at = now;
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
-            Ok(())
-        } else {
-            Err(std::time::Duration::from_secs_f64(-self.tokens / self.rate))
-        }
+    pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        self.0.take_on_credit(now).map_err(|r| r.wait())
     }
 }
 

@@ -28,6 +28,9 @@ pub trait ConversationStore: Send + Sync + 'static {
         id: ConversationId,
         viewer: UserId,
     ) -> StoreResult<Option<Conversation>>;
+    /// Every conversation of `viewer` as they see it, newest activity first (`updated_at`, then
+    /// `id`, descending), from a fixed number of statements whatever the number of
+    /// conversations (counted in `courier_db_statements_total{op="conversations"}`).
     async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>>;
     /// The conversation as every member sees it, from a fixed number of statements whatever
     /// the number of members (announcing a group must stay linear in its members).

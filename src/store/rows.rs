@@ -240,10 +240,70 @@ pub(crate) struct MemberRow {
     read_seq: i64,
 }
 
+/// `cm.conversation_id` and a [`MemberRow`]: a member of one of several conversations.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConversationMemberRow {
+    conversation_id: i64,
+    #[sqlx(flatten)]
+    member: MemberRow,
+}
+
+/// The conversations worth loading a last message for, as (conversation, its `last_seq`):
+/// those with at least one message.
+pub(crate) fn last_message_keys(rows: &[ConversationRow]) -> Vec<(i64, i64)> {
+    rows.iter()
+        .filter(|c| c.last_seq > 0)
+        .map(|c| (c.id, c.last_seq))
+        .collect()
+}
+
+/// The viewer-independent conversations of `rows`, in their order, from every member of them
+/// (ordered by conversation, then user), the oldest seq still waiting for each member as
+/// `(conversation, user, oldest seq)`, and the messages at their `last_seq` (see
+/// [`last_message_keys`]): [`shared_conversation`] for each row, from the few set-based
+/// statements that load them all.
+pub(crate) fn shared_conversations(
+    rows: Vec<ConversationRow>,
+    members: Vec<ConversationMemberRow>,
+    oldest_waiting: Vec<(i64, i64, i64)>,
+    last_messages: Vec<Message>,
+) -> Vec<Conversation> {
+    let mut members_of: HashMap<i64, Vec<MemberRow>> = HashMap::with_capacity(rows.len());
+    for m in members {
+        members_of
+            .entry(m.conversation_id)
+            .or_default()
+            .push(m.member);
+    }
+    let mut waiting_in: HashMap<i64, HashMap<i64, i64>> = HashMap::new();
+    for (conversation, user, oldest) in oldest_waiting {
+        waiting_in
+            .entry(conversation)
+            .or_default()
+            .insert(user, oldest);
+    }
+    let mut last_of: HashMap<i64, Message> = last_messages
+        .into_iter()
+        .map(|m| (m.conversation_id, m))
+        .collect();
+    rows.into_iter()
+        .map(|c| {
+            let id = c.id;
+            let last = last_of.remove(&id).filter(|m| m.seq == c.last_seq);
+            shared_conversation(
+                c,
+                members_of.remove(&id).unwrap_or_default(),
+                waiting_in.remove(&id).unwrap_or_default(),
+                last,
+            )
+        })
+        .collect()
+}
+
 /// The viewer-independent conversation, from its row, its members, the oldest seq still waiting
 /// for each member (members with nothing waiting are absent: delivered up to `last_seq`), and
 /// its last message.
-pub(crate) fn shared_conversation(
+fn shared_conversation(
     c: ConversationRow,
     members: Vec<MemberRow>,
     oldest_waiting: HashMap<i64, i64>,

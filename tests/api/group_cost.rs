@@ -1,6 +1,8 @@
 //! What creating a group costs as it grows (security review finding #6: it used to be
-//! O(members²) database statements). The normal test counts database operations, which does
-//! not depend on the machine; the ignored one prints timings for docs/BENCHMARKS.md:
+//! O(members²) database statements), and what listing conversations costs as a user's list
+//! grows (the architecture review: four statements per conversation). The normal tests count
+//! database operations and statements, which do not depend on the machine; the ignored one
+//! prints timings for docs/BENCHMARKS.md:
 //!
 //! `cargo test --test api -- --ignored --nocapture group_create_cost`
 
@@ -59,6 +61,17 @@ pub fn db_ops(app: &TestApp) -> u64 {
         .filter(|l| !l.contains("op=\"session_user\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// SQL statements the store operation `op` has run so far (`courier_db_statements_total`).
+pub fn db_statements(app: &TestApp, op: &str) -> u64 {
+    let label = format!("courier_db_statements_total{{op=\"{op}\"}} ");
+    app.state
+        .metrics
+        .encode()
+        .lines()
+        .find_map(|l| l.strip_prefix(&label)?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `n` members besides the creator, each online with one WebSocket (replay finished).
@@ -199,4 +212,110 @@ async fn group_create_cost() {
             );
         }
     }
+}
+
+/// Gives `viewer` `n` more direct conversations, each with one message from the other member
+/// (created in the store: the per-user creation limit is not what this is about).
+async fn conversations_with_a_message(app: &TestApp, viewer: &TestUser, n: usize) {
+    for i in 0..n {
+        let other = fast_user(app, "peer").await;
+        let id = app
+            .state
+            .store
+            .direct_conversation(viewer.id(), other.id(), courier::clock::now_ms())
+            .await
+            .unwrap()
+            .unwrap();
+        other
+            .send_http(id, &format!("c{i}"), &format!("hello {i}"))
+            .await;
+    }
+}
+
+/// `GET /api/conversations` as `viewer`, and the statements the store ran for it.
+async fn list_counted(app: &TestApp, viewer: &TestUser) -> (Vec<app::model::Conversation>, u64) {
+    let before = db_statements(app, "conversations");
+    let (s, body) = viewer.get("/api/conversations").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let statements = db_statements(app, "conversations") - before;
+    (serde_json::from_value(body).unwrap(), statements)
+}
+
+/// Machine-independent: listing conversations runs the same few statements for one
+/// conversation as for sixty (it used to run four more for each), and the list is complete.
+#[tokio::test]
+async fn listing_conversations_runs_a_fixed_number_of_statements() {
+    let app = spawn_app().await;
+    let viewer = fast_user(&app, "viewer").await;
+
+    let (empty, statements_none) = list_counted(&app, &viewer).await;
+    assert!(empty.is_empty());
+    assert_eq!(statements_none, 1, "no conversations: only the list itself");
+
+    conversations_with_a_message(&app, &viewer, 1).await;
+    let (one, statements_one) = list_counted(&app, &viewer).await;
+    assert_eq!(one.len(), 1);
+    conversations_with_a_message(&app, &viewer, 59).await;
+    let (sixty, statements_sixty) = list_counted(&app, &viewer).await;
+    assert_eq!(sixty.len(), 60);
+    assert_eq!(
+        statements_one, 4,
+        "the rows, their members, what waits for them, their last messages"
+    );
+    assert_eq!(
+        statements_sixty, statements_one,
+        "statements grow with the conversations: {statements_one} for 1, {statements_sixty} for 60"
+    );
+
+    // Newest activity first, and every conversation whole.
+    for pair in sixty.windows(2) {
+        assert!(
+            (pair[0].updated_at, pair[0].id) > (pair[1].updated_at, pair[1].id),
+            "order: {} then {}",
+            pair[0].id,
+            pair[1].id
+        );
+    }
+    for c in &sixty {
+        assert_eq!(c.last_seq, 1, "{c:?}");
+        let last = c.last_message.as_ref().expect("the last message");
+        assert_eq!((last.conversation_id, last.seq), (c.id, 1));
+        assert!(
+            last.content
+                .as_deref()
+                .is_some_and(|t| t.starts_with("hello ")),
+            "{last:?}"
+        );
+        assert_eq!((c.read_seq, c.unread, c.muted), (0, 1, false), "{c:?}");
+        let mut ids: Vec<i64> = c.members.iter().map(|m| m.user_id).collect();
+        assert_eq!(ids.len(), 2, "{c:?}");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "members by id: {ids:?}"
+        );
+        ids.retain(|id| *id != viewer.id());
+        assert_eq!(ids.len(), 1, "the viewer and one other: {c:?}");
+        for m in &c.members {
+            // The viewer has no socket: their copy still waits; the sender needs none.
+            let expected = if m.user_id == viewer.id() { 0 } else { 1 };
+            assert_eq!(m.delivered_seq, expected, "{m:?} in {c:?}");
+        }
+        assert_eq!(
+            c.title,
+            c.members
+                .iter()
+                .find(|m| m.user_id != viewer.id())
+                .unwrap()
+                .display_name
+        );
+        // The list says what the conversation's own endpoint says.
+        let (s, own) = viewer.get(&format!("/api/conversations/{}", c.id)).await;
+        assert_eq!(s, StatusCode::OK, "{own}");
+        assert_eq!(serde_json::to_value(c).unwrap(), own);
+    }
+    assert_eq!(
+        sixty.last().map(|c| c.id),
+        one.first().map(|c| c.id),
+        "the first conversation has the oldest activity"
+    );
 }

@@ -30,8 +30,9 @@ mod messages;
 use super::accounts::operator_list_diff;
 use super::error::StoreResult;
 use super::rows::{
-    failed, push_stats, pushed, shared_conversation, ChangeRow, ConversationRow, DueRetryRow,
-    MemberRow, MessageRow, RecordRow, RecordStatus, StoredStatus, UserRow,
+    failed, last_message_keys, push_stats, pushed, shared_conversations, ChangeRow,
+    ConversationMemberRow, ConversationRow, DueRetryRow, MessageRow, RecordRow, RecordStatus,
+    StoredStatus, UserRow,
 };
 use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
 use super::{
@@ -136,6 +137,12 @@ impl PgStore {
 
     fn observe(&self, op: &'static str, started: Instant) {
         self.metrics.observe_db(op, started.elapsed());
+    }
+
+    /// Like [`Self::observe`], and counts the `statements` the call ran.
+    fn observe_counted(&self, op: &'static str, started: Instant, statements: u64) {
+        self.metrics.count_db_statements(op, statements);
+        self.observe(op, started);
     }
 }
 
@@ -315,71 +322,101 @@ pub(crate) async fn mark_read_on(
         .collect()
 }
 
-/// One conversation row as `viewer` (a member: the row carries their `read_seq`) sees it.
-async fn load_conversation(
-    conn: &mut PgConnection,
-    row: &PgRow,
-    viewer: UserId,
-) -> Result<Conversation, sqlx::Error> {
-    let mut conv = load_shared(conn, row).await?;
-    let read_seq: i64 = row.try_get("read_seq")?;
-    let unread: i64 = sqlx::query_scalar(&format!(
-        "SELECT {UNREAD_OF_MEMBER} FROM conversation_members cm WHERE cm.conversation_id = $1 AND cm.user_id = $2"
-    ))
-    .bind(conv.id)
-    .bind(viewer)
-    .fetch_one(&mut *conn)
-    .await?;
-    Viewer {
-        user_id: viewer,
-        read_seq,
-        unread,
-        muted: row.try_get("muted")?,
-    }
-    .apply(&mut conv);
-    Ok(conv)
+/// The columns of a conversation row as one member sees it, with the member row `cm`: the
+/// conversation's own, then the member's `read_seq`, `muted` and `unread`. Read by
+/// [`load_viewed`].
+fn viewed_cols() -> String {
+    format!(
+        "c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, \
+         cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread"
+    )
 }
 
-/// The viewer-independent part of one conversation row (`id, kind, title, last_seq,
-/// created_at, updated_at`): members with their positions, and the last message.
-async fn load_shared(conn: &mut PgConnection, row: &PgRow) -> Result<Conversation, sqlx::Error> {
-    let c = ConversationRow::from_row(row)?;
-    let members: Vec<MemberRow> = sqlx::query_as(
-        "SELECT cm.user_id, u.username, u.display_name, cm.read_seq FROM conversation_members cm \
-         JOIN users u ON u.id = cm.user_id WHERE cm.conversation_id = $1 ORDER BY cm.user_id",
+/// The conversation rows `rows` (selected with [`viewed_cols`], the member being `viewer`)
+/// as `viewer` sees them, in their order: [`load_shared`] for all of them, then each row's
+/// own fields. Returns the number of statements run too.
+async fn load_viewed(
+    conn: &mut PgConnection,
+    rows: &[PgRow],
+    viewer: UserId,
+) -> Result<(Vec<Conversation>, u64), sqlx::Error> {
+    let mut conversations = Vec::with_capacity(rows.len());
+    let mut viewers = Vec::with_capacity(rows.len());
+    for row in rows {
+        conversations.push(ConversationRow::from_row(row)?);
+        viewers.push(Viewer {
+            user_id: viewer,
+            read_seq: row.try_get("read_seq")?,
+            unread: row.try_get("unread")?,
+            muted: row.try_get("muted")?,
+        });
+    }
+    let (mut out, statements) = load_shared(conn, conversations).await?;
+    for (conv, v) in out.iter_mut().zip(&viewers) {
+        v.apply(conv);
+    }
+    Ok((out, statements))
+}
+
+/// The viewer-independent part of the conversation rows `rows` (`id, kind, title, last_seq,
+/// last_rev, created_at, updated_at`), in their order: members with their positions, and the
+/// last message. At most three statements whatever the number of conversations and members
+/// (none for no rows, two when none has a message); the ids go in as arrays. Returns the
+/// number of statements run too.
+async fn load_shared(
+    conn: &mut PgConnection,
+    rows: Vec<ConversationRow>,
+) -> Result<(Vec<Conversation>, u64), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let mut statements = 0;
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    let members: Vec<ConversationMemberRow> = sqlx::query_as(
+        "SELECT cm.conversation_id, cm.user_id, u.username, u.display_name, cm.read_seq \
+         FROM conversation_members cm JOIN users u ON u.id = cm.user_id \
+         WHERE cm.conversation_id = ANY($1) ORDER BY cm.conversation_id, cm.user_id",
     )
-    .bind(c.id)
+    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
+    statements += 1;
     // Delivered up to just below the oldest message still waiting for each member: one
-    // grouped query for all members (members with nothing waiting have no row).
-    let waiting: Vec<(i64, i64)> = sqlx::query_as(&format!(
-        "SELECT r.user_id, MIN(m.seq) AS oldest FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-         WHERE m.conversation_id = $1 AND r.push_status <> {pushed} GROUP BY r.user_id",
-        pushed = pushed!()
+    // grouped query for all members of all the conversations (members with nothing waiting
+    // have no row).
+    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(concat!(
+        "SELECT m.conversation_id, r.user_id, MIN(m.seq) AS oldest \
+         FROM message_push_records r JOIN messages m ON m.id = r.message_id \
+         WHERE m.conversation_id = ANY($1) AND r.push_status <> ",
+        pushed!(),
+        " GROUP BY m.conversation_id, r.user_id"
     ))
-    .bind(c.id)
+    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let last_message = if c.last_seq > 0 {
-        sqlx::query(&format!(
-            "SELECT {MSG_COLS} WHERE m.conversation_id = $1 AND m.seq = $2"
+    statements += 1;
+    // Each conversation's message at the `last_seq` its row says (not a later one sent since);
+    // nothing to read when none has a message yet.
+    let (with_messages, last_seqs): (Vec<i64>, Vec<i64>) =
+        last_message_keys(&rows).into_iter().unzip();
+    let mut last_messages = Vec::new();
+    if !with_messages.is_empty() {
+        last_messages = sqlx::query(&format!(
+            "SELECT {MSG_COLS} WHERE (m.conversation_id, m.seq) IN \
+             (SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[]))"
         ))
-        .bind(c.id)
-        .bind(c.last_seq)
-        .fetch_optional(&mut *conn)
+        .bind(&with_messages)
+        .bind(&last_seqs)
+        .fetch_all(&mut *conn)
         .await?
-        .as_ref()
+        .iter()
         .map(message_from_row)
-        .transpose()?
-    } else {
-        None
-    };
-    Ok(shared_conversation(
-        c,
-        members,
-        waiting.into_iter().collect(),
-        last_message,
+        .collect::<Result<Vec<_>, _>>()?;
+        statements += 1;
+    }
+    Ok((
+        shared_conversations(rows, members, waiting, last_messages),
+        statements,
     ))
 }
 

@@ -112,38 +112,39 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<Option<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let row = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, cm.read_seq, cm.muted \
-             FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM conversations c \
+             JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
              WHERE c.id = ?",
-        )
+            viewed_cols()
+        ))
         .bind(viewer)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let conv = load_conversation(&mut conn, &row, viewer).await?;
-        self.observe("conversation", t);
-        Ok(Some(conv))
+        let (conv, statements) = load_viewed(&mut conn, std::slice::from_ref(&row), viewer).await?;
+        self.observe_counted("conversation", t, 1 + statements);
+        Ok(conv.into_iter().next())
     }
 
+    /// At most four statements whatever the number of conversations (one when there are
+    /// none): the rows with the viewer's own fields, then [`load_shared`]'s for all of them.
     #[tracing::instrument(level = "debug", skip_all)]
     async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let rows = sqlx::query(
-            "SELECT c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, cm.read_seq, cm.muted \
-             FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM conversations c \
+             JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
              ORDER BY c.updated_at DESC, c.id DESC",
-        )
+            viewed_cols()
+        ))
         .bind(viewer)
         .fetch_all(&mut *conn)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(load_conversation(&mut conn, row, viewer).await?);
-        }
-        self.observe("conversations", t);
+        let (out, statements) = load_viewed(&mut conn, &rows, viewer).await?;
+        self.observe_counted("conversations", t, 1 + statements);
         Ok(out)
     }
 
@@ -154,14 +155,17 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<Option<ConversationViews>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let row = sqlx::query(
+        let row: Option<ConversationRow> = sqlx::query_as(
             "SELECT id, kind, title, last_seq, last_rev, created_at, updated_at FROM conversations WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let shared = load_shared(&mut conn, &row).await?;
+        let (shared, statements) = load_shared(&mut conn, vec![row]).await?;
+        let Some(shared) = shared.into_iter().next() else {
+            return Ok(None);
+        };
         // Every member's unread count in one statement.
         let rows = sqlx::query(&format!(
             "SELECT cm.user_id, cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread \
@@ -181,7 +185,7 @@ impl ConversationStore for SqliteStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
-        self.observe("conversation_views", t);
+        self.observe_counted("conversation_views", t, 2 + statements);
         Ok(Some(ConversationViews { shared, viewers }))
     }
 

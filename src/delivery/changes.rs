@@ -6,11 +6,11 @@
 //! connection), never through a push record.
 
 use app::model::User;
-use app::protocol::ServerFrame;
 use app::validate::Rule;
 
 use super::batcher::outcome;
-use super::{frame, Delivery, Fanout};
+use super::retry::current_state_frame;
+use super::{Delivery, Fanout};
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::{Change, ChangeOutcome, ChangeRequest};
@@ -18,32 +18,12 @@ use crate::store::{Change, ChangeOutcome, ChangeRequest};
 /// The longest client op id accepted.
 pub const MAX_CLIENT_OP_ID: usize = 64;
 
-/// The frame that tells members of an applied change.
-fn change_frame(outcome: &ChangeOutcome) -> Option<(super::Frame, &[app::model::UserId])> {
-    let ChangeOutcome::Applied { message, members } = outcome else {
-        return None;
-    };
-    let f = if message.recalled {
-        ServerFrame::Recalled {
-            message_id: message.id,
-            conversation_id: message.conversation_id,
-            seq: message.seq,
-            recalled_at: message.recalled_at.unwrap_or_else(now_ms),
-            rev: message.rev,
-        }
-    } else {
-        ServerFrame::Message {
-            message: message.clone(),
-        }
-    };
-    Some((frame(&f), members))
-}
-
 /// Right after the commit: every member's connections hear of an applied change. Not
 /// `deliver_to_user`: that would track the message id in flight and, without an ack in time,
 /// mark the member's record of the message failed — a record the change has nothing to do with.
 pub fn push_changed(fanout: &dyn Fanout, outcome: &ChangeOutcome) {
-    if let Some((f, members)) = change_frame(outcome) {
+    if let ChangeOutcome::Applied { message, members } = outcome {
+        let f = current_state_frame(message.clone(), now_ms());
         for &member in members {
             fanout.send_to_user(member, &f, None);
         }

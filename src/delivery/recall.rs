@@ -38,7 +38,9 @@ impl Delivery {
             }
             // Recalling twice (or retrying a recall) is harmless: the answer is the same.
             ChangeOutcome::Unchanged { message } => Ok(message),
-            ChangeOutcome::Failed(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
+            ChangeOutcome::Failed(e) => Err(AppError::Internal(anyhow::anyhow!(
+                "applying a recall failed: {e}"
+            ))),
             ChangeOutcome::OpReused => Err(AppError::Conflict {
                 code: "client_op_id_reused",
                 message: "this client_op_id was used for a change of another message".into(),

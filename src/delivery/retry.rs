@@ -9,9 +9,10 @@ use super::{frame, Delivery, Frame};
 use crate::clock::now_ms;
 use crate::error::AppResult;
 
-/// The frame that pushes a record's message again: `recalled` for a message that was recalled
-/// since (its text is gone); the message otherwise.
-fn push_again_frame(message: Message, now: i64) -> Frame {
+/// The frame that carries a message's current state: `recalled` for a recalled message (its
+/// text is gone), the message otherwise. Used to push a record's message again, and to tell
+/// members of a change.
+pub(super) fn current_state_frame(message: Message, now: i64) -> Frame {
     if message.recalled {
         frame(&ServerFrame::Recalled {
             message_id: message.id,
@@ -95,7 +96,7 @@ impl Delivery {
                     report.postponed += 1;
                     continue;
                 };
-                let f = push_again_frame(message, now);
+                let f = current_state_frame(message, now);
                 // Connected here: push and wait for the ack. Not connected here: count the
                 // attempt and back off — but still offer it to the other nodes of a cluster
                 // (this node cannot know whether the user is connected to one of them; an ack
@@ -151,7 +152,7 @@ impl Delivery {
                 let Some(message) = self.store.message(s.message_id).await? else {
                     continue;
                 };
-                let f = push_again_frame(message, now);
+                let f = current_state_frame(message, now);
                 self.fanout.deliver_to_user(s.user_id, &f, &[s.message_id]);
                 total += 1;
             }

@@ -110,6 +110,18 @@ pub(crate) async fn two_nodes() -> Option<(Nats, TestApp, TestApp)> {
     Some((nats, a, b))
 }
 
+/// A second node on `n1`'s database but on a NATS server of its own: a partition from `n1` for
+/// every frame (the NATS server is stopped when the first half of the pair is dropped).
+pub(crate) async fn partitioned_from(n1: &TestApp) -> (Nats, TestApp) {
+    let nats = Nats::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = test_config(dir.path());
+    c.database_url = n1.state.config.database_url.clone();
+    c.nats_url = Some(nats.url.clone());
+    let node = start(c, dir).await;
+    (nats, node)
+}
+
 /// The end state of a fault test: the recipient holds every seq once (`got`: seq → id), with
 /// the ids the sender was told (`sent`, in order), and nothing waits for them any more.
 async fn every_message_once_in_order(
@@ -426,12 +438,7 @@ async fn pushes_lost_between_nodes_are_republished_by_the_sweep() {
     let Some((_nats, n1, _n2)) = two_nodes().await else {
         return;
     };
-    let other_nats = Nats::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = test_config(dir.path());
-    c.database_url = n1.state.config.database_url.clone();
-    c.nats_url = Some(other_nats.url.clone());
-    let n2 = start(c, dir).await;
+    let (_other_nats, n2) = partitioned_from(&n1).await;
 
     let alice = n1.register("cp_alice").await;
     let bob = n1.register("cp_bob").await.on(&n2);
@@ -495,12 +502,7 @@ async fn a_recall_lost_between_nodes_reaches_the_senders_other_device_through_he
         return;
     };
     // Node 2 on a NATS server of its own: a partition from node 1, for every frame.
-    let other_nats = Nats::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = test_config(dir.path());
-    c.database_url = n1.state.config.database_url.clone();
-    c.nats_url = Some(other_nats.url.clone());
-    let n2 = start(c, dir).await;
+    let (_other_nats, n2) = partitioned_from(&n1).await;
 
     let alice = n1.register("hr_alice").await;
     let bob = n1.register("hr_bob").await;
@@ -516,20 +518,7 @@ async fn a_recall_lost_between_nodes_reaches_the_senders_other_device_through_he
         }],
     })
     .await;
-    let f = a2
-        .wait_for("the first sync page", T, |f| {
-            matches!(
-                f,
-                ServerFrame::Batch {
-                    through: Some(_),
-                    ..
-                }
-            )
-        })
-        .await;
-    let ServerFrame::Batch { through, .. } = f else {
-        unreachable!()
-    };
+    let (_, through) = a2.sync_page("the first sync page").await;
     assert_eq!(through.map(|t| t.rev), Some(1));
 
     let (s, v) = alice
@@ -565,20 +554,7 @@ async fn a_recall_lost_between_nodes_reaches_the_senders_other_device_through_he
         }],
     })
     .await;
-    let f = a2
-        .wait_for("the recall, by sync", T, |f| {
-            matches!(
-                f,
-                ServerFrame::Batch {
-                    through: Some(_),
-                    ..
-                }
-            )
-        })
-        .await;
-    let ServerFrame::Batch { messages, .. } = f else {
-        unreachable!()
-    };
+    let (messages, _) = a2.sync_page("the recall, by sync").await;
     assert_eq!(
         messages
             .iter()

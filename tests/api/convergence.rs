@@ -337,12 +337,7 @@ async fn in_a_cluster_losing_every_frame_between_nodes_every_device_is_repaired(
     let Some((_nats, n1, _n2)) = crate::cluster::two_nodes().await else {
         return;
     };
-    let other_nats = crate::cluster::Nats::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = test_config(dir.path());
-    c.database_url = n1.state.config.database_url.clone();
-    c.nats_url = Some(other_nats.url.clone());
-    let n2 = start(c, dir).await;
+    let (_other_nats, n2) = crate::cluster::partitioned_from(&n1).await;
     let nodes = Nodes {
         main: &n1,
         of_device: [&n1, &n2, &n1, &n2],

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use app::protocol::{ClientFrame, ReplayReason, ResumePoint, RevMark, ServerFrame};
+use app::protocol::{ClientFrame, ResumePoint, RevMark, ServerFrame};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -72,23 +72,7 @@ async fn each_connected_member_hears_the_latest_rev_of_what_changed_lately() {
         }],
     })
     .await;
-    let f = bw
-        .wait_for("the sync page", T, |f| {
-            matches!(
-                f,
-                ServerFrame::Batch {
-                    reason: ReplayReason::Sync,
-                    ..
-                }
-            )
-        })
-        .await;
-    let ServerFrame::Batch {
-        messages, through, ..
-    } = f
-    else {
-        unreachable!()
-    };
+    let (messages, through) = bw.sync_page("the sync page").await;
     assert_eq!(
         messages
             .iter()
@@ -127,20 +111,7 @@ async fn a_resume_point_from_an_earlier_release_is_read_as_a_rev() {
         conv.id
     ))
     .await;
-    let f = bw
-        .wait_for("the sync page", T, |f| {
-            matches!(
-                f,
-                ServerFrame::Batch {
-                    reason: ReplayReason::Sync,
-                    ..
-                }
-            )
-        })
-        .await;
-    let ServerFrame::Batch { messages, .. } = f else {
-        unreachable!()
-    };
+    let (messages, _) = bw.sync_page("the sync page").await;
     assert_eq!(
         messages
             .iter()

@@ -482,6 +482,31 @@ impl Ws {
         }
     }
 
+    /// The next `batch{sync}` page: its messages and how far it covers its conversation's log.
+    pub async fn sync_page(
+        &mut self,
+        what: &str,
+    ) -> (Vec<app::model::Message>, Option<app::protocol::RevMark>) {
+        let f = self
+            .wait_for(what, Duration::from_secs(10), |f| {
+                matches!(
+                    f,
+                    ServerFrame::Batch {
+                        reason: app::protocol::ReplayReason::Sync,
+                        ..
+                    }
+                )
+            })
+            .await;
+        let ServerFrame::Batch {
+            messages, through, ..
+        } = f
+        else {
+            unreachable!()
+        };
+        (messages, through)
+    }
+
     pub async fn close(mut self) {
         let _ = self.inner.close(None).await;
     }

@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod rows;
 pub mod rules;
 pub mod search;
+pub mod sql;
 pub mod sqlite;
 
 use app::model::{

@@ -24,9 +24,14 @@ pub(crate) const READ: &str = "EXISTS (SELECT 1 FROM conversation_members cm \
 
 /// Unread, for the member row `cm`: derived, never incremented — the others' messages after
 /// the member's read position, recalled ones not counted.
-pub(crate) const UNREAD_OF_MEMBER: &str =
-    "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
-     AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL)";
+/// (A macro, so the shared statements can `concat!` it: store/sql.rs.)
+macro_rules! unread_of_member {
+    () => {
+        "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cm.conversation_id \
+         AND m.seq > cm.read_seq AND m.sender_id <> cm.user_id AND m.recalled_at IS NULL)"
+    };
+}
+pub(crate) use unread_of_member;
 
 /// Status only moves for messages whose sender is still a member: someone who left a group
 /// hears nothing more about it, not even how far their old messages got.

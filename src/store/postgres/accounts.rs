@@ -25,29 +25,23 @@ impl AccountStore for PgStore {
         let t = Instant::now();
         // Usernames are unique regardless of letter case (the unique index on lower(username)):
         // a taken name, in any case, inserts nothing and returns no row.
-        let res = sqlx::query(
-            "INSERT INTO users (username, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT ((lower(username))) DO NOTHING RETURNING id, username, display_name, created_at",
-        )
-        .bind(username)
-        .bind(display_name)
-        .bind(hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let res = sqlx::query(sql::CREATE_USER)
+            .bind(username)
+            .bind(display_name)
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         self.observe("create_user", t);
         Ok(res.as_ref().map(user_from_row).transpose()?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-        let row = sqlx::query(
-            "SELECT id, username, display_name, created_at, password_hash FROM users \
-             WHERE lower(username) = lower($1)",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql::credentials!(name_is!("$1")))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
         match row {
             Some(r) => Ok(Some((user_from_row(&r)?, r.try_get("password_hash")?))),
             None => Ok(None),
@@ -89,29 +83,24 @@ impl AccountStore for PgStore {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql::CREATE_SESSION)
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, i64)>> {
         let t = Instant::now();
-        let row = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, u.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql::SESSION_USER)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         self.observe("session_user", t);
         let Some(row) = row else { return Ok(None) };
         Ok(Some((user_from_row(&row)?, row.try_get("expires_at")?)))
@@ -119,7 +108,7 @@ impl AccountStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        sqlx::query(sql::DELETE_SESSION)
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
@@ -128,7 +117,7 @@ impl AccountStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_user_sessions(&self, user_id: UserId) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        let r = sqlx::query(sql::DELETE_USER_SESSIONS)
             .bind(user_id)
             .execute(&self.pool)
             .await?;
@@ -137,7 +126,7 @@ impl AccountStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        let r = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -146,7 +135,7 @@ impl AccountStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        sqlx::query(sql::SET_PASSWORD_HASH)
             .bind(password_hash)
             .bind(user_id)
             .execute(&self.pool)
@@ -156,11 +145,10 @@ impl AccountStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn is_operator(&self, user_id: UserId) -> StoreResult<bool> {
-        let grant: Option<Option<String>> =
-            sqlx::query_scalar("SELECT operator_grant FROM users WHERE id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let grant: Option<Option<String>> = sqlx::query_scalar(sql::OPERATOR_GRANT)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(matches!(grant, Some(Some(_))))
     }
 
@@ -171,25 +159,17 @@ impl AccountStore for PgStore {
         grant: Option<OperatorGrant>,
     ) -> StoreResult<Option<User>> {
         // Usernames compare without letter case (the unique index on lower(username)).
-        let row = sqlx::query(
-            "UPDATE users SET operator_grant = $1 WHERE lower(username) = lower($2) \
-             RETURNING id, username, display_name, created_at",
-        )
-        .bind(grant.map(OperatorGrant::as_str))
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql::set_operator!(name_is!("$2")))
+            .bind(grant.map(OperatorGrant::as_str))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn operators(&self) -> StoreResult<Vec<(User, OperatorGrant)>> {
-        let rows = sqlx::query(
-            "SELECT id, username, display_name, created_at, operator_grant FROM users \
-             WHERE operator_grant IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql::OPERATORS).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let grant: String = r.try_get("operator_grant")?;
@@ -209,7 +189,7 @@ impl AccountStore for PgStore {
         now: i64,
     ) -> StoreResult<OperatorListChanges> {
         let mut tx = self.pool.begin().await?;
-        let remembered: Vec<String> = sqlx::query_scalar("SELECT name FROM operator_names")
+        let remembered: Vec<String> = sqlx::query_scalar(sql::OPERATOR_NAMES)
             .fetch_all(&mut *tx)
             .await?;
         let (fresh, gone) = operator_list_diff(names, &remembered);
@@ -217,52 +197,43 @@ impl AccountStore for PgStore {
         // Several nodes on one database start together and each syncs the same list: the node
         // whose DELETE or INSERT took effect applies the change, the others find it done.
         for name in gone {
-            let r = sqlx::query("DELETE FROM operator_names WHERE name = $1")
+            let r = sqlx::query(sql::FORGET_OPERATOR_NAME)
                 .bind(&name)
                 .execute(&mut *tx)
                 .await?;
             if r.rows_affected() == 0 {
                 continue;
             }
-            let r = sqlx::query(
-                "UPDATE users SET operator_grant = NULL WHERE lower(username) = $1 AND operator_grant = 'config'",
-            )
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
+            let r = sqlx::query(sql::revoke_listed_operator!(name_is!("$1")))
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() > 0 {
                 changes.revoked.push(name);
             }
         }
         for name in fresh {
-            let r = sqlx::query(
-                "INSERT INTO operator_names (name, first_listed_at) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(&name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let r = sqlx::query(sql::REMEMBER_OPERATOR_NAME)
+                .bind(&name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() == 0 {
                 continue;
             }
-            let r = sqlx::query(
-                "UPDATE users SET operator_grant = 'config' WHERE lower(username) = $1 AND operator_grant IS NULL",
-            )
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
+            let r = sqlx::query(sql::grant_listed_operator!(name_is!("$1")))
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() > 0 {
                 changes.granted.push(name);
             }
         }
         for name in names {
-            let held: Option<i32> = sqlx::query_scalar(
-                "SELECT 1 FROM users WHERE lower(username) = $1 AND operator_grant IS NOT NULL",
-            )
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let held: Option<i32> = sqlx::query_scalar(sql::holds_operator!(name_is!("$1")))
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
             if held.is_none() {
                 changes.not_granted.push(name.clone());
             }

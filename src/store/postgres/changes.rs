@@ -11,7 +11,7 @@ use app::model::{ConversationId, Message, MessageId, Rev, UserId};
 use sqlx::PgConnection;
 
 use super::{member_ids_on, message_from_row, MSG_COLS};
-use crate::store::{Change, ChangeOutcome, ChangeRequest};
+use crate::store::{sql, Change, ChangeOutcome, ChangeRequest};
 
 pub(crate) async fn apply_changes_on(
     tx: &mut PgConnection,
@@ -67,13 +67,11 @@ async fn apply_one(
     now: i64,
     last_rev: &mut BTreeMap<ConversationId, Rev>,
 ) -> Result<ChangeOutcome, sqlx::Error> {
-    let seen: Option<MessageId> = sqlx::query_scalar(
-        "SELECT message_id FROM message_changes WHERE actor_id = $1 AND client_op_id = $2",
-    )
-    .bind(c.actor)
-    .bind(&c.client_op_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let seen: Option<MessageId> = sqlx::query_scalar(sql::OP_DONE)
+        .bind(c.actor)
+        .bind(&c.client_op_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let id = c.change.message_id();
     if let Some(done) = seen {
         if done != id {
@@ -117,14 +115,12 @@ async fn apply_one(
             // PostgreSQL writes a new row version; the old one, text included, stays in the
             // table's heap (and the WAL) until VACUUM reclaims it — autovacuum does, and running
             // VACUUM on `messages` hastens it (backups taken earlier keep it).
-            sqlx::query(
-                "UPDATE messages SET recalled_at = $1, content = '', rev = $2 WHERE id = $3",
-            )
-            .bind(now)
-            .bind(rev)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(sql::MARK_RECALLED)
+                .bind(now)
+                .bind(rev)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             Message {
                 content: None,
                 recalled: true,
@@ -134,18 +130,15 @@ async fn apply_one(
             }
         }
     };
-    sqlx::query(
-        "INSERT INTO message_changes (conversation_id, rev, message_id, actor_id, client_op_id, kind, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(message.conversation_id)
-    .bind(rev)
-    .bind(id)
-    .bind(c.actor)
-    .bind(&c.client_op_id)
-    .bind(c.change.kind() as i16)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(sql::LOG_CHANGE)
+        .bind(message.conversation_id)
+        .bind(rev)
+        .bind(id)
+        .bind(c.actor)
+        .bind(&c.client_op_id)
+        .bind(c.change.kind() as i16)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     Ok(ChangeOutcome::Applied { message, members })
 }

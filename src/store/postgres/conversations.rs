@@ -14,7 +14,7 @@ impl ConversationStore for PgStore {
     ) -> StoreResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
         let id = in_transaction!(self.pool, |tx| {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+            let exists: Option<i64> = sqlx::query_scalar(sql::USER_EXISTS)
                 .bind(b)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -23,31 +23,25 @@ impl ConversationStore for PgStore {
             }
             // The database decides which of several concurrent starters (of any node) creates
             // the conversation: the unique direct_key lets exactly one insert through.
-            let created: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO conversations (kind, title, direct_key, created_by, created_at, updated_at) \
-                 VALUES ('direct', '', $1, $2, $3, $3) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
-            )
-            .bind(&key)
-            .bind(a)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(id) = created {
-                sqlx::query(
-                    "INSERT INTO conversation_members (conversation_id, user_id, joined_at) \
-                     VALUES ($1, $2, $4), ($1, $3, $4)",
-                )
-                .bind(id)
+            let created: Option<i64> = sqlx::query_scalar(sql::CREATE_DIRECT)
+                .bind(&key)
                 .bind(a)
-                .bind(b)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+            if let Some(id) = created {
+                sqlx::query(sql::ADD_DIRECT_MEMBERS)
+                    .bind(id)
+                    .bind(a)
+                    .bind(now)
+                    .bind(b)
+                    .execute(&mut *tx)
+                    .await?;
                 return Ok(Some(id));
             }
             // It existed, or a concurrent inserter won: the conflicting insert waited for that
             // transaction to commit, so (READ COMMITTED) this statement sees its row.
-            let id: i64 = sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+            let id: i64 = sqlx::query_scalar(sql::DIRECT_BY_KEY)
                 .bind(&key)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -72,22 +66,19 @@ impl ConversationStore for PgStore {
         // A fixed number of statements whatever the number of members: the ids go as one
         // array parameter.
         let id = in_transaction!(self.pool, |tx| {
-            let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = ANY($1)")
+            let known: i64 = sqlx::query_scalar(sql::users_known!(in_list!("$1")))
                 .bind(&all)
                 .fetch_one(&mut *tx)
                 .await?;
             if known != all.len() as i64 {
                 return Ok(None);
             }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO conversations (kind, title, created_by, created_at, updated_at) \
-                 VALUES ('group', $1, $2, $3, $3) RETURNING id",
-            )
-            .bind(title)
-            .bind(creator)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+            let id: i64 = sqlx::query_scalar(sql::CREATE_GROUP)
+                .bind(title)
+                .bind(creator)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
             sqlx::query(
                 "INSERT INTO conversation_members (conversation_id, user_id, joined_at) \
                  SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u",
@@ -113,16 +104,11 @@ impl ConversationStore for PgStore {
     ) -> StoreResult<Option<Conversation>> {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {} FROM conversations c \
-             JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
-             WHERE c.id = $2",
-            viewed_cols()
-        ))
-        .bind(viewer)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = sqlx::query(sql::VIEWED_CONVERSATION)
+            .bind(viewer)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let (conv, statements) = load_viewed(&mut conn, std::slice::from_ref(&row), viewer).await?;
         self.observe_counted("conversation", t, 1 + statements);
@@ -135,15 +121,10 @@ impl ConversationStore for PgStore {
     async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM conversations c \
-             JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $1 \
-             ORDER BY c.updated_at DESC, c.id DESC",
-            viewed_cols()
-        ))
-        .bind(viewer)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = sqlx::query(sql::VIEWED_CONVERSATIONS)
+            .bind(viewer)
+            .fetch_all(&mut *conn)
+            .await?;
         let (out, statements) = load_viewed(&mut conn, &rows, viewer).await?;
         self.observe_counted("conversations", t, 1 + statements);
         Ok(out)
@@ -156,25 +137,20 @@ impl ConversationStore for PgStore {
     ) -> StoreResult<Option<ConversationViews>> {
         let t = Instant::now();
         let mut conn = self.pool.acquire().await?;
-        let row: Option<ConversationRow> = sqlx::query_as(
-            "SELECT id, kind, title, last_seq, last_rev, created_at, updated_at FROM conversations WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row: Option<ConversationRow> = sqlx::query_as(sql::CONVERSATION_ROW)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let (shared, statements) = load_shared(&mut conn, vec![row]).await?;
         let Some(shared) = shared.into_iter().next() else {
             return Ok(None);
         };
         // Every member's unread count in one statement.
-        let rows = sqlx::query(&format!(
-            "SELECT cm.user_id, cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread \
-             FROM conversation_members cm WHERE cm.conversation_id = $1 ORDER BY cm.user_id"
-        ))
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = sqlx::query(sql::MEMBER_VIEWS)
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
         let viewers = rows
             .iter()
             .map(|r| {
@@ -193,12 +169,10 @@ impl ConversationStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
-        Ok(
-            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
-                .bind(&key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(sql::DIRECT_BY_KEY)
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -219,22 +193,16 @@ impl ConversationStore for PgStore {
             }
             let read_seq = membership.read_seq;
             // What still waits for the leaver there is never pushed.
-            let removed: Vec<i64> = sqlx::query_scalar(concat!(
-                "DELETE FROM message_push_records WHERE user_id = $1 AND push_status <> ",
-                pushed!(),
-                " AND message_id IN (SELECT id FROM messages WHERE conversation_id = $2) RETURNING message_id"
-            ))
-            .bind(user)
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query(
-                "DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
-            )
-            .bind(id)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
+            let removed: Vec<i64> = sqlx::query_scalar(sql::DROP_WAITING_IN)
+                .bind(user)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            sqlx::query(sql::REMOVE_MEMBER)
+                .bind(id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
             // Messages only the leaver had not acknowledged are now delivered (if anyone else
             // was to receive them).
             let mut waited: Vec<i64> = removed.clone();
@@ -265,27 +233,23 @@ impl ConversationStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn set_muted(&self, id: ConversationId, user: UserId, muted: bool) -> StoreResult<bool> {
         let t = Instant::now();
-        let done = sqlx::query(
-            "UPDATE conversation_members SET muted = $1 WHERE conversation_id = $2 AND user_id = $3",
-        )
-        .bind(muted)
-        .bind(id)
-        .bind(user)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(sql::SET_MUTED)
+            .bind(muted)
+            .bind(id)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
         self.observe("set_muted", t);
         Ok(done.rows_affected() > 0)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2)",
-        )
-        .bind(id)
-        .bind(user)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql::IS_MEMBER)
+            .bind(id)
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -303,16 +267,10 @@ impl ConversationStore for PgStore {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        // The few conversations changed lately first (their index), then their members.
-        Ok(sqlx::query_as(
-            "SELECT cm.user_id, c.id, c.last_rev FROM conversations c \
-             JOIN conversation_members cm ON cm.conversation_id = c.id \
-             WHERE c.last_change_at >= $1 AND cm.user_id = ANY($2) \
-             ORDER BY cm.user_id, c.id",
-        )
-        .bind(since)
-        .bind(users)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(sql::changed_since!(in_list!("$2")))
+            .bind(since)
+            .bind(users)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

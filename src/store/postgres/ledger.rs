@@ -13,16 +13,12 @@ impl LedgerStore for PgStore {
     ) -> StoreResult<Vec<Message>> {
         let t = Instant::now();
         // The subquery is an index range scan on idx_push_records_waiting (user_id, message_id).
-        let rows = sqlx::query(&format!(
-            "SELECT {MSG_COLS} WHERE m.id IN (SELECT DISTINCT r.message_id FROM message_push_records r \
-             WHERE r.user_id = $1 AND r.push_status <> {pushed} AND r.message_id > $2 ORDER BY r.message_id LIMIT $3) ORDER BY m.id",
-            pushed = pushed!()
-        ))
-        .bind(user)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql::WAITING_FOR)
+            .bind(user)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         self.observe("waiting_for", t);
         Ok(rows
             .iter()
@@ -34,13 +30,10 @@ impl LedgerStore for PgStore {
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
         // Messages: one record per message and recipient (no other kind of record is written).
-        let n = sqlx::query_scalar(concat!(
-            "SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = $1 AND push_status <> ",
-            pushed!()
-        ))
-        .bind(user)
-        .fetch_one(&self.pool)
-        .await?;
+        let n = sqlx::query_scalar(sql::WAITING_COUNT)
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await?;
         self.observe("waiting_count", t);
         Ok(n)
     }
@@ -61,10 +54,9 @@ impl LedgerStore for PgStore {
         let n = in_transaction!(self.pool, |tx| {
             // The records are locked (in id order) as they are read, so their attempt counts
             // cannot change before the updates below.
-            let rows: Vec<(i64, i64)> = sqlx::query_as(concat!(
-                "SELECT id, retry_count FROM message_push_records WHERE user_id = $1 AND push_status <> ",
-                pushed!(),
-                " AND message_id = ANY($2) ORDER BY id FOR UPDATE"
+            let rows: Vec<(i64, i64)> = sqlx::query_as(sql::failing_records!(
+                in: [in_list!("$2")],
+                lock: "FOR UPDATE"
             ))
             .bind(user)
             .bind(message_ids)
@@ -78,19 +70,16 @@ impl LedgerStore for PgStore {
             for (attempts, records) in by_attempts {
                 // Terminal after max_retries attempts: no next retry (still replayed on connect).
                 let next = (attempts < max_retries).then(|| now + backoff(attempts));
-                n += sqlx::query(
-                    "UPDATE message_push_records SET push_status = $1, retry_count = $2, error_message = $3, \
-                     update_time = $4, next_retry_at = $5 WHERE id = ANY($6)",
-                )
-                .bind(RecordStatus::Failed)
-                .bind(attempts)
-                .bind(error)
-                .bind(now)
-                .bind(next)
-                .bind(&records)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                n += sqlx::query(sql::mark_records_failed!(in_list!("$6")))
+                    .bind(RecordStatus::Failed)
+                    .bind(attempts)
+                    .bind(error)
+                    .bind(now)
+                    .bind(next)
+                    .bind(&records)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             }
             Ok::<_, sqlx::Error>(n)
         })?;
@@ -128,26 +117,19 @@ impl LedgerStore for PgStore {
                     acknowledged: 0,
                 }));
             }
-            sqlx::query(
-                "UPDATE conversation_members SET read_seq = $1 WHERE conversation_id = $2 AND user_id = $3",
-            )
-            .bind(new)
-            .bind(id)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(sql::SET_READ_SEQ)
+                .bind(new)
+                .bind(id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
             // Reading implies the messages reached a device: acknowledge them too.
-            let ids: Vec<i64> = sqlx::query_scalar(concat!(
-                "SELECT r.message_id FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-                 WHERE r.user_id = $1 AND r.push_status <> ",
-                pushed!(),
-                " AND m.conversation_id = $2 AND m.seq <= $3"
-            ))
-            .bind(user)
-            .bind(id)
-            .bind(new)
-            .fetch_all(&mut *tx)
-            .await?;
+            let ids: Vec<i64> = sqlx::query_scalar(sql::WAITING_UP_TO)
+                .bind(user)
+                .bind(id)
+                .bind(new)
+                .fetch_all(&mut *tx)
+                .await?;
             let ack = acknowledge_on(&mut tx, user, &ids, now).await?;
             let read = mark_read_on(&mut tx, id, old, Some(new), user).await?;
             // Report each message once, at its highest new status.
@@ -178,15 +160,10 @@ impl LedgerStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>> {
-        let rows: Vec<(ConversationId, Seq)> = sqlx::query_as(concat!(
-            "SELECT m.conversation_id, MAX(m.seq) AS seq FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = $1 AND r.push_status <> ",
-            pushed!(),
-            " GROUP BY m.conversation_id"
-        ))
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(ConversationId, Seq)> = sqlx::query_as(sql::WAITING_CONVERSATIONS)
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows)
     }
 
@@ -227,15 +204,11 @@ impl LedgerStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool> {
         // The upsert moves last_run forward only for a later period: one caller gets the row.
-        let claimed: Option<String> = sqlx::query_scalar(
-            "INSERT INTO scheduler_runs (job, last_run) VALUES ($1, $2) ON CONFLICT (job) \
-             DO UPDATE SET last_run = excluded.last_run WHERE scheduler_runs.last_run < excluded.last_run \
-             RETURNING job",
-        )
-        .bind(job)
-        .bind(period)
-        .fetch_optional(&self.pool)
-        .await?;
+        let claimed: Option<String> = sqlx::query_scalar(sql::CLAIM_JOB_RUN)
+            .bind(job)
+            .bind(period)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(claimed.is_some())
     }
 
@@ -248,20 +221,14 @@ impl LedgerStore for PgStore {
         lease_until: i64,
     ) -> StoreResult<Vec<DueRetry>> {
         // SKIP LOCKED: rows another node is claiming right now are left to it.
-        let rows: Vec<DueRetryRow> = sqlx::query_as(concat!(
-            "UPDATE message_push_records SET next_retry_at = $4 WHERE id IN (\
-             SELECT id FROM message_push_records WHERE push_status = ",
-            failed!(),
-            " AND next_retry_at IS NOT NULL AND next_retry_at <= $1 AND retry_count < $2 \
-             ORDER BY next_retry_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, message_id, user_id, retry_count"
-        ))
-        .bind(now)
-        .bind(max_retries)
-        .bind(limit)
-        .bind(lease_until)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<DueRetryRow> =
+            sqlx::query_as(sql::claim_due_retries!("FOR UPDATE SKIP LOCKED"))
+                .bind(lease_until)
+                .bind(now)
+                .bind(max_retries)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
         let mut due: Vec<DueRetry> = rows.into_iter().map(DueRetry::from).collect();
         due.sort_by_key(|d| d.record_id);
         Ok(due)
@@ -277,33 +244,27 @@ impl LedgerStore for PgStore {
         next_retry_at: i64,
     ) -> StoreResult<()> {
         // One statement on one row: the row lock it takes is all the locking it needs.
-        sqlx::query(
-            "UPDATE message_push_records SET retry_count = retry_count + 1, error_message = $1, update_time = $2, \
-             next_retry_at = CASE WHEN retry_count + 1 >= $3 THEN NULL ELSE $4 END WHERE id = $5 AND push_status = $6",
-        )
-        .bind(error)
-        .bind(now)
-        .bind(max_retries)
-        .bind(next_retry_at)
-        .bind(record_id)
-        .bind(RecordStatus::Failed)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql::POSTPONE_RETRY)
+            .bind(error)
+            .bind(now)
+            .bind(max_retries)
+            .bind(next_retry_at)
+            .bind(record_id)
+            .bind(RecordStatus::Failed)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_retrying(&self, record_id: i64, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE message_push_records SET push_status = $1, push_time = $2, update_time = $2, next_retry_at = NULL \
-             WHERE id = $3 AND push_status = $4",
-        )
-        .bind(RecordStatus::Pending)
-        .bind(now)
-        .bind(record_id)
-        .bind(RecordStatus::Failed)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql::MARK_RETRYING)
+            .bind(RecordStatus::Pending)
+            .bind(now)
+            .bind(record_id)
+            .bind(RecordStatus::Failed)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -340,22 +301,18 @@ impl LedgerStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats(&self) -> StoreResult<PushStats> {
-        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
-            "SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(sql::PUSH_STATS)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(push_stats(rows))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats> {
-        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
-            "SELECT push_status, COUNT(*) AS n FROM message_push_records WHERE user_id = $1 GROUP BY push_status",
-        )
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(sql::PUSH_STATS_FOR_RECIPIENT)
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(push_stats(rows))
     }
 
@@ -363,14 +320,10 @@ impl LedgerStore for PgStore {
     // (or being removed) its deliveries are no longer theirs to watch (docs/API.md §4.3).
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
-        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
-            "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = $1 GROUP BY r.push_status",
-        )
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(sql::PUSH_STATS_FOR_SENDER)
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(push_stats(rows))
     }
 
@@ -380,15 +333,12 @@ impl LedgerStore for PgStore {
         sender: UserId,
         ids: &[MessageId],
     ) -> StoreResult<PushStats> {
-        let rows = sqlx::query_as::<_, (RecordStatus, i64)>(
-            "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = $1 AND r.message_id = ANY($2) GROUP BY r.push_status",
-        )
-        .bind(sender)
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query_as::<_, (RecordStatus, i64)>(sql::push_stats_for_messages!(in_list!("$2")))
+                .bind(sender)
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(push_stats(rows))
     }
 
@@ -398,16 +348,11 @@ impl LedgerStore for PgStore {
         user: UserId,
         limit: i64,
     ) -> StoreResult<Vec<PushRecord>> {
-        let rows: Vec<RecordRow> = sqlx::query_as(
-            "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
-             r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = $1 ORDER BY r.id DESC LIMIT $2",
-        )
-        .bind(user)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<RecordRow> = sqlx::query_as(sql::RECENT_RECORDS_FOR_SENDER)
+            .bind(user)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(PushRecord::from).collect())
     }
 }

@@ -30,11 +30,11 @@ mod messages;
 use super::accounts::operator_list_diff;
 use super::error::StoreResult;
 use super::rows::{
-    failed, last_message_keys, push_stats, pushed, shared_conversations, ChangeRow,
-    ConversationMemberRow, ConversationRow, DueRetryRow, MessageRow, RecordRow, RecordStatus,
-    StoredStatus, UserRow,
+    last_message_keys, push_stats, pushed, shared_conversations, ChangeRow, ConversationMemberRow,
+    ConversationRow, DueRetryRow, MessageRow, RecordRow, RecordStatus, StoredStatus, UserRow,
 };
-use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
+use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER};
+use super::sql::{self, MSG_COLS};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, LeaveOutcome,
     LedgerStore, MessageStore, NewMessage, OperatorGrant, OperatorListChanges, ReadOutcome,
@@ -44,11 +44,6 @@ use crate::config::DatabaseUrl;
 use crate::telemetry::Metrics;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-pub(crate) const MSG_COLS: &str =
-    "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
-     m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at, m.rev \
-     FROM messages m JOIN users u ON u.id = m.sender_id";
 
 /// How often a transaction PostgreSQL aborted as a deadlock victim or serialization failure
 /// is run again before the error is returned.
@@ -162,6 +157,22 @@ fn redact_in(text: &str, url: &DatabaseUrl) -> String {
     }
 }
 
+/// The shared statements' list test (store/sql.rs): the ids are bound as one array.
+macro_rules! in_list {
+    ($n:literal) => {
+        concat!("= ANY(", $n, ")")
+    };
+}
+pub(crate) use in_list;
+
+/// The shared statements' name test (store/sql.rs): the unique index is on `lower(username)`.
+macro_rules! name_is {
+    ($n:literal) => {
+        concat!("lower(username) = lower(", $n, ")")
+    };
+}
+pub(crate) use name_is;
+
 pub(crate) fn message_from_row(row: &PgRow) -> Result<Message, sqlx::Error> {
     MessageRow::from_row(row).map(Message::from)
 }
@@ -178,12 +189,10 @@ async fn member_ids_on(
     conn: &mut PgConnection,
     id: ConversationId,
 ) -> Result<Vec<UserId>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT user_id FROM conversation_members WHERE conversation_id = $1 ORDER BY user_id",
-    )
-    .bind(id)
-    .fetch_all(conn)
-    .await
+    sqlx::query_scalar(sql::MEMBER_IDS)
+        .bind(id)
+        .fetch_all(conn)
+        .await
 }
 
 /// Marks `user`'s records for `ids` pushed and returns the messages that became delivered.
@@ -223,14 +232,11 @@ pub(crate) async fn membership_on(
     user: UserId,
 ) -> Result<Option<Membership>, sqlx::Error> {
     lock_conversation(conn, id).await?;
-    let row = sqlx::query(
-        "SELECT c.kind, c.last_seq, cm.read_seq FROM conversations c JOIN conversation_members cm \
-         ON cm.conversation_id = c.id AND cm.user_id = $1 WHERE c.id = $2",
-    )
-    .bind(user)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(sql::MEMBERSHIP)
+        .bind(user)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.map(|r| {
         Ok(Membership {
             is_group: r.try_get::<String, _>("kind")? == "group",
@@ -322,17 +328,7 @@ pub(crate) async fn mark_read_on(
         .collect()
 }
 
-/// The columns of a conversation row as one member sees it, with the member row `cm`: the
-/// conversation's own, then the member's `read_seq`, `muted` and `unread`. Read by
-/// [`load_viewed`].
-fn viewed_cols() -> String {
-    format!(
-        "c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, \
-         cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread"
-    )
-}
-
-/// The conversation rows `rows` (selected with [`viewed_cols`], the member being `viewer`)
+/// The conversation rows `rows` (selected with `sql::viewed_cols!`, the member being `viewer`)
 /// as `viewer` sees them, in their order: [`load_shared`] for all of them, then each row's
 /// own fields. Returns the number of statements run too.
 async fn load_viewed(
@@ -372,28 +368,18 @@ async fn load_shared(
     }
     let mut statements = 0;
     let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
-    let members: Vec<ConversationMemberRow> = sqlx::query_as(
-        "SELECT cm.conversation_id, cm.user_id, u.username, u.display_name, cm.read_seq \
-         FROM conversation_members cm JOIN users u ON u.id = cm.user_id \
-         WHERE cm.conversation_id = ANY($1) ORDER BY cm.conversation_id, cm.user_id",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let members: Vec<ConversationMemberRow> = sqlx::query_as(sql::members_of!(in_list!("$1")))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
     statements += 1;
     // Delivered up to just below the oldest message still waiting for each member: one
     // grouped query for all members of all the conversations (members with nothing waiting
     // have no row).
-    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(concat!(
-        "SELECT m.conversation_id, r.user_id, MIN(m.seq) AS oldest \
-         FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-         WHERE m.conversation_id = ANY($1) AND r.push_status <> ",
-        pushed!(),
-        " GROUP BY m.conversation_id, r.user_id"
-    ))
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(sql::oldest_waiting_in!(in_list!("$1")))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
     statements += 1;
     // Each conversation's message at the `last_seq` its row says (not a later one sent since);
     // nothing to read when none has a message yet.

@@ -23,23 +23,20 @@ impl AccountStore for SqliteStore {
         now: i64,
     ) -> StoreResult<Option<User>> {
         let t = Instant::now();
-        let res = sqlx::query(
-            "INSERT INTO users (username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (username) DO NOTHING RETURNING id, username, display_name, created_at",
-        )
-        .bind(username)
-        .bind(display_name)
-        .bind(hash)
-        .bind(now)
-        .fetch_optional(&mut self.writer().await.conn)
-        .await?;
+        let res = sqlx::query(sql::CREATE_USER)
+            .bind(username)
+            .bind(display_name)
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&mut self.writer().await.conn)
+            .await?;
         self.observe("create_user", t);
         Ok(res.as_ref().map(user_from_row).transpose()?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-        let row = sqlx::query("SELECT id, username, display_name, created_at, password_hash FROM users WHERE username = ?")
+        let row = sqlx::query(sql::credentials!(name_is!("$1")))
             .bind(username)
             .fetch_optional(&self.read)
             .await?;
@@ -85,7 +82,7 @@ impl AccountStore for SqliteStore {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        sqlx::query(sql::CREATE_SESSION)
             .bind(token_hash)
             .bind(user_id)
             .bind(now)
@@ -98,14 +95,11 @@ impl AccountStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, i64)>> {
         let t = Instant::now();
-        let row = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, u.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.expires_at > ?",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.read)
-        .await?;
+        let row = sqlx::query(sql::SESSION_USER)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.read)
+            .await?;
         self.observe("session_user", t);
         let Some(row) = row else { return Ok(None) };
         Ok(Some((user_from_row(&row)?, row.try_get("expires_at")?)))
@@ -113,7 +107,7 @@ impl AccountStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        sqlx::query(sql::DELETE_SESSION)
             .bind(token_hash)
             .execute(&mut self.writer().await.conn)
             .await?;
@@ -122,7 +116,7 @@ impl AccountStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_user_sessions(&self, user_id: UserId) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        let r = sqlx::query(sql::DELETE_USER_SESSIONS)
             .bind(user_id)
             .execute(&mut self.writer().await.conn)
             .await?;
@@ -131,7 +125,7 @@ impl AccountStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+        let r = sqlx::query(sql::DELETE_EXPIRED_SESSIONS)
             .bind(now)
             .execute(&mut self.writer().await.conn)
             .await?;
@@ -140,7 +134,7 @@ impl AccountStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query(sql::SET_PASSWORD_HASH)
             .bind(password_hash)
             .bind(user_id)
             .execute(&mut self.writer().await.conn)
@@ -150,11 +144,10 @@ impl AccountStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn is_operator(&self, user_id: UserId) -> StoreResult<bool> {
-        let grant: Option<Option<String>> =
-            sqlx::query_scalar("SELECT operator_grant FROM users WHERE id = ?")
-                .bind(user_id)
-                .fetch_optional(&self.read)
-                .await?;
+        let grant: Option<Option<String>> = sqlx::query_scalar(sql::OPERATOR_GRANT)
+            .bind(user_id)
+            .fetch_optional(&self.read)
+            .await?;
         Ok(matches!(grant, Some(Some(_))))
     }
 
@@ -165,25 +158,17 @@ impl AccountStore for SqliteStore {
         grant: Option<OperatorGrant>,
     ) -> StoreResult<Option<User>> {
         // `username` compares without letter case: the column is COLLATE NOCASE.
-        let row = sqlx::query(
-            "UPDATE users SET operator_grant = ? WHERE username = ? \
-             RETURNING id, username, display_name, created_at",
-        )
-        .bind(grant.map(OperatorGrant::as_str))
-        .bind(username)
-        .fetch_optional(&mut self.writer().await.conn)
-        .await?;
+        let row = sqlx::query(sql::set_operator!(name_is!("$2")))
+            .bind(grant.map(OperatorGrant::as_str))
+            .bind(username)
+            .fetch_optional(&mut self.writer().await.conn)
+            .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn operators(&self) -> StoreResult<Vec<(User, OperatorGrant)>> {
-        let rows = sqlx::query(
-            "SELECT id, username, display_name, created_at, operator_grant FROM users \
-             WHERE operator_grant IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(sql::OPERATORS).fetch_all(&self.read).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let grant: String = r.try_get("operator_grant")?;
@@ -204,49 +189,43 @@ impl AccountStore for SqliteStore {
     ) -> StoreResult<OperatorListChanges> {
         let mut writer = self.writer().await;
         let mut tx = writer.conn.begin().await?;
-        let remembered: Vec<String> = sqlx::query_scalar("SELECT name FROM operator_names")
+        let remembered: Vec<String> = sqlx::query_scalar(sql::OPERATOR_NAMES)
             .fetch_all(&mut *tx)
             .await?;
         let (fresh, gone) = operator_list_diff(names, &remembered);
         let mut changes = OperatorListChanges::default();
         for name in gone {
-            sqlx::query("DELETE FROM operator_names WHERE name = ?")
+            sqlx::query(sql::FORGET_OPERATOR_NAME)
                 .bind(&name)
                 .execute(&mut *tx)
                 .await?;
-            let r = sqlx::query(
-                "UPDATE users SET operator_grant = NULL WHERE username = ? AND operator_grant = 'config'",
-            )
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
+            let r = sqlx::query(sql::revoke_listed_operator!(name_is!("$1")))
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() > 0 {
                 changes.revoked.push(name);
             }
         }
         for name in fresh {
-            sqlx::query("INSERT INTO operator_names (name, first_listed_at) VALUES (?, ?)")
+            sqlx::query(sql::REMEMBER_OPERATOR_NAME)
                 .bind(&name)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let r = sqlx::query(
-                "UPDATE users SET operator_grant = 'config' WHERE username = ? AND operator_grant IS NULL",
-            )
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
+            let r = sqlx::query(sql::grant_listed_operator!(name_is!("$1")))
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() > 0 {
                 changes.granted.push(name);
             }
         }
         for name in names {
-            let held: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM users WHERE username = ? AND operator_grant IS NOT NULL",
-            )
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let held: Option<i64> = sqlx::query_scalar(sql::holds_operator!(name_is!("$1")))
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
             if held.is_none() {
                 changes.not_granted.push(name.clone());
             }

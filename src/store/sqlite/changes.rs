@@ -7,7 +7,7 @@
 use app::model::{ConversationId, MessageId, Rev, UserId};
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::store::{Change, ChangeRequest};
+use crate::store::{sql, Change, ChangeRequest};
 
 /// What the writer did with one change; the store completes it with the message as it is now.
 pub(crate) enum Applied {
@@ -39,9 +39,7 @@ pub(crate) fn apply_changes(
 
 fn apply_one(conn: &Connection, c: &ChangeRequest, now: i64) -> rusqlite::Result<Applied> {
     let id = c.change.message_id();
-    let mut seen = conn.prepare_cached(
-        "SELECT message_id FROM message_changes WHERE actor_id = ? AND client_op_id = ?",
-    )?;
+    let mut seen = conn.prepare_cached(sql::OP_DONE)?;
     if let Some(done) = seen
         .query_row((c.actor, &c.client_op_id), |r| r.get::<_, MessageId>(0))
         .optional()?
@@ -101,21 +99,21 @@ fn apply_one(conn: &Connection, c: &ChangeRequest, now: i64) -> rusqlite::Result
                 "UPDATE messages SET content = zeroblob(length(CAST(content AS BLOB))) WHERE id = ?",
             )?
             .execute([id])?;
-            conn.prepare_cached(
-                "UPDATE messages SET recalled_at = ?, content = '', rev = ? WHERE id = ?",
-            )?
-            .execute((now, rev, id))?;
+            conn.prepare_cached(sql::MARK_RECALLED)?
+                .execute((now, rev, id))?;
         }
     }
-    conn.prepare_cached(
-        "INSERT INTO message_changes (conversation_id, rev, message_id, actor_id, client_op_id, kind, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute((conversation, rev, id, c.actor, &c.client_op_id, c.change.kind(), now))?;
+    conn.prepare_cached(sql::LOG_CHANGE)?.execute((
+        conversation,
+        rev,
+        id,
+        c.actor,
+        &c.client_op_id,
+        c.change.kind(),
+        now,
+    ))?;
     let members = conn
-        .prepare_cached(
-            "SELECT user_id FROM conversation_members WHERE conversation_id = ? ORDER BY user_id",
-        )?
+        .prepare_cached(sql::MEMBER_IDS)?
         .query_map([conversation], |r| r.get::<_, UserId>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Applied::Changed {

@@ -16,7 +16,7 @@ impl ConversationStore for SqliteStore {
         let mut writer = self.writer().await;
         let writer = &mut *writer;
         let mut tx = writer.conn.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+        let exists: Option<i64> = sqlx::query_scalar(sql::USER_EXISTS)
             .bind(b)
             .fetch_optional(&mut *tx)
             .await?;
@@ -24,31 +24,26 @@ impl ConversationStore for SqliteStore {
             return Ok(None);
         }
         // Get-or-create decided by the unique direct_key, never by looking first.
-        let created: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO conversations (kind, title, direct_key, created_by, created_at, updated_at) \
-             VALUES ('direct', '', ?, ?, ?, ?) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
-        )
-        .bind(&key)
-        .bind(a)
-        .bind(now)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let created: Option<i64> = sqlx::query_scalar(sql::CREATE_DIRECT)
+            .bind(&key)
+            .bind(a)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(id) = created else {
-            let id: i64 = sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
+            let id: i64 = sqlx::query_scalar(sql::DIRECT_BY_KEY)
                 .bind(&key)
                 .fetch_one(&mut *tx)
                 .await?;
             return Ok(Some(id));
         };
-        for user in [a, b] {
-            sqlx::query("INSERT INTO conversation_members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(user)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(sql::ADD_DIRECT_MEMBERS)
+            .bind(id)
+            .bind(a)
+            .bind(now)
+            .bind(b)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Some(id))
     }
@@ -71,27 +66,20 @@ impl ConversationStore for SqliteStore {
         let mut tx = writer.conn.begin().await?;
         // A fixed number of statements (the writer is shared: a big group must not hold it
         // for one round trip per member). Callers cap the members (GROUP_MEMBERS_MAX), which
-        // keeps the bound parameters far below SQLite's limit.
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT COUNT(*) FROM users WHERE id IN (");
-        let mut sep = qb.separated(", ");
-        for user in &all {
-            sep.push_bind(*user);
-        }
-        qb.push(")");
-        let known: i64 = qb.build_query_scalar().fetch_one(&mut *tx).await?;
+        // keeps the bound parameters of the members' insert far below SQLite's limit.
+        let known: i64 = sqlx::query_scalar(sql::users_known!(in_list!("$1")))
+            .bind(json_array(&all))
+            .fetch_one(&mut *tx)
+            .await?;
         if known != all.len() as i64 {
             return Ok(None);
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO conversations (kind, title, created_by, created_at, updated_at) VALUES ('group', ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(title)
-        .bind(creator)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id: i64 = sqlx::query_scalar(sql::CREATE_GROUP)
+            .bind(title)
+            .bind(creator)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO conversation_members (conversation_id, user_id, joined_at) ",
         );
@@ -112,16 +100,11 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<Option<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {} FROM conversations c \
-             JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
-             WHERE c.id = ?",
-            viewed_cols()
-        ))
-        .bind(viewer)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = sqlx::query(sql::VIEWED_CONVERSATION)
+            .bind(viewer)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let (conv, statements) = load_viewed(&mut conn, std::slice::from_ref(&row), viewer).await?;
         self.observe_counted("conversation", t, 1 + statements);
@@ -134,15 +117,10 @@ impl ConversationStore for SqliteStore {
     async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM conversations c \
-             JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = ? \
-             ORDER BY c.updated_at DESC, c.id DESC",
-            viewed_cols()
-        ))
-        .bind(viewer)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = sqlx::query(sql::VIEWED_CONVERSATIONS)
+            .bind(viewer)
+            .fetch_all(&mut *conn)
+            .await?;
         let (out, statements) = load_viewed(&mut conn, &rows, viewer).await?;
         self.observe_counted("conversations", t, 1 + statements);
         Ok(out)
@@ -155,25 +133,20 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<Option<ConversationViews>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let row: Option<ConversationRow> = sqlx::query_as(
-            "SELECT id, kind, title, last_seq, last_rev, created_at, updated_at FROM conversations WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row: Option<ConversationRow> = sqlx::query_as(sql::CONVERSATION_ROW)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let (shared, statements) = load_shared(&mut conn, vec![row]).await?;
         let Some(shared) = shared.into_iter().next() else {
             return Ok(None);
         };
         // Every member's unread count in one statement.
-        let rows = sqlx::query(&format!(
-            "SELECT cm.user_id, cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread \
-             FROM conversation_members cm WHERE cm.conversation_id = ? ORDER BY cm.user_id"
-        ))
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = sqlx::query(sql::MEMBER_VIEWS)
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
         let viewers = rows
             .iter()
             .map(|r| {
@@ -192,12 +165,10 @@ impl ConversationStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn find_direct(&self, a: UserId, b: UserId) -> StoreResult<Option<ConversationId>> {
         let key = format!("{}:{}", a.min(b), a.max(b));
-        Ok(
-            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
-                .bind(&key)
-                .fetch_optional(&self.read)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(sql::DIRECT_BY_KEY)
+            .bind(&key)
+            .fetch_optional(&self.read)
+            .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -219,16 +190,12 @@ impl ConversationStore for SqliteStore {
         }
         let read_seq = membership.read_seq;
         // What still waits for the leaver there is never pushed.
-        let removed: Vec<i64> = sqlx::query_scalar(concat!(
-            "DELETE FROM message_push_records WHERE user_id = ? AND push_status <> ",
-            pushed!(),
-            " AND message_id IN (SELECT id FROM messages WHERE conversation_id = ?) RETURNING message_id"
-        ))
-        .bind(user)
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM conversation_members WHERE conversation_id = ? AND user_id = ?")
+        let removed: Vec<i64> = sqlx::query_scalar(sql::DROP_WAITING_IN)
+            .bind(user)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query(sql::REMOVE_MEMBER)
             .bind(id)
             .bind(user)
             .execute(&mut *tx)
@@ -262,28 +229,23 @@ impl ConversationStore for SqliteStore {
     async fn set_muted(&self, id: ConversationId, user: UserId, muted: bool) -> StoreResult<bool> {
         let t = Instant::now();
         let mut writer = self.writer().await;
-        let done = sqlx::query(
-            "UPDATE conversation_members SET muted = ? WHERE conversation_id = ? AND user_id = ?",
-        )
-        .bind(muted)
-        .bind(id)
-        .bind(user)
-        .execute(&mut writer.conn)
-        .await?;
+        let done = sqlx::query(sql::SET_MUTED)
+            .bind(muted)
+            .bind(id)
+            .bind(user)
+            .execute(&mut writer.conn)
+            .await?;
         self.observe("set_muted", t);
         Ok(done.rows_affected() > 0)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn is_member(&self, id: ConversationId, user: UserId) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM conversation_members WHERE conversation_id = ? AND user_id = ?",
-        )
-        .bind(id)
-        .bind(user)
-        .fetch_one(&self.read)
-        .await?;
-        Ok(n > 0)
+        Ok(sqlx::query_scalar(sql::IS_MEMBER)
+            .bind(id)
+            .bind(user)
+            .fetch_one(&self.read)
+            .await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -298,26 +260,13 @@ impl ConversationStore for SqliteStore {
         users: &[UserId],
         since: i64,
     ) -> StoreResult<Vec<(UserId, ConversationId, Rev)>> {
-        let mut out = Vec::new();
-        let mut conn = self.read.acquire().await?;
-        for chunk in users.chunks(500) {
-            // The few conversations changed lately first (their index), then their members.
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT cm.user_id, c.id, c.last_rev FROM conversations c \
-                 JOIN conversation_members cm ON cm.conversation_id = c.id \
-                 WHERE c.last_change_at >= ",
-            );
-            qb.push_bind(since).push(" AND cm.user_id IN (");
-            let mut ids = qb.separated(", ");
-            for u in chunk {
-                ids.push_bind(*u);
-            }
-            qb.push(")");
-            let rows: Vec<(UserId, ConversationId, Rev)> =
-                qb.build_query_as().fetch_all(&mut *conn).await?;
-            out.extend(rows);
+        if users.is_empty() {
+            return Ok(Vec::new());
         }
-        out.sort_unstable();
-        Ok(out)
+        Ok(sqlx::query_as(sql::changed_since!(in_list!("$2")))
+            .bind(since)
+            .bind(json_array(users))
+            .fetch_all(&self.read)
+            .await?)
     }
 }

@@ -12,16 +12,12 @@ impl LedgerStore for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<Message>> {
         let t = Instant::now();
-        let rows = sqlx::query(&format!(
-            "SELECT {MSG_COLS} WHERE m.id IN (SELECT DISTINCT r.message_id FROM message_push_records r \
-             WHERE r.user_id = ? AND r.push_status <> {pushed} AND r.message_id > ? ORDER BY r.message_id LIMIT ?) ORDER BY m.id",
-            pushed = pushed!()
-        ))
-        .bind(user)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(sql::WAITING_FOR)
+            .bind(user)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
         self.observe("waiting_for", t);
         Ok(rows
             .iter()
@@ -33,11 +29,8 @@ impl LedgerStore for SqliteStore {
     async fn waiting_count(&self, user: UserId) -> StoreResult<i64> {
         let t = Instant::now();
         // Messages: one record per message and recipient (no other kind of record is written).
-        let n = sqlx::query_scalar(concat!(
-            "SELECT COUNT(DISTINCT message_id) FROM message_push_records WHERE user_id = ? AND push_status <> ",
-            pushed!()
-        ))
-        .bind(user)
+        let n = sqlx::query_scalar(sql::WAITING_COUNT)
+            .bind(user)
             .fetch_one(&self.read)
             .await?;
         self.observe("waiting_count", t);
@@ -60,53 +53,30 @@ impl LedgerStore for SqliteStore {
         let mut writer = self.writer().await;
         let writer = &mut *writer;
         let mut tx = writer.conn.begin().await?;
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as(sql::failing_records!(in: [in_list!("$2")], lock: ""))
+                .bind(user)
+                .bind(json_array(message_ids))
+                .fetch_all(&mut *tx)
+                .await?;
         let mut by_attempts: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-        for chunk in message_ids.chunks(400) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT id, retry_count FROM message_push_records WHERE user_id = ",
-            );
-            qb.push_bind(user).push(concat!(
-                " AND push_status <> ",
-                pushed!(),
-                " AND message_id IN ("
-            ));
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            for r in qb.build().fetch_all(&mut *tx).await? {
-                let attempts = r.try_get::<i64, _>("retry_count")? + 1;
-                by_attempts
-                    .entry(attempts)
-                    .or_default()
-                    .push(r.try_get("id")?);
-            }
+        for (id, retry_count) in rows {
+            by_attempts.entry(retry_count + 1).or_default().push(id);
         }
         let mut n = 0;
         for (attempts, records) in by_attempts {
             // Terminal after max_retries attempts: no next retry (still replayed on connect).
             let next = (attempts < max_retries).then(|| now + backoff(attempts));
-            for chunk in records.chunks(400) {
-                let mut qb: QueryBuilder<Sqlite> =
-                    QueryBuilder::new("UPDATE message_push_records SET push_status = ");
-                qb.push_bind(RecordStatus::Failed)
-                    .push(", retry_count = ")
-                    .push_bind(attempts)
-                    .push(", error_message = ")
-                    .push_bind(error)
-                    .push(", update_time = ")
-                    .push_bind(now)
-                    .push(", next_retry_at = ")
-                    .push_bind(next)
-                    .push(" WHERE id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(")");
-                n += qb.build().execute(&mut *tx).await?.rows_affected();
-            }
+            n += sqlx::query(sql::mark_records_failed!(in_list!("$6")))
+                .bind(RecordStatus::Failed)
+                .bind(attempts)
+                .bind(error)
+                .bind(now)
+                .bind(next)
+                .bind(json_array(&records))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
         self.observe("mark_failed", t);
@@ -145,24 +115,19 @@ impl LedgerStore for SqliteStore {
                 acknowledged: 0,
             }));
         }
-        sqlx::query("UPDATE conversation_members SET read_seq = ? WHERE conversation_id = ? AND user_id = ?")
+        sqlx::query(sql::SET_READ_SEQ)
             .bind(new)
             .bind(id)
             .bind(user)
             .execute(&mut *tx)
             .await?;
         // Reading implies the messages reached a device: acknowledge them too.
-        let ids: Vec<i64> = sqlx::query_scalar(concat!(
-            "SELECT r.message_id FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = ? AND r.push_status <> ",
-            pushed!(),
-            " AND m.conversation_id = ? AND m.seq <= ?"
-        ))
-        .bind(user)
-        .bind(id)
-        .bind(new)
-        .fetch_all(&mut *tx)
-        .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(sql::WAITING_UP_TO)
+            .bind(user)
+            .bind(id)
+            .bind(new)
+            .fetch_all(&mut *tx)
+            .await?;
         let ack = acknowledge_on(&mut tx, direct, user, &ids, now).await?;
         let read = mark_read_on(&mut tx, id, old, Some(new), user).await?;
         tx.commit().await?;
@@ -189,15 +154,10 @@ impl LedgerStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn waiting_conversations(&self, user: UserId) -> StoreResult<Vec<(ConversationId, Seq)>> {
-        let rows = sqlx::query(concat!(
-            "SELECT m.conversation_id, MAX(m.seq) AS seq FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             WHERE r.user_id = ? AND r.push_status <> ",
-            pushed!(),
-            " GROUP BY m.conversation_id"
-        ))
-        .bind(user)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(sql::WAITING_CONVERSATIONS)
+            .bind(user)
+            .fetch_all(&self.read)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| Ok((r.try_get("conversation_id")?, r.try_get("seq")?)))
@@ -251,15 +211,11 @@ impl LedgerStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn claim_job_run(&self, job: &str, period: i64) -> StoreResult<bool> {
         // The upsert moves last_run forward only for a later period: one caller gets the row.
-        let claimed: Option<String> = sqlx::query_scalar(
-            "INSERT INTO scheduler_runs (job, last_run) VALUES (?, ?) ON CONFLICT (job) \
-             DO UPDATE SET last_run = excluded.last_run WHERE scheduler_runs.last_run < excluded.last_run \
-             RETURNING job",
-        )
-        .bind(job)
-        .bind(period)
-        .fetch_optional(&mut self.writer().await.conn)
-        .await?;
+        let claimed: Option<String> = sqlx::query_scalar(sql::CLAIM_JOB_RUN)
+            .bind(job)
+            .bind(period)
+            .fetch_optional(&mut self.writer().await.conn)
+            .await?;
         Ok(claimed.is_some())
     }
 
@@ -271,19 +227,13 @@ impl LedgerStore for SqliteStore {
         limit: i64,
         lease_until: i64,
     ) -> StoreResult<Vec<DueRetry>> {
-        let rows = sqlx::query(concat!(
-            "UPDATE message_push_records SET next_retry_at = ? WHERE id IN (\
-             SELECT id FROM message_push_records WHERE push_status = ",
-            failed!(),
-            " AND next_retry_at IS NOT NULL AND next_retry_at <= ? AND retry_count < ? \
-             ORDER BY next_retry_at, id LIMIT ?) RETURNING id, message_id, user_id, retry_count"
-        ))
-        .bind(lease_until)
-        .bind(now)
-        .bind(max_retries)
-        .bind(limit)
-        .fetch_all(&mut self.writer().await.conn)
-        .await?;
+        let rows = sqlx::query(sql::claim_due_retries!(""))
+            .bind(lease_until)
+            .bind(now)
+            .bind(max_retries)
+            .bind(limit)
+            .fetch_all(&mut self.writer().await.conn)
+            .await?;
         let mut due = rows
             .iter()
             .map(|r| DueRetryRow::from_row(r).map(DueRetry::from))
@@ -302,34 +252,27 @@ impl LedgerStore for SqliteStore {
         max_retries: i64,
         next_retry_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE message_push_records SET retry_count = retry_count + 1, error_message = ?, update_time = ?, \
-             next_retry_at = CASE WHEN retry_count + 1 >= ? THEN NULL ELSE ? END WHERE id = ? AND push_status = ?",
-        )
-        .bind(error)
-        .bind(now)
-        .bind(max_retries)
-        .bind(next_retry_at)
-        .bind(record_id)
-        .bind(RecordStatus::Failed)
-        .execute(&mut self.writer().await.conn)
-        .await?;
+        sqlx::query(sql::POSTPONE_RETRY)
+            .bind(error)
+            .bind(now)
+            .bind(max_retries)
+            .bind(next_retry_at)
+            .bind(record_id)
+            .bind(RecordStatus::Failed)
+            .execute(&mut self.writer().await.conn)
+            .await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn mark_retrying(&self, record_id: i64, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE message_push_records SET push_status = ?, push_time = ?, update_time = ?, next_retry_at = NULL \
-             WHERE id = ? AND push_status = ?",
-        )
-        .bind(RecordStatus::Pending)
-        .bind(now)
-        .bind(now)
-        .bind(record_id)
-        .bind(RecordStatus::Failed)
-        .execute(&mut self.writer().await.conn)
-        .await?;
+        sqlx::query(sql::MARK_RETRYING)
+            .bind(RecordStatus::Pending)
+            .bind(now)
+            .bind(record_id)
+            .bind(RecordStatus::Failed)
+            .execute(&mut self.writer().await.conn)
+            .await?;
         Ok(())
     }
 
@@ -360,22 +303,18 @@ impl LedgerStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats(&self) -> StoreResult<PushStats> {
-        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(
-            "SELECT push_status, COUNT(*) AS n FROM message_push_records GROUP BY push_status",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(sql::PUSH_STATS)
+            .fetch_all(&self.read)
+            .await?;
         Ok(push_stats(rows))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_recipient(&self, user: UserId) -> StoreResult<PushStats> {
-        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(
-            "SELECT push_status, COUNT(*) AS n FROM message_push_records WHERE user_id = ? GROUP BY push_status",
-        )
-        .bind(user)
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(sql::PUSH_STATS_FOR_RECIPIENT)
+            .bind(user)
+            .fetch_all(&self.read)
+            .await?;
         Ok(push_stats(rows))
     }
 
@@ -383,14 +322,10 @@ impl LedgerStore for SqliteStore {
     // (or being removed) its deliveries are no longer theirs to watch (docs/API.md §4.3).
     #[tracing::instrument(level = "debug", skip_all)]
     async fn push_stats_for_sender(&self, user: UserId) -> StoreResult<PushStats> {
-        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(
-            "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = ? GROUP BY r.push_status",
-        )
-        .bind(user)
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<(RecordStatus, i64)> = sqlx::query_as(sql::PUSH_STATS_FOR_SENDER)
+            .bind(user)
+            .fetch_all(&self.read)
+            .await?;
         Ok(push_stats(rows))
     }
 
@@ -400,26 +335,12 @@ impl LedgerStore for SqliteStore {
         sender: UserId,
         ids: &[MessageId],
     ) -> StoreResult<PushStats> {
-        let mut counts = Vec::new();
-        for chunk in ids.chunks(500) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT r.push_status, COUNT(*) AS n FROM message_push_records r \
-                 JOIN messages m ON m.id = r.message_id \
-                 JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-                 WHERE m.sender_id = ",
-            );
-            qb.push_bind(sender).push(" AND r.message_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(") GROUP BY r.push_status");
-            counts.extend(
-                qb.build_query_as::<(RecordStatus, i64)>()
-                    .fetch_all(&self.read)
-                    .await?,
-            );
-        }
+        let counts: Vec<(RecordStatus, i64)> =
+            sqlx::query_as(sql::push_stats_for_messages!(in_list!("$2")))
+                .bind(sender)
+                .bind(json_array(ids))
+                .fetch_all(&self.read)
+                .await?;
         Ok(push_stats(counts))
     }
 
@@ -429,16 +350,11 @@ impl LedgerStore for SqliteStore {
         user: UserId,
         limit: i64,
     ) -> StoreResult<Vec<PushRecord>> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.message_id, r.user_id, r.push_status, r.retry_count, r.push_time, r.error_message, \
-             r.create_time, r.update_time FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-             JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.sender_id \
-             WHERE m.sender_id = ? ORDER BY r.id DESC LIMIT ?",
-        )
-        .bind(user)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(sql::RECENT_RECORDS_FOR_SENDER)
+            .bind(user)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter()
             .map(|r| RecordRow::from_row(r).map(PushRecord::from))
             .collect::<Result<_, sqlx::Error>>()

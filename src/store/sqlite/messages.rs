@@ -85,14 +85,12 @@ impl MessageStore for SqliteStore {
         limit: i64,
     ) -> StoreResult<(Vec<Message>, bool)> {
         let t = Instant::now();
-        let rows = sqlx::query(&format!(
-            "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
-        ))
-        .bind(id)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(sql::HISTORY)
+            .bind(id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
         let mut messages: Vec<Message> = rows
             .iter()
             .map(message_from_row)
@@ -115,19 +113,16 @@ impl MessageStore for SqliteStore {
         // The log's end first: a change commits only after every earlier one of its
         // conversation (one writer; on PostgreSQL the conversation row stays locked until
         // commit), so the rows read next hold every change up to it.
-        let last_rev: Option<Rev> =
-            sqlx::query_scalar("SELECT last_rev FROM conversations WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.read)
-                .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {MSG_COLS} WHERE m.conversation_id = ? AND m.rev > ? ORDER BY m.rev LIMIT ?"
-        ))
-        .bind(id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let last_rev: Option<Rev> = sqlx::query_scalar(sql::LAST_REV)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        let rows = sqlx::query(sql::CHANGES_AFTER)
+            .bind(id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
         self.observe("changes_after", t);
         let messages = rows
             .iter()
@@ -138,7 +133,7 @@ impl MessageStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        let row = sqlx::query(&format!("SELECT {MSG_COLS} WHERE m.id = ?"))
+        let row = sqlx::query(sql::MESSAGE)
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
@@ -150,17 +145,12 @@ impl MessageStore for SqliteStore {
         let Some(message) = self.message(id).await? else {
             return Ok(None);
         };
-        let rows = sqlx::query(
-            "SELECT cm.user_id, u.display_name, cm.read_seq, r.push_status FROM conversation_members cm \
-             JOIN users u ON u.id = cm.user_id \
-             LEFT JOIN message_push_records r ON r.message_id = ? AND r.user_id = cm.user_id \
-             WHERE cm.conversation_id = ? AND cm.user_id <> ? ORDER BY cm.user_id",
-        )
-        .bind(id)
-        .bind(message.conversation_id)
-        .bind(message.sender_id)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(sql::RECEIPTS)
+            .bind(id)
+            .bind(message.conversation_id)
+            .bind(message.sender_id)
+            .fetch_all(&self.read)
+            .await?;
         let mut members = Vec::with_capacity(rows.len());
         for r in &rows {
             let push_status: Option<PushStatus> = r

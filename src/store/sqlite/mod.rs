@@ -31,11 +31,11 @@ mod messages;
 use super::accounts::operator_list_diff;
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    failed, last_message_keys, push_stats, pushed, shared_conversations, ChangeRow,
-    ConversationMemberRow, ConversationRow, DueRetryRow, MessageRow, RecordRow, RecordStatus,
-    StoredStatus, UserRow,
+    last_message_keys, push_stats, pushed, shared_conversations, ChangeRow, ConversationMemberRow,
+    ConversationRow, DueRetryRow, MessageRow, RecordRow, RecordStatus, StoredStatus, UserRow,
 };
-use super::rules::{READ, SENDER_IS_MEMBER, UNREAD_OF_MEMBER};
+use super::rules::{READ, SENDER_IS_MEMBER};
+use super::sql::{self, MSG_COLS};
 use super::{
     AccountStore, AckOutcome, ConversationStore, ConversationViews, DueRetry, InsertOutcome,
     LeaveOutcome, LedgerStore, MessageStore, NewMessage, OperatorGrant, OperatorListChanges,
@@ -44,11 +44,6 @@ use super::{
 use crate::telemetry::Metrics;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-pub(crate) const MSG_COLS: &str =
-    "m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, \
-     m.client_msg_id, m.content, m.status, m.recalled_at, m.created_at, m.rev \
-     FROM messages m JOIN users u ON u.id = m.sender_id";
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -155,12 +150,10 @@ async fn member_ids_on(
     conn: &mut SqliteConnection,
     id: ConversationId,
 ) -> Result<Vec<UserId>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT user_id FROM conversation_members WHERE conversation_id = ? ORDER BY user_id",
-    )
-    .bind(id)
-    .fetch_all(conn)
-    .await
+    sqlx::query_scalar(sql::MEMBER_IDS)
+        .bind(id)
+        .fetch_all(conn)
+        .await
 }
 
 /// Marks `user`'s records for `ids` pushed and returns the messages that became delivered.
@@ -190,14 +183,11 @@ pub(crate) async fn membership_on(
     id: ConversationId,
     user: UserId,
 ) -> Result<Option<Membership>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT c.kind, c.last_seq, cm.read_seq FROM conversations c JOIN conversation_members cm \
-         ON cm.conversation_id = c.id AND cm.user_id = ? WHERE c.id = ?",
-    )
-    .bind(user)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(sql::MEMBERSHIP)
+        .bind(user)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.map(|r| {
         Ok(Membership {
             is_group: r.try_get::<String, _>("kind")? == "group",
@@ -236,17 +226,7 @@ pub(crate) async fn mark_read_on(
         .collect()
 }
 
-/// The columns of a conversation row as one member sees it, with the member row `cm`: the
-/// conversation's own, then the member's `read_seq`, `muted` and `unread`. Read by
-/// [`load_viewed`].
-fn viewed_cols() -> String {
-    format!(
-        "c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, \
-         cm.read_seq, cm.muted, {UNREAD_OF_MEMBER} AS unread"
-    )
-}
-
-/// The conversation rows `rows` (selected with [`viewed_cols`], the member being `viewer`)
+/// The conversation rows `rows` (selected with `sql::viewed_cols!`, the member being `viewer`)
 /// as `viewer` sees them, in their order: [`load_shared`] for all of them, then each row's
 /// own fields. Returns the number of statements run too.
 async fn load_viewed(
@@ -272,6 +252,22 @@ async fn load_viewed(
     Ok((out, statements))
 }
 
+/// The shared statements' list test (store/sql.rs): the ids are bound as one [`json_array`].
+macro_rules! in_list {
+    ($n:literal) => {
+        concat!("IN (SELECT value FROM json_each(", $n, "))")
+    };
+}
+pub(crate) use in_list;
+
+/// The shared statements' name test (store/sql.rs): `username` is `COLLATE NOCASE`.
+macro_rules! name_is {
+    ($n:literal) => {
+        concat!("username = ", $n)
+    };
+}
+pub(crate) use name_is;
+
 /// A JSON array of `values`, bound as one parameter and read with `json_each`: a list of any
 /// length in one statement (SQLite caps bound parameters at 32,766).
 fn json_array<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> String {
@@ -292,29 +288,18 @@ async fn load_shared(
     }
     let mut statements = 0;
     let ids = json_array(rows.iter().map(|c| c.id));
-    let members: Vec<ConversationMemberRow> = sqlx::query_as(
-        "SELECT cm.conversation_id, cm.user_id, u.username, u.display_name, cm.read_seq \
-         FROM conversation_members cm JOIN users u ON u.id = cm.user_id \
-         WHERE cm.conversation_id IN (SELECT value FROM json_each(?)) \
-         ORDER BY cm.conversation_id, cm.user_id",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let members: Vec<ConversationMemberRow> = sqlx::query_as(sql::members_of!(in_list!("$1")))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
     statements += 1;
     // Delivered up to just below the oldest message still waiting for each member: one
     // grouped query for all members of all the conversations (members with nothing waiting
     // have no row).
-    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(concat!(
-        "SELECT m.conversation_id, r.user_id, MIN(m.seq) AS oldest \
-         FROM message_push_records r JOIN messages m ON m.id = r.message_id \
-         WHERE m.conversation_id IN (SELECT value FROM json_each(?)) AND r.push_status <> ",
-        pushed!(),
-        " GROUP BY m.conversation_id, r.user_id"
-    ))
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(sql::oldest_waiting_in!(in_list!("$1")))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
     statements += 1;
     // Each conversation's message at the `last_seq` its row says (not a later one sent since);
     // nothing to read when none has a message yet.

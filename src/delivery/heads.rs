@@ -14,11 +14,12 @@ use app::protocol::{RevMark, ServerFrame};
 
 use super::{frame, Delivery};
 use crate::error::AppResult;
+use crate::store::CHANGE_AT_RESOLUTION_MS;
 
 impl Delivery {
     /// Runs once per ack timeout: every user connected to this node hears of their conversations
     /// whose log changed in the last two periods (so a tick that runs late still overlaps the
-    /// previous one). Returns how many users were told.
+    /// previous one), and the resolution of the change times it reads. Returns how many users were told.
     pub async fn announce_heads(&self, now: i64) -> AppResult<u64> {
         let users: Vec<UserId> = self
             .fanout
@@ -30,7 +31,9 @@ impl Delivery {
             return Ok(0);
         }
         let period = self.config.delivery.ack_timeout().as_millis() as i64;
-        let since = now.saturating_sub(period.saturating_mul(2));
+        let since = now
+            .saturating_sub(period.saturating_mul(2))
+            .saturating_sub(CHANGE_AT_RESOLUTION_MS);
         let mut by_user: BTreeMap<UserId, Vec<RevMark>> = BTreeMap::new();
         for chunk in users.chunks(1000) {
             for (user, conversation_id, rev) in self.store.changed_since(chunk, since).await? {

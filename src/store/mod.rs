@@ -37,6 +37,12 @@ pub use messages::MessageStore;
 /// writer meanwhile, so a chunk stays small (~1 ms) and a backlog is worked off chunk by chunk
 /// with sends in between.
 pub const SEARCH_INDEX_CHUNK: i64 = 250;
+
+/// `conversations.last_change_at` (ms) is moved only once it is this much older than a new
+/// change, so a busy conversation does not rewrite its index entry for every message. It can lag
+/// a conversation's latest change by up to this much: readers (`changed_since`) widen their
+/// window by as much.
+pub const CHANGE_AT_RESOLUTION_MS: i64 = 5_000;
 pub use search::SearchQuery;
 
 /// A send, validated, waiting to be committed.

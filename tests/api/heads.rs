@@ -60,9 +60,11 @@ async fn each_connected_member_hears_the_latest_rev_of_what_changed_lately() {
     );
     let _ = quiet;
 
-    // Once the changes are older than two periods, nothing is announced any more.
+    // Once the changes are older than two periods (and the resolution of the change times),
+    // nothing is announced any more.
     let period = app.state.config.delivery.ack_timeout().as_millis() as i64;
-    assert_eq!(d.announce_heads(now + 2 * period + 1_000).await.unwrap(), 0);
+    let late = now + 2 * period + courier::store::CHANGE_AT_RESOLUTION_MS + 1_000;
+    assert_eq!(d.announce_heads(late).await.unwrap(), 0);
 
     // What a client does with it: sync from the rev it has seen, and get the recall.
     bw.send(&ClientFrame::Sync {

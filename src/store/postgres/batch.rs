@@ -17,7 +17,7 @@ use sqlx::{PgConnection, Row};
 
 use super::{mark_delivered_on, message_from_row, MSG_COLS};
 use crate::store::rows::{pushed, RecordStatus, StoredStatus};
-use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage};
+use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage, CHANGE_AT_RESOLUTION_MS};
 
 fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
     v.sort_unstable();
@@ -125,6 +125,9 @@ pub(crate) async fn insert_batch_on(
     }
     let mut claimed: HashMap<(UserId, String), MessageId> = HashMap::new();
     if !candidates.is_empty() {
+        // `last_change_at` moves only once it is CHANGE_AT_RESOLUTION_MS old: otherwise the
+        // counters' update changes no indexed column and stays a HOT update (no index entry of
+        // the conversation is rewritten for each message).
         for row in sqlx::query(
             "WITH ins AS ( \
                INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, content, status, created_at, rev) \
@@ -137,7 +140,8 @@ pub(crate) async fn insert_batch_on(
                SELECT ins.id, cm.user_id, $8, $7, $7 FROM ins \
                JOIN conversation_members cm ON cm.conversation_id = ins.conversation_id AND cm.user_id <> ins.sender_id), \
              counters AS ( \
-               UPDATE conversations c SET last_seq = c.last_seq + k.n, last_rev = c.last_rev + k.n, updated_at = $7, last_change_at = $7 \
+               UPDATE conversations c SET last_seq = c.last_seq + k.n, last_rev = c.last_rev + k.n, updated_at = $7, \
+                 last_change_at = CASE WHEN c.last_change_at < $7 - $10 THEN $7 ELSE c.last_change_at END \
                FROM (SELECT conversation_id, COUNT(*) AS n FROM ins GROUP BY conversation_id) k \
                WHERE c.id = k.conversation_id) \
              SELECT id, sender_id, client_msg_id FROM ins",
@@ -151,6 +155,7 @@ pub(crate) async fn insert_batch_on(
         .bind(now)
         .bind(RecordStatus::Pending)
         .bind(&cols.rev)
+        .bind(CHANGE_AT_RESOLUTION_MS)
         .fetch_all(&mut *conn)
         .await?
         {

@@ -10,7 +10,9 @@ use rusqlite::{Connection, ToSql};
 
 use crate::store::rows::{pushed, ChangeRow, MessageRow, RecordStatus, StoredStatus};
 use crate::store::rules::{DELIVERED, SENDER_IS_MEMBER};
-use crate::store::{AckOutcome, Committed, InsertOutcome, NewMessage, StatusChange};
+use crate::store::{
+    AckOutcome, Committed, InsertOutcome, NewMessage, StatusChange, CHANGE_AT_RESOLUTION_MS,
+};
 
 /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
 const CHUNK: usize = 400;
@@ -182,11 +184,10 @@ pub(crate) fn insert_batch(
             params.push(n);
         }
         params.push(&now);
-        params.push(&now);
         params.extend(chunk.iter().map(|(c, _)| c as &dyn ToSql));
         let sql = format!(
             "UPDATE conversations SET last_seq = last_seq + CASE id {cases} END, \
-             last_rev = last_rev + CASE id {cases} END, updated_at = ?, last_change_at = ? \
+             last_rev = last_rev + CASE id {cases} END, updated_at = ? \
              WHERE id IN ({}) RETURNING id, last_seq, last_rev",
             list_of(chunk.len()),
             cases = vec!["WHEN ? THEN ?"; chunk.len()].join(" "),
@@ -200,6 +201,18 @@ pub(crate) fn insert_batch(
             next_seq.insert(id, last - per_conversation[&id] + 1);
             next_rev.insert(id, last_rev - per_conversation[&id] + 1);
         }
+        // When the log last changed, only where it is older than the resolution: the index on
+        // it is not rewritten for every message of a busy conversation.
+        let stale_before = now - CHANGE_AT_RESOLUTION_MS;
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() + 2);
+        params.push(&now);
+        params.extend(chunk.iter().map(|(c, _)| c as &dyn ToSql));
+        params.push(&stale_before);
+        conn.prepare_cached(&format!(
+            "UPDATE conversations SET last_change_at = ? WHERE id IN ({}) AND last_change_at < ?",
+            list_of(chunk.len())
+        ))?
+        .execute(&*params)?;
     }
 
     // 5. Insert the new messages, gap-free seqs and revs in batch order.

@@ -206,8 +206,9 @@ pub struct ConversationViews {
     pub viewers: Vec<Viewer>,
 }
 
-/// The fields of a [`Conversation`] that depend on who looks at it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The fields of a [`Conversation`] that depend on who looks at it (read from the columns of
+/// the same names: `sql::MEMBER_VIEWS`, `sql::viewed_cols!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct Viewer {
     pub user_id: UserId,
     pub read_seq: Seq,

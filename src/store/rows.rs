@@ -231,6 +231,16 @@ pub(crate) struct ConversationRow {
     updated_at: i64,
 }
 
+/// A conversation row as one member sees it (`sql::viewed_cols!`): its own columns and the
+/// member's.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ViewedRow {
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
+    #[sqlx(flatten)]
+    pub viewer: super::Viewer,
+}
+
 /// `cm.user_id, u.username, u.display_name, cm.read_seq`: a member with their position.
 #[derive(sqlx::FromRow)]
 pub(crate) struct MemberRow {

@@ -40,7 +40,7 @@ macro_rules! viewed_cols {
     () => {
         concat!(
             "c.id, c.kind, c.title, c.last_seq, c.last_rev, c.created_at, c.updated_at, \
-             cm.read_seq, cm.muted, ",
+             cm.user_id, cm.read_seq, cm.muted, ",
             unread_of_member!(),
             " AS unread"
         )

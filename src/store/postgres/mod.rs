@@ -32,6 +32,7 @@ use super::error::StoreResult;
 use super::rows::{
     last_message_keys, push_stats, pushed, shared_conversations, ChangeRow, ConversationMemberRow,
     ConversationRow, DueRetryRow, MessageRow, RecordRow, RecordStatus, StoredStatus, UserRow,
+    ViewedRow,
 };
 use super::rules::{DELIVERED, READ, SENDER_IS_MEMBER};
 use super::sql::{self, MSG_COLS};
@@ -328,25 +329,14 @@ pub(crate) async fn mark_read_on(
         .collect()
 }
 
-/// The conversation rows `rows` (selected with `sql::viewed_cols!`, the member being `viewer`)
-/// as `viewer` sees them, in their order: [`load_shared`] for all of them, then each row's
-/// own fields. Returns the number of statements run too.
+/// The conversation rows `rows` as their member sees them, in their order: [`load_shared`] for
+/// all of them, then each row's own fields. Returns the number of statements run too.
 async fn load_viewed(
     conn: &mut PgConnection,
-    rows: &[PgRow],
-    viewer: UserId,
+    rows: Vec<ViewedRow>,
 ) -> Result<(Vec<Conversation>, u64), sqlx::Error> {
-    let mut conversations = Vec::with_capacity(rows.len());
-    let mut viewers = Vec::with_capacity(rows.len());
-    for row in rows {
-        conversations.push(ConversationRow::from_row(row)?);
-        viewers.push(Viewer {
-            user_id: viewer,
-            read_seq: row.try_get("read_seq")?,
-            unread: row.try_get("unread")?,
-            muted: row.try_get("muted")?,
-        });
-    }
+    let (conversations, viewers): (Vec<_>, Vec<_>) =
+        rows.into_iter().map(|r| (r.conversation, r.viewer)).unzip();
     let (mut out, statements) = load_shared(conn, conversations).await?;
     for (conv, v) in out.iter_mut().zip(&viewers) {
         v.apply(conv);

@@ -100,13 +100,13 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<Option<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let row = sqlx::query(sql::VIEWED_CONVERSATION)
+        let row: Option<ViewedRow> = sqlx::query_as(sql::VIEWED_CONVERSATION)
             .bind(viewer)
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let (conv, statements) = load_viewed(&mut conn, std::slice::from_ref(&row), viewer).await?;
+        let (conv, statements) = load_viewed(&mut conn, vec![row]).await?;
         self.observe_counted("conversation", t, 1 + statements);
         Ok(conv.into_iter().next())
     }
@@ -117,11 +117,11 @@ impl ConversationStore for SqliteStore {
     async fn conversations(&self, viewer: UserId) -> StoreResult<Vec<Conversation>> {
         let t = Instant::now();
         let mut conn = self.read.acquire().await?;
-        let rows = sqlx::query(sql::VIEWED_CONVERSATIONS)
+        let rows: Vec<ViewedRow> = sqlx::query_as(sql::VIEWED_CONVERSATIONS)
             .bind(viewer)
             .fetch_all(&mut *conn)
             .await?;
-        let (out, statements) = load_viewed(&mut conn, &rows, viewer).await?;
+        let (out, statements) = load_viewed(&mut conn, rows).await?;
         self.observe_counted("conversations", t, 1 + statements);
         Ok(out)
     }
@@ -143,21 +143,10 @@ impl ConversationStore for SqliteStore {
             return Ok(None);
         };
         // Every member's unread count in one statement.
-        let rows = sqlx::query(sql::MEMBER_VIEWS)
+        let viewers: Vec<Viewer> = sqlx::query_as(sql::MEMBER_VIEWS)
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-        let viewers = rows
-            .iter()
-            .map(|r| {
-                Ok(Viewer {
-                    user_id: r.try_get("user_id")?,
-                    read_seq: r.try_get("read_seq")?,
-                    unread: r.try_get("unread")?,
-                    muted: r.try_get("muted")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()?;
         self.observe_counted("conversation_views", t, 2 + statements);
         Ok(Some(ConversationViews { shared, viewers }))
     }

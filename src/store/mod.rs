@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod conversations;
 pub mod error;
 pub mod ledger;
+pub mod log_walk;
 pub mod messages;
 pub mod postgres;
 pub mod rows;

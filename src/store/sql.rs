@@ -294,11 +294,28 @@ pub(crate) const HISTORY: &str = concat!(
 );
 /// The end of a conversation's change log.
 pub(crate) const LAST_REV: &str = "SELECT last_rev FROM conversations WHERE id = $1";
-/// A page of the change log: up to `$3` messages whose latest change is after rev `$2`.
-pub(crate) const CHANGES_AFTER: &str = concat!(
-    "SELECT ",
+/// One window of the change log (read by [`crate::store::log_walk::LogWalk`]): the messages
+/// whose latest change has a rev in (`$2`, `$3`], each in its current state, in rev order.
+///
+/// There is no index on `messages.rev` (keeping one cost every send a second index write): a rev
+/// is either a message's insert or a row of `message_changes`, and inserts take seqs in rev
+/// order, so the messages inserted after rev `$2` are those with a seq above the conversation's
+/// `last_seq` at `$2` — the latest change at or below `$2` recorded it, and every rev since is
+/// an insert. The first branch reads at most `$4` of them by seq, the second the messages changed
+/// in the window; each keeps a message only if the window holds its latest change.
+pub(crate) const CHANGES_IN_WINDOW: &str = concat!(
+    "WITH lo AS (SELECT COALESCE((SELECT c.last_seq - c.rev FROM message_changes c \
+       WHERE c.conversation_id = $1 AND c.rev <= $2 ORDER BY c.rev DESC LIMIT 1), 0) + $2 AS seq) \
+     SELECT ",
     msg_cols!(),
-    " WHERE m.conversation_id = $1 AND m.rev > $2 ORDER BY m.rev LIMIT $3"
+    " WHERE m.conversation_id = $1 AND m.rev <= $3 \
+       AND m.seq > (SELECT seq FROM lo) AND m.seq <= (SELECT seq FROM lo) + $4 \
+     UNION ALL SELECT ",
+    msg_cols!(),
+    " WHERE m.id IN (SELECT c.message_id FROM message_changes c \
+         WHERE c.conversation_id = $1 AND c.rev > $2 AND c.rev <= $3) \
+       AND m.rev <= $3 AND NOT (m.seq > (SELECT seq FROM lo) AND m.seq <= (SELECT seq FROM lo) + $4) \
+     ORDER BY rev"
 );
 pub(crate) const MESSAGE: &str = concat!("SELECT ", msg_cols!(), " WHERE m.id = $1");
 /// Each other member's receipt for message `$1` (in `$2`, sent by `$3`): read position and the
@@ -314,9 +331,11 @@ pub(crate) const OP_DONE: &str =
 /// A recall's end state: no text, the time, and the rev that made it.
 pub(crate) const MARK_RECALLED: &str =
     "UPDATE messages SET recalled_at = $1, content = '', rev = $2 WHERE id = $3";
+/// A change's record, with its conversation's `last_seq` as it stands (how many messages were
+/// inserted before it: what [`CHANGES_IN_WINDOW`] finds seqs by).
 pub(crate) const LOG_CHANGE: &str =
-    "INSERT INTO message_changes (conversation_id, rev, message_id, actor_id, client_op_id, kind, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO message_changes (conversation_id, rev, message_id, actor_id, client_op_id, kind, created_at, last_seq) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT last_seq FROM conversations WHERE id = $1))";
 
 // ---- the delivery ledger ---------------------------------------------------------------------
 
@@ -415,7 +434,7 @@ mod tests {
         ("SET_MUTED", super::SET_MUTED),
         ("HISTORY", super::HISTORY),
         ("LAST_REV", super::LAST_REV),
-        ("CHANGES_AFTER", super::CHANGES_AFTER),
+        ("CHANGES_IN_WINDOW", super::CHANGES_IN_WINDOW),
         ("MESSAGE", super::MESSAGE),
         ("RECEIPTS", super::RECEIPTS),
         ("OP_DONE", super::OP_DONE),

@@ -4,6 +4,7 @@ use app::model::{Rev, SearchPage};
 use sqlx::{Postgres, QueryBuilder};
 
 use super::*;
+use crate::store::log_walk::LogWalk;
 use crate::store::{BatchOutcome, ChangeOutcome, ChangeRequest, SearchQuery, StoreError};
 use std::time::Duration;
 
@@ -96,18 +97,24 @@ impl MessageStore for PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        let rows = sqlx::query(sql::CHANGES_AFTER)
-            .bind(id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let last_rev = last_rev.unwrap_or(0);
+        let mut walk = LogWalk::new(after, last_rev, limit);
+        while let Some(w) = walk.next_window() {
+            let rows = sqlx::query(sql::CHANGES_IN_WINDOW)
+                .bind(id)
+                .bind(w.after)
+                .bind(w.through)
+                .bind(w.inserts)
+                .fetch_all(&self.pool)
+                .await?;
+            let messages = rows
+                .iter()
+                .map(message_from_row)
+                .collect::<Result<_, _>>()?;
+            walk.take(w, messages);
+        }
         self.observe("changes_after", t);
-        let messages = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok((messages, last_rev.unwrap_or(0)))
+        Ok((walk.finish(), last_rev))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -3,6 +3,7 @@
 use app::model::{Rev, SearchPage};
 
 use super::*;
+use crate::store::log_walk::LogWalk;
 use crate::store::SearchQuery;
 use crate::store::SEARCH_INDEX_CHUNK;
 use crate::store::{BatchOutcome, ChangeOutcome, ChangeRequest};
@@ -117,18 +118,24 @@ impl MessageStore for SqliteStore {
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
-        let rows = sqlx::query(sql::CHANGES_AFTER)
-            .bind(id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.read)
-            .await?;
+        let last_rev = last_rev.unwrap_or(0);
+        let mut walk = LogWalk::new(after, last_rev, limit);
+        while let Some(w) = walk.next_window() {
+            let rows = sqlx::query(sql::CHANGES_IN_WINDOW)
+                .bind(id)
+                .bind(w.after)
+                .bind(w.through)
+                .bind(w.inserts)
+                .fetch_all(&self.read)
+                .await?;
+            let messages = rows
+                .iter()
+                .map(message_from_row)
+                .collect::<Result<_, _>>()?;
+            walk.take(w, messages);
+        }
         self.observe("changes_after", t);
-        let messages = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok((messages, last_rev.unwrap_or(0)))
+        Ok((walk.finish(), last_rev))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
